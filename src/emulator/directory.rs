@@ -1,0 +1,385 @@
+//! `users`, `groups`, `groups/{id}/transitiveMembers`, and the beta per-user
+//! `authentication/signInPreferences` and `authentication/requirements`.
+
+use serde_json::{Value, json};
+
+use super::odata::{Field, FieldKind, Filter, Query, page};
+use super::schema::Schema;
+use super::state::{Group, MemberRef, Tenant, User};
+use super::{ApiResponse, ApiVersion, GraphError, TenantSlot};
+
+const CONTEXT_BASE: &str = "https://graph.microsoft.com";
+const MAX_TOP: usize = 999;
+const DEFAULT_TOP: usize = 100;
+
+const USER_FIELDS: &[(&str, FieldKind)] = &[
+    ("id", FieldKind::Str),
+    ("userPrincipalName", FieldKind::Str),
+    ("displayName", FieldKind::Str),
+    ("userType", FieldKind::Str),
+    ("accountEnabled", FieldKind::Bool),
+];
+const GROUP_FIELDS: &[(&str, FieldKind)] =
+    &[("id", FieldKind::Str), ("displayName", FieldKind::Str)];
+
+/// A request for a collection: where it was sent and its query.
+pub struct CollectionRequest<'a> {
+    /// API version.
+    pub version: ApiVersion,
+    /// Scheme and authority the client used, for `@odata.nextLink`.
+    pub base_url: &'a str,
+    /// Request path including the version segment.
+    pub path: &'a str,
+    /// Query pairs as sent.
+    pub query: &'a [(String, String)],
+    /// Whether `ConsistencyLevel: eventual` was sent (needed for `$count` on directory objects).
+    pub eventual: bool,
+}
+
+fn user_json(u: &User) -> Value {
+    let (given, surname) = u
+        .display_name
+        .split_once(' ')
+        .unwrap_or((&u.display_name, ""));
+    json!({
+        "businessPhones": [],
+        "displayName": u.display_name,
+        "givenName": given,
+        "jobTitle": null,
+        "mail": if u.user_type == "member" { Value::String(u.user_principal_name.clone()) } else { Value::Null },
+        "mobilePhone": null,
+        "officeLocation": null,
+        "preferredLanguage": null,
+        "surname": surname,
+        "userPrincipalName": u.user_principal_name,
+        "id": u.id,
+    })
+}
+
+fn group_json(g: &Group) -> Value {
+    json!({
+        "id": g.id,
+        "deletedDateTime": null,
+        "classification": null,
+        "createdDateTime": "2024-01-01T00:00:00Z",
+        "description": null,
+        "displayName": g.display_name,
+        "groupTypes": [],
+        "mail": null,
+        "mailEnabled": false,
+        "mailNickname": g.display_name.replace(' ', ""),
+        "securityEnabled": true,
+        "visibility": null,
+    })
+}
+
+fn with_type(mut v: Value, ty: &str) -> Value {
+    if let Value::Object(m) = &mut v {
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "@odata.type".into(),
+            json!(format!("#microsoft.graph.{ty}")),
+        );
+        out.append(m);
+        return Value::Object(out);
+    }
+    v
+}
+
+fn collection(
+    req: &CollectionRequest<'_>,
+    context: &str,
+    q: &Query,
+    items: Vec<Value>,
+) -> Result<ApiResponse, GraphError> {
+    if q.count && !req.eventual {
+        return Err(GraphError::bad_request(
+            "The request uses $count, which requires the ConsistencyLevel header set to eventual.",
+        ));
+    }
+    let total = items.len();
+    let (range, next) = page(req.base_url, req.path, req.query, q, DEFAULT_TOP, total);
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(format!(
+            "{CONTEXT_BASE}/{}/$metadata#{context}",
+            req.version.segment()
+        )),
+    );
+    if q.count && q.skip == 0 {
+        body.insert("@odata.count".into(), json!(total));
+    }
+    if let Some(next) = next {
+        body.insert("@odata.nextLink".into(), json!(next));
+    }
+    let page_items: Vec<Value> = items
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .map(|i| q.project(i))
+        .collect();
+    body.insert("value".into(), Value::Array(page_items));
+    Ok(ApiResponse::ok(Value::Object(body)))
+}
+
+fn user_field<'a>(u: &'a User, name: &str) -> Field<'a> {
+    match name {
+        "id" => Field::Str(&u.id),
+        "userPrincipalName" => Field::Str(&u.user_principal_name),
+        "displayName" => Field::Str(&u.display_name),
+        "userType" => Field::Str(&u.user_type),
+        "accountEnabled" => Field::Bool(u.account_enabled),
+        _ => Field::Null,
+    }
+}
+
+/// GET `/users`.
+pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiResponse, GraphError> {
+    let q = Query::parse(req.query, MAX_TOP)?;
+    let filter = q
+        .filter
+        .as_deref()
+        .map(|f| Filter::parse(f, USER_FIELDS))
+        .transpose()?;
+    let items: Vec<Value> = tenant
+        .users
+        .iter()
+        .filter(|u| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&|n| user_field(u, n)))
+        })
+        .map(user_json)
+        .collect();
+    collection(req, "users", &q, items)
+}
+
+/// GET `/users/{id | userPrincipalName}`.
+pub fn get_user(
+    version: ApiVersion,
+    slot: &TenantSlot,
+    key: &str,
+) -> Result<ApiResponse, GraphError> {
+    let i = slot
+        .index
+        .user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
+    let mut v = user_json(&slot.tenant.users[i]);
+    if let Value::Object(m) = &mut v {
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "@odata.context".into(),
+            json!(format!(
+                "{CONTEXT_BASE}/{}/$metadata#users/$entity",
+                version.segment()
+            )),
+        );
+        out.append(m);
+        v = Value::Object(out);
+    }
+    Ok(ApiResponse::ok(v))
+}
+
+/// GET `/groups`, with `$filter=displayName eq '…'` as mfactl resolves names.
+pub fn list_groups(
+    req: &CollectionRequest<'_>,
+    tenant: &Tenant,
+) -> Result<ApiResponse, GraphError> {
+    let q = Query::parse(req.query, MAX_TOP)?;
+    let filter = q
+        .filter
+        .as_deref()
+        .map(|f| Filter::parse(f, GROUP_FIELDS))
+        .transpose()?;
+    let items: Vec<Value> = tenant
+        .groups
+        .iter()
+        .filter(|g| {
+            filter.as_ref().is_none_or(|f| {
+                f.matches(&|n| match n {
+                    "id" => Field::Str(&g.id),
+                    "displayName" => Field::Str(&g.display_name),
+                    _ => Field::Null,
+                })
+            })
+        })
+        .map(group_json)
+        .collect();
+    collection(req, "groups", &q, items)
+}
+
+/// GET `/groups/{id}`.
+pub fn get_group(
+    version: ApiVersion,
+    slot: &TenantSlot,
+    id: &str,
+) -> Result<ApiResponse, GraphError> {
+    let i = slot
+        .index
+        .group(id)
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let mut v = group_json(&slot.tenant.groups[i]);
+    v["@odata.context"] = json!(format!(
+        "{CONTEXT_BASE}/{}/$metadata#groups/$entity",
+        version.segment()
+    ));
+    Ok(ApiResponse::ok(v))
+}
+
+/// GET `/groups/{id}/members` (direct) or `/groups/{id}/transitiveMembers` (nested expanded).
+pub fn list_members(
+    req: &CollectionRequest<'_>,
+    slot: &TenantSlot,
+    id: &str,
+    transitive: bool,
+) -> Result<ApiResponse, GraphError> {
+    let g = slot
+        .index
+        .group(id)
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let q = Query::parse(req.query, MAX_TOP)?;
+    if q.filter.is_some() {
+        return Err(GraphError::bad_request(
+            "$filter on members requires the ConsistencyLevel header set to eventual and $count=true.",
+        ));
+    }
+    let tenant = &slot.tenant;
+    let members: Vec<MemberRef> = if transitive {
+        slot.index.transitive_members(tenant, g).to_vec()
+    } else {
+        tenant.groups[g]
+            .members
+            .iter()
+            .filter_map(|m| slot.index.member(m))
+            .collect()
+    };
+    let total = members.len();
+    let (range, next) = page(req.base_url, req.path, req.query, &q, DEFAULT_TOP, total);
+    let value: Vec<Value> = members[range]
+        .iter()
+        .map(|m| match *m {
+            MemberRef::User(u) => with_type(user_json(&tenant.users[u]), "user"),
+            MemberRef::Group(g) => with_type(group_json(&tenant.groups[g]), "group"),
+        })
+        .map(|v| q.project(v))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{CONTEXT_BASE}/{}/$metadata#directoryObjects", req.version.segment()),
+        "value": value,
+    });
+    if let Some(next) = next {
+        body["@odata.nextLink"] = json!(next);
+    }
+    Ok(ApiResponse::ok(body))
+}
+
+/// GET `/users/{id}/authentication/signInPreferences` (beta).
+pub fn get_sign_in_preferences(slot: &TenantSlot, key: &str) -> Result<ApiResponse, GraphError> {
+    let i = slot
+        .index
+        .user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
+    let p = &slot.tenant.users[i].sign_in_preferences;
+    Ok(ApiResponse::ok(json!({
+        "isSystemPreferredAuthenticationMethodEnabled": p.is_system_preferred_authentication_method_enabled.unwrap_or(false),
+        "userPreferredMethodForSecondaryAuthentication": p.user_preferred_method_for_secondary_authentication,
+    })))
+}
+
+/// The registered method a preferred-method value needs.
+fn method_needed(preferred: &str) -> &'static [&'static str] {
+    match preferred {
+        "push" => &["microsoftAuthenticatorPush"],
+        "oath" => &["softwareOneTimePasscode", "hardwareOneTimePasscode"],
+        "voiceMobile" | "sms" => &["mobilePhone"],
+        "voiceAlternateMobile" => &["alternateMobilePhone"],
+        "voiceOffice" => &["officePhone"],
+        _ => &[],
+    }
+}
+
+/// PATCH `/users/{id}/authentication/signInPreferences` (beta): 204.
+pub fn patch_sign_in_preferences(
+    slot: &mut TenantSlot,
+    key: &str,
+    body: &Value,
+) -> Result<ApiResponse, GraphError> {
+    let i = slot
+        .index
+        .user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
+    let checked = Schema::get()
+        .check_object(ApiVersion::Beta, "signInPreferences", body)
+        .map_err(|v| GraphError::bad_request(v.message))?;
+    let user = &mut slot.tenant.users[i];
+    if let Some(v) = checked.get("userPreferredMethodForSecondaryAuthentication") {
+        match v.as_str() {
+            Some("unknownFutureValue") => {
+                return Err(GraphError::bad_request(
+                    "Cannot convert the literal 'unknownFutureValue' to the expected type 'microsoft.graph.userDefaultAuthenticationMethodType'.",
+                ));
+            }
+            Some(m) => {
+                let needed = method_needed(m);
+                if !needed
+                    .iter()
+                    .any(|n| user.methods_registered.iter().any(|r| r == n))
+                {
+                    return Err(GraphError::bad_request(format!(
+                        "The user has not registered a method that supports '{m}' as the default sign-in method."
+                    )));
+                }
+                user.sign_in_preferences
+                    .user_preferred_method_for_secondary_authentication = Some(m.to_string());
+            }
+            None => {
+                user.sign_in_preferences
+                    .user_preferred_method_for_secondary_authentication = None
+            }
+        }
+    }
+    if let Some(v) = checked.get("isSystemPreferredAuthenticationMethodEnabled") {
+        user.sign_in_preferences
+            .is_system_preferred_authentication_method_enabled = v.as_bool();
+    }
+    Ok(ApiResponse::no_content())
+}
+
+/// GET `/users/{id}/authentication/requirements` (beta).
+pub fn get_requirements(slot: &TenantSlot, key: &str) -> Result<ApiResponse, GraphError> {
+    let i = slot
+        .index
+        .user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
+    Ok(ApiResponse::ok(
+        json!({ "perUserMfaState": slot.tenant.users[i].per_user_mfa_state }),
+    ))
+}
+
+/// PATCH `/users/{id}/authentication/requirements` (beta): 204.
+pub fn patch_requirements(
+    slot: &mut TenantSlot,
+    key: &str,
+    body: &Value,
+) -> Result<ApiResponse, GraphError> {
+    let i = slot
+        .index
+        .user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
+    let checked = Schema::get()
+        .check_object(ApiVersion::Beta, "strongAuthenticationRequirements", body)
+        .map_err(|v| GraphError::bad_request(v.message))?;
+    match checked.get("perUserMfaState").map(|v| v.as_str()) {
+        Some(Some(s @ ("disabled" | "enabled" | "enforced"))) => {
+            slot.tenant.users[i].per_user_mfa_state = s.to_string();
+        }
+        Some(_) => {
+            return Err(GraphError::bad_request(
+                "Invalid value specified for property 'perUserMfaState': must be disabled, enabled or enforced.",
+            ));
+        }
+        None => {}
+    }
+    Ok(ApiResponse::no_content())
+}

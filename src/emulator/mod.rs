@@ -1,0 +1,472 @@
+//! A local Microsoft Graph and Entra token endpoint, faithful to the real service's shapes,
+//! validation, permissions and throttling (`shared/graph/FACTS.md`).
+//!
+//! Every test, the `--sandbox` mode and every benchmark run against it: `mfactl emulator`
+//! serves it on a socket, and [`Emulator::start`] runs the same code in-process.
+//!
+//! Layout: [`http`] owns sockets, TLS and fault injection; [`api`] routes one Graph request
+//! (also the inner requests of `$batch`); [`policy`], [`directory`], [`reports`] and
+//! [`batch`] implement the resources; [`identity`] issues and checks tokens; [`throttle`]
+//! models Graph's token buckets; [`control`] is the `/_emulator` test API.
+
+pub mod api;
+pub mod batch;
+pub mod control;
+pub mod directory;
+pub mod generate;
+pub mod http;
+pub mod identity;
+pub mod odata;
+pub mod policy;
+pub mod reports;
+pub mod schema;
+pub mod state;
+pub mod throttle;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use state::State;
+
+use control::{Faults, RequestLog};
+use identity::Identity;
+use state::{DirectoryIndex, Tenant};
+use throttle::{Throttle, ThrottleMode};
+
+/// The two Graph API versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ApiVersion {
+    /// `/v1.0`
+    #[serde(rename = "v1.0")]
+    V1,
+    /// `/beta`
+    #[serde(rename = "beta")]
+    Beta,
+}
+
+impl ApiVersion {
+    /// The URL segment.
+    pub fn segment(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1.0",
+            ApiVersion::Beta => "beta",
+        }
+    }
+
+    /// The other version.
+    pub fn other(self) -> Self {
+        match self {
+            ApiVersion::V1 => ApiVersion::Beta,
+            ApiVersion::Beta => ApiVersion::V1,
+        }
+    }
+
+    /// Parses a URL segment (`v1.0`, `beta`), case-insensitively.
+    pub fn parse(segment: &str) -> Option<Self> {
+        if segment.eq_ignore_ascii_case("v1.0") {
+            Some(ApiVersion::V1)
+        } else if segment.eq_ignore_ascii_case("beta") {
+            Some(ApiVersion::Beta)
+        } else {
+            None
+        }
+    }
+}
+
+/// Failures that stop the emulator from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listen address could not be bound (in use, or not a local address).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The `--state` file could not be read.
+    #[error("cannot read state file {path}: {source}")]
+    ReadState {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The `--state` file is not valid emulator state.
+    #[error("{path}:{line}:{column}: invalid emulator state: {message}")]
+    InvalidState {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The state is well-formed JSON but contradicts itself (duplicate ids, bad policy).
+    #[error("invalid emulator state: {0}")]
+    InconsistentState(String),
+    /// A `--generate` specification could not be parsed.
+    #[error("invalid --generate specification: {0}")]
+    InvalidGenerateSpec(String),
+    /// The test certificate authority or server certificate could not be created or written.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+}
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Also accept TLS on the same port, with a generated test CA.
+    pub tls: bool,
+    /// Where to write the test CA certificate (PEM); a temporary file when `None`.
+    pub ca_file: Option<PathBuf>,
+    /// The initial world.
+    pub state: State,
+    /// Graph-like throttling or none.
+    pub throttle: ThrottleMode,
+    /// Latency added to every request.
+    pub latency: Duration,
+    /// At most this many entries are kept in the request log (oldest dropped first).
+    pub request_log_limit: usize,
+    /// Seed for fault probabilities and batch response order.
+    pub seed: u64,
+}
+
+impl EmulatorConfig {
+    /// A loopback emulator on a free port serving `state`, with Graph-like throttling.
+    pub fn new(state: State) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            ca_file: None,
+            state,
+            throttle: ThrottleMode::Graph,
+            latency: Duration::ZERO,
+            request_log_limit: 100_000,
+            seed: 1,
+        }
+    }
+}
+
+/// One tenant and its look-up tables.
+#[derive(Debug)]
+pub struct TenantSlot {
+    /// The tenant's data.
+    pub tenant: Tenant,
+    /// Indexes over its directory.
+    pub index: DirectoryIndex,
+}
+
+impl TenantSlot {
+    fn new(tenant: Tenant) -> Self {
+        let index = DirectoryIndex::build(&tenant);
+        Self { tenant, index }
+    }
+}
+
+/// Every tenant, addressable by id or domain.
+#[derive(Debug, Default)]
+pub struct World {
+    /// The tenants in state order.
+    pub tenants: Vec<TenantSlot>,
+}
+
+impl World {
+    /// Builds the world from a state, checking that ids are unique and policies are valid.
+    pub fn from_state(state: State) -> Result<Self, EmulatorError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut tenants = Vec::with_capacity(state.tenants.len());
+        for mut t in state.tenants {
+            if !seen.insert(t.id.to_ascii_lowercase()) {
+                return Err(EmulatorError::InconsistentState(format!(
+                    "tenant id {} appears twice",
+                    t.id
+                )));
+            }
+            policy::normalise_stored_policy(&mut t.authentication_methods_policy).map_err(|m| {
+                EmulatorError::InconsistentState(format!(
+                    "tenant {}: authenticationMethodsPolicy: {m}",
+                    t.id
+                ))
+            })?;
+            tenants.push(TenantSlot::new(t));
+        }
+        Ok(Self { tenants })
+    }
+
+    /// The state these tenants were built from, with their current contents.
+    pub fn to_state(&self) -> State {
+        State {
+            tenants: self.tenants.iter().map(|s| s.tenant.clone()).collect(),
+        }
+    }
+
+    /// A tenant by id or one of its domains, case-insensitively.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        self.tenants.iter().position(|s| {
+            s.tenant.id.eq_ignore_ascii_case(key)
+                || s.tenant.domains.iter().any(|d| d.eq_ignore_ascii_case(key))
+        })
+    }
+}
+
+/// The emulator's shared core: state, identity, throttling, faults and the request log.
+pub struct Emulator {
+    world: RwLock<World>,
+    identity: Identity,
+    throttle: Throttle,
+    faults: Faults,
+    log: RequestLog,
+    latency: Duration,
+}
+
+impl Emulator {
+    /// Builds the core without serving it.
+    pub fn new(config: &EmulatorConfig) -> Result<Arc<Self>, EmulatorError> {
+        let world = World::from_state(config.state.clone())?;
+        Ok(Arc::new(Self {
+            world: RwLock::new(world),
+            identity: Identity::new(),
+            throttle: Throttle::new(config.throttle),
+            faults: Faults::new(config.seed),
+            log: RequestLog::new(config.request_log_limit),
+            latency: config.latency,
+        }))
+    }
+
+    /// Starts serving on `config.listen` and returns once the socket is bound.
+    pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+        let core = Self::new(&config)?;
+        http::serve(core, &config).await
+    }
+
+    /// Read access to the world. A poisoned lock (a panic while writing) still yields the
+    /// data: every write replaces whole values, so no half-written state is visible.
+    pub fn world(&self) -> RwLockReadGuard<'_, World> {
+        self.world.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access to the world.
+    pub fn world_mut(&self) -> RwLockWriteGuard<'_, World> {
+        self.world.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the whole world.
+    pub fn replace_state(&self, state: State) -> Result<(), EmulatorError> {
+        let world = World::from_state(state)?;
+        *self.world_mut() = world;
+        Ok(())
+    }
+
+    /// The request log.
+    pub fn log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    /// Fault rules.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+}
+
+/// What `mfactl emulator` prints as its first line, and what [`RunningEmulator`] offers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// Graph base URL, without the version segment (`http://127.0.0.1:PORT`).
+    pub graph_url: String,
+    /// Token authority: `https://localhost:PORT` with TLS, else `http://127.0.0.1:PORT`.
+    pub login_url: String,
+    /// The test CA certificate (PEM) to trust for the HTTPS endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Ids of the tenants served.
+    pub tenants: Vec<String>,
+}
+
+/// A serving emulator. Dropping it stops the server.
+pub struct RunningEmulator {
+    /// The shared core, for in-process inspection.
+    pub core: Arc<Emulator>,
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// URLs and the CA file.
+    pub endpoints: Endpoints,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _ca_dir: Option<tls::TempCaFile>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`
+    pub fn graph_url(&self) -> &str {
+        &self.endpoints.graph_url
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A JSON body or none, with status and headers: the unit every handler returns.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// JSON body; `None` for 204.
+    pub body: Option<Value>,
+}
+
+impl ApiResponse {
+    /// 200 with a JSON body.
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: Some(body),
+        }
+    }
+
+    /// 204 with no body.
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A Graph error: status, `error.code` and `error.message`.
+#[derive(Debug, Clone)]
+pub struct GraphError {
+    /// HTTP status.
+    pub status: u16,
+    /// `error.code`.
+    pub code: String,
+    /// `error.message`.
+    pub message: String,
+    /// `Retry-After` in seconds, for 429 and 503.
+    pub retry_after: Option<f64>,
+    /// Extra headers, such as the `x-ms-throttle-*` ones.
+    pub headers: Vec<(String, String)>,
+}
+
+impl GraphError {
+    /// An error with a status, code and message.
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            retry_after: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// 400 `BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    /// 404 for an unknown object.
+    pub fn not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            "Request_ResourceNotFound",
+            format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        )
+    }
+
+    /// 404 for a path segment the version does not have.
+    pub fn no_segment(segment: &str) -> Self {
+        Self::new(
+            404,
+            "ResourceNotFound",
+            format!("Resource not found for the segment '{segment}'."),
+        )
+    }
+
+    /// 405 as Graph sends it.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        )
+    }
+
+    /// The Graph error body and headers, with `innerError` carrying date and request ids.
+    pub fn into_response(self, request_id: &str, client_request_id: &str) -> ApiResponse {
+        let client_request_id = if client_request_id.is_empty() {
+            request_id
+        } else {
+            client_request_id
+        };
+        let date = control::now_graph_date();
+        let mut inner = serde_json::json!({
+            "date": date,
+            "request-id": request_id,
+            "client-request-id": client_request_id,
+        });
+        if self.status == 429 {
+            inner["code"] = Value::String("429".into());
+            inner["message"] = Value::String("Please retry after".into());
+            inner["status"] = Value::String("429".into());
+        }
+        let mut resp = ApiResponse {
+            status: self.status,
+            headers: self.headers,
+            body: Some(serde_json::json!({
+                "error": {"code": self.code, "message": self.message, "innerError": inner}
+            })),
+        };
+        if let Some(secs) = self.retry_after {
+            resp = resp.with_header("retry-after", throttle::format_retry_after(secs));
+        }
+        resp.with_header("request-id", request_id)
+            .with_header("client-request-id", client_request_id)
+    }
+}

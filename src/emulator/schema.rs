@@ -1,0 +1,635 @@
+//! Microsoft Graph types for the emulator, read from the CSDL digest in `graph-schema.json`
+//! (a verbatim copy of `shared/graph/schema.json`).
+//!
+//! Request bodies are checked against these types the way the OData layer in front of Graph
+//! checks them: unknown properties, wrong primitive types, unknown enum members and nulls in
+//! non-nullable properties are all refused with the OData error messages. Responses pass
+//! through [`Schema::render`], which hides evolvable enum members unless the caller asked for
+//! them with `Prefer: include-unknown-enum-members`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::ApiVersion;
+
+const SCHEMA_JSON: &str = include_str!("graph-schema.json");
+
+/// Properties that the live service returns and accepts although no CSDL declares them
+/// (FACTS.md §3: voice `isCustomGreetingEnabled` appears in the live v1.0 GET).
+const UNDECLARED_PROPERTIES: &[(&str, &str, &str)] = &[(
+    "voiceAuthenticationMethodConfiguration",
+    "isCustomGreetingEnabled",
+    "Edm.Boolean",
+)];
+
+#[derive(Debug, Deserialize)]
+struct RawSchema {
+    #[serde(rename = "v1.0")]
+    v1: RawVersion,
+    beta: RawVersion,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawVersion {
+    types: HashMap<String, TypeDef>,
+    enums: HashMap<String, EnumDef>,
+}
+
+/// One entity or complex type.
+#[derive(Debug, Deserialize)]
+pub struct TypeDef {
+    #[serde(rename = "baseType")]
+    base_type: Option<String>,
+    #[serde(default)]
+    properties: Vec<PropertyDef>,
+    #[serde(default, rename = "openType")]
+    open_type: bool,
+}
+
+/// One declared property.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PropertyDef {
+    /// Property name as it appears in JSON.
+    pub name: String,
+    /// `Edm.*` primitive, enum or type name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Whether the property is a collection.
+    #[serde(default)]
+    pub collection: bool,
+    /// CSDL nullability.
+    #[serde(default = "default_true")]
+    pub nullable: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+struct EnumDef {
+    #[serde(rename = "isFlags", default)]
+    is_flags: bool,
+    members: Vec<EnumMember>,
+    #[serde(default, rename = "membersAfterUnknownFutureValue")]
+    after_unknown: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EnumMember {
+    name: String,
+}
+
+/// The Graph types of both API versions.
+pub struct Schema {
+    v1: RawVersion,
+    beta: RawVersion,
+    /// [`UNDECLARED_PROPERTIES`] as property definitions, by type.
+    undeclared: Vec<(String, PropertyDef)>,
+}
+
+/// Why a request body does not fit its type; the message is the one the OData layer uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    /// Human-readable reason, phrased like the service's own message.
+    pub message: String,
+}
+
+impl SchemaViolation {
+    fn new(message: String) -> Self {
+        Self { message }
+    }
+
+    /// The OData layer's refusal of a property the type does not declare.
+    pub fn unknown_property(key: &str, type_name: &str) -> Self {
+        Self::new(format!(
+            "The property '{key}' does not exist on type 'microsoft.graph.{type_name}'. \
+             Make sure to only use property names that are defined by the type or mark the type as open type."
+        ))
+    }
+}
+
+/// Whether a key of a JSON object is an instance annotation (`@odata.context`,
+/// `includeTargets@odata.context`, ...) rather than a property.
+pub fn is_annotation(key: &str) -> bool {
+    key.contains('@')
+}
+
+impl Schema {
+    /// The embedded schema, parsed once.
+    pub fn get() -> &'static Schema {
+        static SCHEMA: OnceLock<Schema> = OnceLock::new();
+        SCHEMA.get_or_init(|| {
+            // The file is compiled into the binary and covered by a unit test, so a parse
+            // failure is a build defect, not a run-time condition.
+            #[allow(clippy::expect_used)]
+            let raw: RawSchema =
+                serde_json::from_str(SCHEMA_JSON).expect("embedded graph-schema.json parses");
+            Schema {
+                v1: raw.v1,
+                beta: raw.beta,
+                undeclared: UNDECLARED_PROPERTIES
+                    .iter()
+                    .map(|(t, p, ty)| {
+                        let def = PropertyDef {
+                            name: (*p).to_string(),
+                            type_name: (*ty).to_string(),
+                            collection: false,
+                            nullable: true,
+                        };
+                        ((*t).to_string(), def)
+                    })
+                    .collect(),
+            }
+        })
+    }
+
+    fn version(&self, version: ApiVersion) -> (&RawVersion, &RawVersion) {
+        match version {
+            ApiVersion::V1 => (&self.v1, &self.beta),
+            ApiVersion::Beta => (&self.beta, &self.v1),
+        }
+    }
+
+    fn type_def(&self, version: ApiVersion, name: &str) -> Option<&TypeDef> {
+        let (own, other) = self.version(version);
+        own.types.get(name).or_else(|| other.types.get(name))
+    }
+
+    fn enum_def(&self, version: ApiVersion, name: &str) -> Option<&EnumDef> {
+        let (own, other) = self.version(version);
+        own.enums.get(name).or_else(|| other.enums.get(name))
+    }
+
+    /// Whether `name` is a known type (in either version).
+    pub fn has_type(&self, name: &str) -> bool {
+        self.v1.types.contains_key(name) || self.beta.types.contains_key(name)
+    }
+
+    /// Finds a property on a type, walking the base-type chain. The live service mixes the
+    /// versions (FACTS.md §13.2: v1.0 returns and accepts beta members), so a property the
+    /// requested version lacks is looked up in the other version too.
+    pub fn property(
+        &self,
+        version: ApiVersion,
+        type_name: &str,
+        prop: &str,
+    ) -> Option<&PropertyDef> {
+        for v in [version, version.other()] {
+            let (own, _) = self.version(v);
+            let mut current = own.types.get(type_name);
+            while let Some(t) = current {
+                if let Some(p) = t.properties.iter().find(|p| p.name == prop) {
+                    return Some(p);
+                }
+                current = t.base_type.as_deref().and_then(|b| own.types.get(b));
+            }
+        }
+        self.undeclared
+            .iter()
+            .find(|(t, p)| t == type_name && p.name == prop)
+            .map(|(_, p)| p)
+    }
+
+    /// Whether `ty` is `base` or derives from it (base-type chains of either version).
+    fn derives_from(&self, version: ApiVersion, ty: &str, base: &str) -> bool {
+        let mut current = Some(ty);
+        while let Some(t) = current {
+            if t == base {
+                return true;
+            }
+            current = self
+                .type_def(version, t)
+                .and_then(|d| d.base_type.as_deref());
+        }
+        false
+    }
+
+    fn is_open(&self, version: ApiVersion, type_name: &str) -> bool {
+        let mut current = self.type_def(version, type_name);
+        while let Some(t) = current {
+            if t.open_type {
+                return true;
+            }
+            current = t
+                .base_type
+                .as_deref()
+                .and_then(|b| self.type_def(version, b));
+        }
+        false
+    }
+
+    /// Checks a JSON object against `type_name` and returns it normalised (annotations
+    /// dropped, `"true"`/`"false"` strings turned into booleans as the service does for the
+    /// documented fido2 request). `@odata.type` is kept when present.
+    pub fn check_object(
+        &self,
+        version: ApiVersion,
+        type_name: &str,
+        value: &Value,
+    ) -> Result<Value, SchemaViolation> {
+        let Value::Object(map) = value else {
+            return Err(SchemaViolation::new(format!(
+                "A value of type 'microsoft.graph.{type_name}' was expected, but a {} was found.",
+                json_kind(value)
+            )));
+        };
+        let mut out = Map::new();
+        for (key, v) in map {
+            if key == "@odata.type" {
+                out.insert(key.clone(), v.clone());
+                continue;
+            }
+            if is_annotation(key) {
+                continue;
+            }
+            match self.property(version, type_name, key) {
+                Some(prop) => {
+                    out.insert(key.clone(), self.check_property(version, prop, v)?);
+                }
+                None if self.is_open(version, type_name) => {
+                    out.insert(key.clone(), v.clone());
+                }
+                None => return Err(SchemaViolation::unknown_property(key, type_name)),
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn check_property(
+        &self,
+        version: ApiVersion,
+        prop: &PropertyDef,
+        value: &Value,
+    ) -> Result<Value, SchemaViolation> {
+        if value.is_null() {
+            if prop.nullable {
+                return Ok(Value::Null);
+            }
+            let ty = qualified(&prop.type_name);
+            return Err(SchemaViolation::new(format!(
+                "A null value was found for the property named '{}', which has the expected type '{ty}[Nullable=False]'. \
+                 The expected type '{ty}[Nullable=False]' does not allow null values.",
+                prop.name
+            )));
+        }
+        if prop.collection {
+            let Value::Array(items) = value else {
+                return Err(SchemaViolation::new(format!(
+                    "A node of type '{}' was read from the JSON reader when trying to read the value of the property '{}'; \
+                     however, a 'StartArray' node was expected.",
+                    json_kind(value),
+                    prop.name
+                )));
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                if item.is_null() {
+                    return Err(SchemaViolation::new(format!(
+                        "A null value was found in the collection property '{}'.",
+                        prop.name
+                    )));
+                }
+                out.push(self.check_value(version, &prop.name, &prop.type_name, item)?);
+            }
+            return Ok(Value::Array(out));
+        }
+        self.check_value(version, &prop.name, &prop.type_name, value)
+    }
+
+    fn check_value(
+        &self,
+        version: ApiVersion,
+        prop_name: &str,
+        type_name: &str,
+        value: &Value,
+    ) -> Result<Value, SchemaViolation> {
+        let mismatch = || {
+            SchemaViolation::new(format!(
+                "Cannot convert the literal '{}' to the expected type '{}'.",
+                literal(value),
+                qualified(type_name)
+            ))
+        };
+        match type_name {
+            "Edm.Boolean" => match value {
+                Value::Bool(_) => Ok(value.clone()),
+                Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+                Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+                _ => Err(mismatch()),
+            },
+            "Edm.Int32" => match value.as_i64() {
+                Some(n) if i32::try_from(n).is_ok() => Ok(value.clone()),
+                _ => Err(mismatch()),
+            },
+            "Edm.String" => match value {
+                Value::String(_) => Ok(value.clone()),
+                _ => Err(mismatch()),
+            },
+            "Edm.Guid" => match value {
+                Value::String(s) if is_guid(s) => Ok(value.clone()),
+                _ => Err(mismatch()),
+            },
+            "Edm.DateTimeOffset" => match value {
+                Value::String(s)
+                    if time::OffsetDateTime::parse(
+                        s,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .is_ok() =>
+                {
+                    Ok(value.clone())
+                }
+                _ => Err(mismatch()),
+            },
+            other => {
+                if let Some(e) = self.enum_def(version, other) {
+                    let Value::String(s) = value else {
+                        return Err(mismatch());
+                    };
+                    let known = |m: &str| e.members.iter().any(|x| x.name == m);
+                    let ok = if e.is_flags {
+                        s.split(',').all(|part| known(part.trim()))
+                    } else {
+                        known(s)
+                    };
+                    return if ok {
+                        Ok(value.clone())
+                    } else {
+                        Err(mismatch())
+                    };
+                }
+                if self.has_type(other) {
+                    let concrete = match value.get("@odata.type").and_then(Value::as_str) {
+                        Some(t) => {
+                            let short = t.trim_start_matches("#microsoft.graph.");
+                            if !self.has_type(short) {
+                                return Err(SchemaViolation::new(format!(
+                                    "A type named '{t}' could not be resolved by the model."
+                                )));
+                            }
+                            if !self.derives_from(version, short, other) {
+                                return Err(SchemaViolation::new(format!(
+                                    "A type named '{t}' is not compatible with the expected type 'microsoft.graph.{other}' of the property '{prop_name}'."
+                                )));
+                            }
+                            short.to_string()
+                        }
+                        None => other.to_string(),
+                    };
+                    let mut checked = self.check_object(version, &concrete, value)?;
+                    // Naming the declared type itself tells the service nothing: it is not
+                    // data and is not returned. A derived type's name is kept, since the
+                    // value is then polymorphic.
+                    if concrete == other
+                        && let Value::Object(m) = &mut checked
+                    {
+                        m.remove("@odata.type");
+                    }
+                    return Ok(checked);
+                }
+                // A type outside this project's slice of the schema: accept as given.
+                Ok(value.clone())
+            }
+        }
+    }
+
+    /// Rewrites a response body of `type_name` for `version`: evolvable enum members are
+    /// replaced by `unknownFutureValue` unless `include_unknown` (FACTS.md §11).
+    pub fn render(
+        &self,
+        version: ApiVersion,
+        type_name: &str,
+        value: &mut Value,
+        include_unknown: bool,
+    ) {
+        if include_unknown {
+            return;
+        }
+        let Value::Object(map) = value else { return };
+        let concrete = map
+            .get("@odata.type")
+            .and_then(Value::as_str)
+            .map(|t| t.trim_start_matches("#microsoft.graph.").to_string())
+            .unwrap_or_else(|| type_name.to_string());
+        for (key, v) in map.iter_mut() {
+            if is_annotation(key) {
+                continue;
+            }
+            let Some(prop) = self.property(version, &concrete, key) else {
+                continue;
+            };
+            match v {
+                Value::Array(items) => {
+                    for item in items {
+                        self.render_value(version, &prop.type_name, item);
+                    }
+                }
+                other => self.render_value(version, &prop.type_name, other),
+            }
+        }
+    }
+
+    fn render_value(&self, version: ApiVersion, type_name: &str, value: &mut Value) {
+        if let Some(e) = self.enum_def(version, type_name) {
+            if let Value::String(s) = value
+                && e.after_unknown.iter().any(|m| m == s)
+            {
+                *s = "unknownFutureValue".to_string();
+            }
+        } else if value.is_object() {
+            self.render(version, type_name, value, false);
+        }
+    }
+
+    /// Every member name of an enum (either version), for messages and generators.
+    pub fn enum_members(&self, version: ApiVersion, enum_name: &str) -> Vec<String> {
+        self.enum_def(version, enum_name)
+            .map(|e| e.members.iter().map(|m| m.name.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn qualified(type_name: &str) -> String {
+    if type_name.starts_with("Edm.") {
+        type_name.to_string()
+    } else {
+        format!("microsoft.graph.{type_name}")
+    }
+}
+
+fn literal(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Whether `s` is a GUID in the 8-4-4-4-12 hexadecimal form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn embedded_schema_parses_and_walks_base_types() {
+        let s = Schema::get();
+        let p = s
+            .property(
+                ApiVersion::V1,
+                "smsAuthenticationMethodConfiguration",
+                "state",
+            )
+            .map(|p| p.type_name.as_str());
+        assert_eq!(p, Some("authenticationMethodState"));
+        assert!(
+            s.property(ApiVersion::V1, "smsAuthenticationMethodConfiguration", "id")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn v1_accepts_beta_only_members_like_the_live_service() {
+        let s = Schema::get();
+        assert!(
+            s.property(
+                ApiVersion::V1,
+                "authenticationMethodsPolicy",
+                "systemCredentialPreferences"
+            )
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn unknown_property_and_enum_are_refused() {
+        let s = Schema::get();
+        let err = s
+            .check_object(
+                ApiVersion::V1,
+                "smsAuthenticationMethodConfiguration",
+                &json!({"stat": "enabled"}),
+            )
+            .unwrap_err();
+        assert!(
+            err.message.contains("'stat' does not exist"),
+            "{}",
+            err.message
+        );
+        let err = s
+            .check_object(
+                ApiVersion::V1,
+                "smsAuthenticationMethodConfiguration",
+                &json!({"state": "on"}),
+            )
+            .unwrap_err();
+        assert!(
+            err.message.contains("Cannot convert the literal 'on'"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn boolean_strings_are_normalised() {
+        let s = Schema::get();
+        let v = s
+            .check_object(
+                ApiVersion::V1,
+                "fido2AuthenticationMethodConfiguration",
+                &json!({"isAttestationEnforced": "true"}),
+            )
+            .unwrap();
+        assert_eq!(v["isAttestationEnforced"], json!(true));
+    }
+
+    #[test]
+    fn evolvable_enum_members_are_hidden_unless_asked_for() {
+        let s = Schema::get();
+        let mut v = json!({
+            "@odata.type": "#microsoft.graph.x509CertificateAuthenticationMethodConfiguration",
+            "authenticationModeConfiguration": {"rules": [{"x509CertificateRuleType": "issuerSubjectAndPolicyOID"}]}
+        });
+        let mut kept = v.clone();
+        s.render(
+            ApiVersion::V1,
+            "authenticationMethodConfiguration",
+            &mut kept,
+            true,
+        );
+        assert_eq!(kept, v);
+        s.render(
+            ApiVersion::V1,
+            "authenticationMethodConfiguration",
+            &mut v,
+            false,
+        );
+        assert_eq!(
+            v["authenticationModeConfiguration"]["rules"][0]["x509CertificateRuleType"],
+            json!("unknownFutureValue")
+        );
+    }
+
+    #[test]
+    fn nested_odata_type_must_fit_and_is_not_kept_when_it_names_the_declared_type() {
+        let s = Schema::get();
+        let ty = "microsoftAuthenticatorAuthenticationMethodConfiguration";
+        let target = |t: &str| json!({"includeTargets": [{"@odata.type": t, "id": "all_users", "targetType": "group"}]});
+        let v = s
+            .check_object(
+                ApiVersion::V1,
+                ty,
+                &target("#microsoft.graph.microsoftAuthenticatorAuthenticationMethodTarget"),
+            )
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"includeTargets": [{"id": "all_users", "targetType": "group"}]})
+        );
+        let err = s
+            .check_object(
+                ApiVersion::V1,
+                ty,
+                &target("#microsoft.graph.fido2AuthenticationMethodConfiguration"),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("is not compatible"), "{}", err.message);
+        // A derived type is kept: the value is polymorphic.
+        let list = json!({"authenticationMethodConfigurations": [
+            {"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "id": "Sms"}
+        ]});
+        let v = s
+            .check_object(ApiVersion::V1, "authenticationMethodsPolicy", &list)
+            .unwrap();
+        assert_eq!(v, list);
+    }
+
+    #[test]
+    fn guid_shape() {
+        assert!(is_guid("dad4ae4a-730c-4e52-826c-0d9094971f04"));
+        assert!(!is_guid("all_users"));
+    }
+}

@@ -1,0 +1,330 @@
+//! Graph's throttling, modelled as token buckets with the documented limits (FACTS.md §10).
+//!
+//! Identity-and-access resources (policies, users, groups, per-user authentication) cost
+//! resource units from per app-and-tenant and per-app buckets, and writes also draw from the
+//! write buckets. The registration-details report has its own, much smaller bucket (the
+//! stricter of the two documented figures: 5 requests per 10 s per app per tenant). A
+//! throttled request still accrues usage, as Graph documents, and its `Retry-After` is the
+//! time after which the same request will be admitted.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::GraphError;
+
+/// Whether throttling is modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleMode {
+    /// Token buckets with Graph's documented limits.
+    Graph,
+    /// No throttling (benchmarks of other things, quick experiments).
+    Off,
+}
+
+/// Which family of limits a request falls under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitClass {
+    /// Identity and access: policies, users, groups, per-user authentication.
+    IdentityAndAccess,
+    /// Identity and access reports: `reports/authenticationMethods/*`.
+    Reports,
+}
+
+/// What a request costs, from its method and query options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// Resource units.
+    pub units: f64,
+    /// Whether it is a write (POST, PATCH, PUT, DELETE).
+    pub write: bool,
+}
+
+impl Cost {
+    /// The documented cost of an unlisted path: 1 unit, plus a write for mutations, with
+    /// `$select` −1, `$expand` +1 and `$top` < 20 −1, at least 1.
+    pub fn of(method: &str, query: &[(String, String)]) -> Self {
+        let write = !method.eq_ignore_ascii_case("GET");
+        let has = |k: &str| query.iter().any(|(q, _)| q.eq_ignore_ascii_case(k));
+        let mut units: f64 = 1.0;
+        if has("$select") {
+            units -= 1.0;
+        }
+        if has("$expand") {
+            units += 1.0;
+        }
+        let small_top = query
+            .iter()
+            .find(|(q, _)| q.eq_ignore_ascii_case("$top"))
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+            .is_some_and(|t| t < 20);
+        if small_top {
+            units -= 1.0;
+        }
+        Self {
+            units: units.max(1.0),
+            write,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    TenantApplication,
+    Tenant,
+    Application,
+}
+
+impl Scope {
+    fn label(self) -> &'static str {
+        match self {
+            Scope::TenantApplication => "Tenant_Application",
+            Scope::Tenant => "Tenant",
+            Scope::Application => "Application",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Meter {
+    ResourceUnits,
+    Writes,
+    Reports,
+    Requests,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct BucketKey {
+    scope: Scope,
+    meter: Meter,
+    app: String,
+    tenant: String,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(capacity: f64, window_secs: f64, now: Instant) -> Self {
+        Self {
+            tokens: capacity,
+            capacity,
+            per_second: capacity / window_secs,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+    }
+
+    fn used_fraction(&self) -> f64 {
+        (self.capacity - self.tokens) / self.capacity
+    }
+}
+
+/// The limits (capacity per window in seconds) of one bucket.
+fn limit(meter: Meter, scope: Scope, tenant_users: usize) -> (f64, f64) {
+    match (meter, scope) {
+        (Meter::ResourceUnits, Scope::TenantApplication) => {
+            let units = if tenant_users < 50 {
+                3_500.0
+            } else if tenant_users <= 500 {
+                5_000.0
+            } else {
+                8_000.0
+            };
+            (units, 10.0)
+        }
+        (Meter::ResourceUnits, _) => (150_000.0, 20.0),
+        (Meter::Writes, Scope::TenantApplication) => (3_000.0, 150.0),
+        (Meter::Writes, Scope::Application) => (70_000.0, 300.0),
+        (Meter::Writes, Scope::Tenant) => (18_000.0, 300.0),
+        (Meter::Reports, _) => (5.0, 10.0),
+        (Meter::Requests, _) => (2_000.0, 1.0),
+    }
+}
+
+/// All buckets of all apps and tenants.
+pub struct Throttle {
+    mode: ThrottleMode,
+    buckets: Mutex<HashMap<BucketKey, Bucket>>,
+}
+
+/// Headers for an admitted request.
+pub type Admitted = Vec<(String, String)>;
+
+impl Throttle {
+    /// Buckets for the given mode.
+    pub fn new(mode: ThrottleMode) -> Self {
+        Self {
+            mode,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Charges a request to its buckets; a 429 when any bucket is short.
+    pub fn admit(
+        &self,
+        app: &str,
+        tenant: &str,
+        tenant_users: usize,
+        class: LimitClass,
+        cost: Cost,
+    ) -> Result<Admitted, GraphError> {
+        let mut headers = vec![("x-ms-resource-unit".to_string(), format!("{}", cost.units))];
+        if self.mode == ThrottleMode::Off {
+            return Ok(headers);
+        }
+        let mut charges: Vec<(Scope, Meter, f64)> =
+            vec![(Scope::Application, Meter::Requests, 1.0)];
+        match class {
+            LimitClass::IdentityAndAccess => {
+                charges.push((Scope::TenantApplication, Meter::ResourceUnits, cost.units));
+                charges.push((Scope::Application, Meter::ResourceUnits, cost.units));
+                if cost.write {
+                    charges.push((Scope::TenantApplication, Meter::Writes, 1.0));
+                    charges.push((Scope::Application, Meter::Writes, 1.0));
+                    charges.push((Scope::Tenant, Meter::Writes, 1.0));
+                }
+            }
+            LimitClass::Reports => charges.push((Scope::TenantApplication, Meter::Reports, 1.0)),
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wait: Option<(f64, Scope, Meter)> = None;
+        let mut peak_use: f64 = 0.0;
+        for &(scope, meter, amount) in &charges {
+            let key = key(scope, meter, app, tenant);
+            let (cap, window) = limit(meter, scope, tenant_users);
+            let b = buckets
+                .entry(key)
+                .or_insert_with(|| Bucket::new(cap, window, now));
+            b.refill(now);
+            if b.tokens < amount {
+                // A throttled request still counts; it is admitted once the bucket has
+                // refilled past what this attempt itself used up.
+                let secs = (2.0 * amount - b.tokens) / b.per_second;
+                if wait.is_none_or(|(w, _, _)| secs > w) {
+                    wait = Some((secs, scope, meter));
+                }
+            }
+        }
+        for &(scope, meter, amount) in &charges {
+            if let Some(b) = buckets.get_mut(&key(scope, meter, app, tenant)) {
+                b.tokens = (b.tokens - amount).max(-0.8 * b.capacity);
+                peak_use = peak_use.max(b.used_fraction());
+            }
+        }
+        drop(buckets);
+        if peak_use > 0.8 {
+            headers.push((
+                "x-ms-throttle-limit-percentage".to_string(),
+                format!("{:.2}", peak_use.min(1.8)),
+            ));
+        }
+        match wait {
+            None => Ok(headers),
+            Some((secs, scope, meter)) => {
+                let kind = match meter {
+                    Meter::Writes => "Write",
+                    Meter::Reports | Meter::Requests | Meter::ResourceUnits => {
+                        if cost.write {
+                            "ReadWrite"
+                        } else {
+                            "Read"
+                        }
+                    }
+                };
+                let mut err = GraphError::new(429, "TooManyRequests", "Please retry again later.");
+                err.retry_after = Some(secs);
+                err.headers = headers;
+                err.headers.push((
+                    "x-ms-throttle-scope".to_string(),
+                    format!("{}/{kind}/{app}/{tenant}", scope.label()),
+                ));
+                err.headers.push((
+                    "x-ms-throttle-information".to_string(),
+                    match meter {
+                        Meter::Reports => "ReportsRequestLimitExceeded",
+                        Meter::Requests => "GlobalRequestLimitExceeded",
+                        Meter::Writes => "WriteLimitExceeded",
+                        Meter::ResourceUnits => "ResourceUnitLimitExceeded",
+                    }
+                    .to_string(),
+                ));
+                Err(err)
+            }
+        }
+    }
+}
+
+fn key(scope: Scope, meter: Meter, app: &str, tenant: &str) -> BucketKey {
+    BucketKey {
+        scope,
+        meter,
+        app: if scope == Scope::Tenant {
+            String::new()
+        } else {
+            app.to_ascii_lowercase()
+        },
+        tenant: if scope == Scope::Application {
+            String::new()
+        } else {
+            tenant.to_ascii_lowercase()
+        },
+    }
+}
+
+/// `Retry-After` as Graph writes it: seconds, fractional when needed (`2.128`, `10`).
+pub fn format_retry_after(secs: f64) -> String {
+    let s = format!("{:.3}", secs.max(0.001));
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_modifiers() {
+        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert_eq!(Cost::of("GET", &[]).units, 1.0);
+        assert_eq!(Cost::of("GET", &q("$expand", "x")).units, 2.0);
+        assert_eq!(Cost::of("GET", &q("$select", "id")).units, 1.0);
+        assert!(Cost::of("PATCH", &[]).write);
+    }
+
+    #[test]
+    fn reports_bucket_allows_five_then_throttles_with_retry_after() {
+        let t = Throttle::new(ThrottleMode::Graph);
+        let cost = Cost::of("GET", &[]);
+        for _ in 0..5 {
+            assert!(t.admit("a", "t", 10, LimitClass::Reports, cost).is_ok());
+        }
+        let err = t
+            .admit("a", "t", 10, LimitClass::Reports, cost)
+            .unwrap_err();
+        assert_eq!(err.status, 429);
+        let secs = err.retry_after.unwrap();
+        assert!(secs > 0.0 && secs <= 4.0, "{secs}");
+        assert!(err.headers.iter().any(
+            |(k, v)| k == "x-ms-throttle-scope" && v.starts_with("Tenant_Application/Read/a/t")
+        ));
+        // Another app has its own bucket.
+        assert!(t.admit("b", "t", 10, LimitClass::Reports, cost).is_ok());
+    }
+
+    #[test]
+    fn retry_after_format() {
+        assert_eq!(format_retry_after(2.128), "2.128");
+        assert_eq!(format_retry_after(10.0), "10");
+    }
+}

@@ -1,0 +1,66 @@
+//! Exit codes, mapped from error kinds in this one place (README: "Exit codes").
+
+use crate::emulator::EmulatorError;
+
+/// The documented exit codes, following `diff` and `kubectl diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Success, or in sync.
+    Success = 0,
+    /// Drift found (`plan`).
+    Drift = 1,
+    /// Usage error: bad flags, an address or path that cannot be used.
+    Usage = 2,
+    /// Invalid configuration, policy or state file; nothing was sent.
+    Invalid = 3,
+    /// Authentication or permission failure.
+    Auth = 4,
+    /// Graph or network failure after retries.
+    Graph = 5,
+    /// Partial apply: some changes applied, some not.
+    Partial = 6,
+    /// Refused by a safety guard.
+    Refused = 7,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// The exit code for an error: the first error in the chain whose kind is known decides.
+pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(e) = e.downcast_ref::<EmulatorError>() {
+            return match e {
+                EmulatorError::Bind { .. }
+                | EmulatorError::Tls(_)
+                | EmulatorError::ReadState { .. } => ExitCode::Usage,
+                EmulatorError::InvalidState { .. }
+                | EmulatorError::InconsistentState(_)
+                | EmulatorError::InvalidGenerateSpec(_) => ExitCode::Invalid,
+            };
+        }
+        current = e.source();
+    }
+    ExitCode::Graph
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulator_errors_map_to_documented_codes() {
+        let invalid = EmulatorError::InvalidGenerateSpec("x".into());
+        assert_eq!(for_error(&invalid), ExitCode::Invalid);
+        let bind = EmulatorError::Bind {
+            addr: ([127, 0, 0, 1], 1).into(),
+            source: std::io::Error::other("in use"),
+        };
+        assert_eq!(for_error(&bind), ExitCode::Usage);
+    }
+}

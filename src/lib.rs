@@ -1,0 +1,11 @@
+//! mfactl: a GitOps controller for Microsoft Entra ID multifactor-authentication policy.
+//!
+//! Administrators declare the policy in YAML; mfactl reads the live tenant from Microsoft
+//! Graph, computes the difference and sends the smallest PATCHes that make the tenant match.
+//! This crate holds the library behind the `mfactl` binary. Today it contains the local Graph
+//! emulator that every test, the sandbox and every benchmark run against.
+
+pub mod cli;
+pub mod emulator;
+pub mod exit;
+pub mod printer;

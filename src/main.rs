@@ -1,0 +1,69 @@
+//! The `mfactl` binary: parse the command line, run the library, map the outcome to an exit
+//! code.
+
+use clap::Parser;
+use mfactl::cli::{Cli, Command, EmulatorArgs};
+use mfactl::emulator::Emulator;
+use mfactl::exit::{self, ExitCode};
+use mfactl::printer;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    // One TLS provider for the whole process (ring: smaller and faster to build).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer::error(&e);
+            return ExitCode::Graph.into();
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            printer::error(e.as_ref());
+            exit::for_error(e.as_ref()).into()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Emulator(args) => emulator(args).await,
+    }
+}
+
+async fn emulator(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+    let running = Emulator::start(args.into_config()?).await?;
+    printer::data_line(&serde_json::to_string(&running.endpoints)?);
+    wait_for_stop_signal().await?;
+    printer::status("mfactl emulator: stopping");
+    running.shutdown().await;
+    Ok(ExitCode::Success)
+}
+
+async fn wait_for_stop_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}

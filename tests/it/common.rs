@@ -1,0 +1,212 @@
+//! Shared test harness: an in-process emulator with a known tenant, and a small client.
+
+use mfactl::emulator::generate::{self, GenerateSpec, READER_SECRET, WRITER_SECRET};
+use mfactl::emulator::state::{App, Group, State};
+use mfactl::emulator::throttle::ThrottleMode;
+use mfactl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value;
+
+/// Group ids that the documentation examples reference, so that replaying them finds their
+/// targets in the directory.
+pub const EXAMPLE_GROUPS: &[&str] = &[
+    "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb",
+    "d1411007-6fcf-4b4c-8d70-1da1857ed33c",
+    "3ee3a9de-0a86-4e12-a287-9769accf1ba2",
+    "aaaaaaaa-bbbb-cccc-1111-222222222222",
+    "071cc716-8147-4397-a5ba-b2105951cc0b",
+];
+
+/// A running emulator and the credentials of its first tenant.
+pub struct Harness {
+    pub emu: RunningEmulator,
+    pub tenant: String,
+    pub reader: String,
+    pub writer: String,
+    pub http: reqwest::Client,
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// A generated tenant of `users` users and 8 groups, plus the groups the docs' examples use.
+pub fn state(users: usize) -> State {
+    let mut state = generate::generate(&GenerateSpec {
+        users,
+        groups: 8,
+        tenants: 1,
+        seed: 7,
+    });
+    let t = &mut state.tenants[0];
+    for id in EXAMPLE_GROUPS {
+        t.groups.push(Group {
+            id: (*id).to_string(),
+            display_name: format!("Example {id}"),
+            members: Vec::new(),
+        });
+    }
+    state
+}
+
+impl Harness {
+    /// An emulator with throttling off, serving `state`.
+    pub async fn start(state: State) -> Self {
+        Self::with(EmulatorConfig {
+            throttle: ThrottleMode::Off,
+            ..EmulatorConfig::new(state)
+        })
+        .await
+    }
+
+    /// An emulator with the given configuration.
+    pub async fn with(config: EmulatorConfig) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let t = &config.state.tenants[0];
+        let tenant = t.id.clone();
+        let reader = app_with_secret(&t.apps, READER_SECRET);
+        let writer = app_with_secret(&t.apps, WRITER_SECRET);
+        let emu = Emulator::start(config).await.expect("emulator starts");
+        Self {
+            emu,
+            tenant,
+            reader,
+            writer,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The default tenant of 30 users, throttling off.
+    pub async fn small() -> Self {
+        Self::start(state(30)).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.emu.graph_url())
+    }
+
+    /// A token for a client id and secret in the harness tenant.
+    pub async fn token_for(&self, client_id: &str, secret: &str) -> String {
+        let r = self
+            .token_request(
+                &self.tenant,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_secret", secret),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    pub async fn token_request(&self, tenant: &str, form: &[(&str, &str)]) -> Reply {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let resp = self
+            .http
+            .post(format!(
+                "{}/{tenant}/oauth2/v2.0/token",
+                self.emu
+                    .endpoints
+                    .login_url
+                    .replace("https://localhost", "http://127.0.0.1")
+            ))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("token request");
+        reply(resp).await
+    }
+
+    pub async fn writer_token(&self) -> String {
+        self.token_for(&self.writer, WRITER_SECRET).await
+    }
+
+    pub async fn reader_token(&self) -> String {
+        self.token_for(&self.reader, READER_SECRET).await
+    }
+
+    /// Sends a request with a bearer token (if any) and a JSON body (if any).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// The emulator's request log.
+    pub async fn requests(&self) -> Vec<Value> {
+        let r = self
+            .call(Method::GET, "/_emulator/requests", None, None)
+            .await;
+        r.body["value"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn app_with_secret(apps: &[App], secret: &str) -> String {
+    apps.iter()
+        .find(|a| a.secrets.iter().any(|s| s == secret))
+        .map(|a| a.client_id.clone())
+        .expect("generated app")
+}
+
+pub async fn reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Asserts the Graph error shape and returns `error.code`.
+pub fn error_code(r: &Reply) -> String {
+    let e = &r.body["error"];
+    assert!(e["message"].is_string(), "no error.message in {}", r.body);
+    for k in ["date", "request-id", "client-request-id"] {
+        assert!(
+            e["innerError"][k].is_string(),
+            "no innerError.{k} in {}",
+            r.body
+        );
+    }
+    e["code"].as_str().expect("error.code").to_string()
+}

@@ -1,0 +1,15 @@
+//! Integration tests: one binary, topical modules (as ripgrep does). Every test talks only
+//! to an emulator on 127.0.0.1.
+
+mod common;
+
+mod batch;
+mod binary;
+mod directory;
+mod examples;
+mod faults;
+mod fixtures;
+mod identity;
+mod policy_rules;
+mod reports;
+mod throttling;
