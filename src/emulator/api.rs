@@ -327,13 +327,13 @@ fn execute(
     };
     if method == "GET" {
         let world = core.world();
-        let slot = world
+        let index = world
             .find(tenant_id)
-            .map(|i| &world.tenants[i])
             .ok_or_else(|| GraphError::not_found(tenant_id))?;
+        let slot = &world.tenants[index];
         let t = &slot.tenant;
         return match route {
-            Route::Policy => Ok(policy::get_policy(version, t, include_unknown)),
+            Route::Policy => Ok(core.cached_policy(&world, index, version, include_unknown)),
             Route::Configurations => Ok(policy::list_configurations(version, t, include_unknown)),
             Route::Configuration(id) => policy::get_configuration(version, t, &id, include_unknown),
             Route::SecurityDefaults => {

@@ -318,7 +318,7 @@ fn inner_json(id: &str, response: ApiResponse) -> Value {
     out.insert("status".into(), json!(response.status));
     out.insert("headers".into(), Value::Object(headers));
     if let Some(body) = response.body {
-        out.insert("body".into(), body);
+        out.insert("body".into(), body.into_value());
     }
     Value::Object(out)
 }

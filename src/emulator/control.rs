@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::generate::SplitMix64;
-use super::{ApiResponse, Emulator, GraphError, State};
+use super::{ApiResponse, Body, Emulator, GraphError, State};
 
 /// One request as the emulator saw it.
 #[derive(Debug, Clone, Serialize)]
@@ -317,7 +317,7 @@ fn add_faults(core: &Emulator, body: &[u8]) -> Result<ApiResponse, GraphError> {
     Ok(ApiResponse {
         status: 201,
         headers: Vec::new(),
-        body: Some(json!({ "value": added })),
+        body: Some(Body::Json(json!({ "value": added }))),
     })
 }
 

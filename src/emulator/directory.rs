@@ -73,31 +73,46 @@ fn group_json(g: &Group) -> Value {
     })
 }
 
-fn with_type(mut v: Value, ty: &str) -> Value {
-    if let Value::Object(m) = &mut v {
-        let mut out = serde_json::Map::new();
-        out.insert(
-            "@odata.type".into(),
-            json!(format!("#microsoft.graph.{ty}")),
-        );
-        out.append(m);
-        return Value::Object(out);
+/// Puts an annotation first in an object, where Graph writes it.
+pub fn annotate(v: Value, key: &str, value: String) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            let mut out = serde_json::Map::new();
+            out.insert(key.to_string(), Value::String(value));
+            out.append(&mut m);
+            Value::Object(out)
+        }
+        other => other,
     }
-    v
 }
 
-fn collection(
+/// The `@odata.context` of a single entity.
+pub fn entity_context(version: ApiVersion, set: &str) -> String {
+    format!(
+        "{CONTEXT_BASE}/{}/$metadata#{set}/$entity",
+        version.segment()
+    )
+}
+
+fn with_type(v: Value, ty: &str) -> Value {
+    annotate(v, "@odata.type", format!("#microsoft.graph.{ty}"))
+}
+
+/// One page of a collection. `matches` are the positions of every matching item; only the
+/// page's items are rendered, so paging through a million users costs what a page costs.
+fn collection<T: Copy>(
     req: &CollectionRequest<'_>,
     context: &str,
     q: &Query,
-    items: Vec<Value>,
+    matches: &[T],
+    render: impl Fn(T) -> Value,
 ) -> Result<ApiResponse, GraphError> {
     if q.count && !req.eventual {
         return Err(GraphError::bad_request(
             "The request uses $count, which requires the ConsistencyLevel header set to eventual.",
         ));
     }
-    let total = items.len();
+    let total = matches.len();
     let (range, next) = page(req.base_url, req.path, req.query, q, DEFAULT_TOP, total);
     let mut body = serde_json::Map::new();
     body.insert(
@@ -113,11 +128,9 @@ fn collection(
     if let Some(next) = next {
         body.insert("@odata.nextLink".into(), json!(next));
     }
-    let page_items: Vec<Value> = items
-        .into_iter()
-        .skip(range.start)
-        .take(range.len())
-        .map(|i| q.project(i))
+    let page_items: Vec<Value> = matches[range]
+        .iter()
+        .map(|&m| q.project(render(m)))
         .collect();
     body.insert("value".into(), Value::Array(page_items));
     Ok(ApiResponse::ok(Value::Object(body)))
@@ -134,25 +147,39 @@ fn user_field<'a>(u: &'a User, name: &str) -> Field<'a> {
     }
 }
 
-/// GET `/users`.
-pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiResponse, GraphError> {
+/// A filtered, paged collection over `len` records: `field` exposes a record's properties
+/// to `$filter`, `render` turns a record into JSON.
+fn filtered_collection<'a>(
+    req: &CollectionRequest<'_>,
+    context: &str,
+    fields: &[(&str, FieldKind)],
+    len: usize,
+    field: impl Fn(usize, &str) -> Field<'a>,
+    render: impl Fn(usize) -> Value,
+) -> Result<ApiResponse, GraphError> {
     let q = Query::parse(req.query, MAX_TOP)?;
     let filter = q
         .filter
         .as_deref()
-        .map(|f| Filter::parse(f, USER_FIELDS))
+        .map(|f| Filter::parse(f, fields))
         .transpose()?;
-    let items: Vec<Value> = tenant
-        .users
-        .iter()
-        .filter(|u| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&|n| user_field(u, n)))
-        })
-        .map(user_json)
+    let matches: Vec<usize> = (0..len)
+        .filter(|&i| filter.as_ref().is_none_or(|f| f.matches(&|n| field(i, n))))
         .collect();
-    collection(req, "users", &q, items)
+    collection(req, context, &q, &matches, render)
+}
+
+/// GET `/users`.
+pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiResponse, GraphError> {
+    let users = &tenant.users;
+    filtered_collection(
+        req,
+        "users",
+        USER_FIELDS,
+        users.len(),
+        |i, n| user_field(&users[i], n),
+        |i| user_json(&users[i]),
+    )
 }
 
 /// GET `/users/{id | userPrincipalName}`.
@@ -165,20 +192,12 @@ pub fn get_user(
         .index
         .user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
-    let mut v = user_json(&slot.tenant.users[i]);
-    if let Value::Object(m) = &mut v {
-        let mut out = serde_json::Map::new();
-        out.insert(
-            "@odata.context".into(),
-            json!(format!(
-                "{CONTEXT_BASE}/{}/$metadata#users/$entity",
-                version.segment()
-            )),
-        );
-        out.append(m);
-        v = Value::Object(out);
-    }
-    Ok(ApiResponse::ok(v))
+    let v = user_json(&slot.tenant.users[i]);
+    Ok(ApiResponse::ok(annotate(
+        v,
+        "@odata.context",
+        entity_context(version, "users"),
+    )))
 }
 
 /// GET `/groups`, with `$filter=displayName eq '…'` as mfactl resolves names.
@@ -186,27 +205,19 @@ pub fn list_groups(
     req: &CollectionRequest<'_>,
     tenant: &Tenant,
 ) -> Result<ApiResponse, GraphError> {
-    let q = Query::parse(req.query, MAX_TOP)?;
-    let filter = q
-        .filter
-        .as_deref()
-        .map(|f| Filter::parse(f, GROUP_FIELDS))
-        .transpose()?;
-    let items: Vec<Value> = tenant
-        .groups
-        .iter()
-        .filter(|g| {
-            filter.as_ref().is_none_or(|f| {
-                f.matches(&|n| match n {
-                    "id" => Field::Str(&g.id),
-                    "displayName" => Field::Str(&g.display_name),
-                    _ => Field::Null,
-                })
-            })
-        })
-        .map(group_json)
-        .collect();
-    collection(req, "groups", &q, items)
+    let groups = &tenant.groups;
+    filtered_collection(
+        req,
+        "groups",
+        GROUP_FIELDS,
+        groups.len(),
+        |i, n| match n {
+            "id" => Field::Str(&groups[i].id),
+            "displayName" => Field::Str(&groups[i].display_name),
+            _ => Field::Null,
+        },
+        |i| group_json(&groups[i]),
+    )
 }
 
 /// GET `/groups/{id}`.
@@ -219,12 +230,12 @@ pub fn get_group(
         .index
         .group(id)
         .ok_or_else(|| GraphError::not_found(id))?;
-    let mut v = group_json(&slot.tenant.groups[i]);
-    v["@odata.context"] = json!(format!(
-        "{CONTEXT_BASE}/{}/$metadata#groups/$entity",
-        version.segment()
-    ));
-    Ok(ApiResponse::ok(v))
+    let v = group_json(&slot.tenant.groups[i]);
+    Ok(ApiResponse::ok(annotate(
+        v,
+        "@odata.context",
+        entity_context(version, "groups"),
+    )))
 }
 
 /// GET `/groups/{id}/members` (direct) or `/groups/{id}/transitiveMembers` (nested expanded).
@@ -245,33 +256,21 @@ pub fn list_members(
         ));
     }
     let tenant = &slot.tenant;
-    let members: Vec<MemberRef> = if transitive {
-        slot.index.transitive_members(tenant, g).to_vec()
+    let render = |m: MemberRef| match m {
+        MemberRef::User(u) => with_type(user_json(&tenant.users[u]), "user"),
+        MemberRef::Group(g) => with_type(group_json(&tenant.groups[g]), "group"),
+    };
+    if transitive {
+        let members = slot.index.transitive_members(tenant, g);
+        collection(req, "directoryObjects", &q, &members, render)
     } else {
-        tenant.groups[g]
+        let members: Vec<MemberRef> = tenant.groups[g]
             .members
             .iter()
             .filter_map(|m| slot.index.member(m))
-            .collect()
-    };
-    let total = members.len();
-    let (range, next) = page(req.base_url, req.path, req.query, &q, DEFAULT_TOP, total);
-    let value: Vec<Value> = members[range]
-        .iter()
-        .map(|m| match *m {
-            MemberRef::User(u) => with_type(user_json(&tenant.users[u]), "user"),
-            MemberRef::Group(g) => with_type(group_json(&tenant.groups[g]), "group"),
-        })
-        .map(|v| q.project(v))
-        .collect();
-    let mut body = json!({
-        "@odata.context": format!("{CONTEXT_BASE}/{}/$metadata#directoryObjects", req.version.segment()),
-        "value": value,
-    });
-    if let Some(next) = next {
-        body["@odata.nextLink"] = json!(next);
+            .collect();
+        collection(req, "directoryObjects", &q, &members, render)
     }
-    Ok(ApiResponse::ok(body))
 }
 
 /// GET `/users/{id}/authentication/signInPreferences` (beta).

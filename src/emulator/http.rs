@@ -301,14 +301,12 @@ fn redacted_form(body: &[u8]) -> Value {
 }
 
 fn to_hyper(resp: ApiResponse, content_type: &str, malformed: bool) -> Response<Full<Bytes>> {
-    let mut bytes = match &resp.body {
-        Some(v) => serde_json::to_vec(v).unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let mut bytes = resp.body.as_ref().map(|b| b.to_bytes()).unwrap_or_default();
     if malformed {
         // Half a document and then garbage: no JSON parser accepts it.
-        bytes.truncate(bytes.len() / 2);
-        bytes.extend_from_slice(b"\x00<!-- truncated");
+        let mut broken = bytes[..bytes.len() / 2].to_vec();
+        broken.extend_from_slice(b"\x00<!-- truncated");
+        bytes = Bytes::from(broken);
     }
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
@@ -326,6 +324,6 @@ fn to_hyper(resp: ApiResponse, content_type: &str, malformed: bool) -> Response<
         }
     }
     builder
-        .body(Full::new(Bytes::from(bytes)))
+        .body(Full::new(bytes))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

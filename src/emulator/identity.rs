@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::state::App;
-use super::{ApiResponse, GraphError, World};
+use super::{ApiResponse, Body, GraphError, World};
 
 /// The Graph resource's audience and its well-known app id.
 pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
@@ -278,14 +278,14 @@ impl OAuthError {
         ApiResponse {
             status: self.status,
             headers: Vec::new(),
-            body: Some(json!({
+            body: Some(Body::Json(json!({
                 "error": self.error,
                 "error_description": format!("AADSTS{}: {} Trace ID: {trace}", self.code, self.description),
                 "error_codes": [self.code],
                 "timestamp": super::control::now_graph_date().replace('T', " ") + "Z",
                 "trace_id": trace,
                 "correlation_id": super::control::new_request_id(),
-            })),
+            }))),
         }
     }
 }

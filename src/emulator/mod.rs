@@ -24,6 +24,7 @@ pub mod state;
 pub mod throttle;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -40,7 +41,7 @@ use state::{DirectoryIndex, Tenant};
 use throttle::{Throttle, ThrottleMode};
 
 /// The two Graph API versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum ApiVersion {
     /// `/v1.0`
     #[serde(rename = "v1.0")]
@@ -223,6 +224,9 @@ impl World {
 /// The emulator's shared core: state, identity, throttling, faults and the request log.
 pub struct Emulator {
     world: RwLock<World>,
+    /// Serialised policy GET responses by tenant, version and `include-unknown-enum-members`;
+    /// emptied whenever the world is written.
+    policy_cache: std::sync::Mutex<HashMap<(usize, ApiVersion, bool), bytes::Bytes>>,
     identity: Identity,
     throttle: Throttle,
     faults: Faults,
@@ -231,11 +235,12 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Builds the core without serving it.
-    pub fn new(config: &EmulatorConfig) -> Result<Arc<Self>, EmulatorError> {
-        let world = World::from_state(config.state.clone())?;
+    /// Builds the core without serving it; `config.state` is not read (the world is `state`).
+    pub fn new(state: State, config: &EmulatorConfig) -> Result<Arc<Self>, EmulatorError> {
+        let world = World::from_state(state)?;
         Ok(Arc::new(Self {
             world: RwLock::new(world),
+            policy_cache: std::sync::Mutex::new(HashMap::new()),
             identity: Identity::new(),
             throttle: Throttle::new(config.throttle),
             faults: Faults::new(config.seed),
@@ -245,8 +250,10 @@ impl Emulator {
     }
 
     /// Starts serving on `config.listen` and returns once the socket is bound.
-    pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
-        let core = Self::new(&config)?;
+    pub async fn start(mut config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+        // The world moves into the core: a million-user state is not worth a second copy.
+        let state = std::mem::take(&mut config.state);
+        let core = Self::new(state, &config)?;
         http::serve(core, &config).await
     }
 
@@ -256,9 +263,53 @@ impl Emulator {
         self.world.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Write access to the world.
+    /// Write access to the world. Cached responses are dropped while the write lock is held,
+    /// so no reader can put back a response rendered from the old world.
     pub fn world_mut(&self) -> RwLockWriteGuard<'_, World> {
-        self.world.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.world.write().unwrap_or_else(|e| e.into_inner());
+        self.policy_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        guard
+    }
+
+    /// The policy GET response for a tenant, rendered once per version until the next
+    /// write: the policy is what every plan reads first, and what benchmarks hammer. The
+    /// caller holds the world's read lock (it passes the tenant in), which keeps a writer
+    /// from clearing the cache between rendering and inserting.
+    pub fn cached_policy(
+        &self,
+        world: &World,
+        tenant: usize,
+        version: ApiVersion,
+        include_unknown: bool,
+    ) -> ApiResponse {
+        let key = (tenant, version, include_unknown);
+        let hit = self
+            .policy_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let bytes = match hit {
+            Some(b) => b,
+            None => {
+                let rendered =
+                    policy::get_policy(version, &world.tenants[tenant].tenant, include_unknown);
+                let bytes = rendered.body.map(|b| b.to_bytes()).unwrap_or_default();
+                self.policy_cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, bytes.clone());
+                bytes
+            }
+        };
+        ApiResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: Some(Body::Serialized(bytes)),
+        }
     }
 
     /// Replaces the whole world.
@@ -332,6 +383,33 @@ impl Drop for RunningEmulator {
     }
 }
 
+/// A response body: a JSON value, or one already serialised (and shared by a cache).
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A value still to be serialised.
+    Json(Value),
+    /// Serialised JSON.
+    Serialized(bytes::Bytes),
+}
+
+impl Body {
+    /// The body's bytes.
+    pub fn to_bytes(&self) -> bytes::Bytes {
+        match self {
+            Body::Json(v) => bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            Body::Serialized(b) => b.clone(),
+        }
+    }
+
+    /// The body as a value (`$batch` embeds inner bodies as JSON).
+    pub fn into_value(self) -> Value {
+        match self {
+            Body::Json(v) => v,
+            Body::Serialized(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// A JSON body or none, with status and headers: the unit every handler returns.
 #[derive(Debug, Clone)]
 pub struct ApiResponse {
@@ -340,7 +418,7 @@ pub struct ApiResponse {
     /// Extra headers (lower-case names).
     pub headers: Vec<(String, String)>,
     /// JSON body; `None` for 204.
-    pub body: Option<Value>,
+    pub body: Option<Body>,
 }
 
 impl ApiResponse {
@@ -349,7 +427,15 @@ impl ApiResponse {
         Self {
             status: 200,
             headers: Vec::new(),
-            body: Some(body),
+            body: Some(Body::Json(body)),
+        }
+    }
+
+    /// The JSON value of the body, if any.
+    pub fn json(&self) -> Option<&Value> {
+        match &self.body {
+            Some(Body::Json(v)) => Some(v),
+            _ => None,
         }
     }
 
@@ -459,9 +545,9 @@ impl GraphError {
         let mut resp = ApiResponse {
             status: self.status,
             headers: self.headers,
-            body: Some(serde_json::json!({
+            body: Some(Body::Json(serde_json::json!({
                 "error": {"code": self.code, "message": self.message, "innerError": inner}
-            })),
+            }))),
         };
         if let Some(secs) = self.retry_after {
             resp = resp.with_header("retry-after", throttle::format_retry_after(secs));

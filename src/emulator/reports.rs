@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::directory::{annotate, entity_context};
 use super::odata::{Field, FieldKind, Filter, Query, next_link};
 use super::state::{Tenant, User};
 use super::{ApiResponse, ApiVersion, GraphError, TenantSlot};
@@ -512,20 +513,12 @@ pub fn get(version: ApiVersion, slot: &TenantSlot, id: &str) -> Result<ApiRespon
         .filter(|&i| slot.tenant.users[i].account_enabled)
         .ok_or_else(|| GraphError::not_found(id))?;
     let view = PolicyView::new(slot);
-    let mut row = view.row(version, i, &slot.tenant.users[i]);
-    if let Value::Object(m) = &mut row {
-        let mut out = Map::new();
-        out.insert(
-            "@odata.context".into(),
-            json!(format!(
-                "{CONTEXT_BASE}/{}/$metadata#reports/authenticationMethods/userRegistrationDetails/$entity",
-                version.segment()
-            )),
-        );
-        out.append(m);
-        row = Value::Object(out);
-    }
-    Ok(ApiResponse::ok(row))
+    let row = view.row(version, i, &slot.tenant.users[i]);
+    let context = entity_context(
+        version,
+        "reports/authenticationMethods/userRegistrationDetails",
+    );
+    Ok(ApiResponse::ok(annotate(row, "@odata.context", context)))
 }
 
 fn premium(tenant: &Tenant) -> Result<(), GraphError> {

@@ -7,7 +7,7 @@
 //! through [`Schema::render`], which hides evolvable enum members unless the caller asked for
 //! them with `Prefer: include-unknown-enum-members`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -89,6 +89,9 @@ pub struct Schema {
     beta: RawVersion,
     /// [`UNDECLARED_PROPERTIES`] as property definitions, by type.
     undeclared: Vec<(String, PropertyDef)>,
+    /// Types whose values can hold an evolvable enum member somewhere inside them; only
+    /// these need [`Schema::render`] to walk them.
+    evolvable: HashSet<String>,
 }
 
 /// Why a request body does not fit its type; the message is the one the OData layer uses.
@@ -128,7 +131,7 @@ impl Schema {
             #[allow(clippy::expect_used)]
             let raw: RawSchema =
                 serde_json::from_str(SCHEMA_JSON).expect("embedded graph-schema.json parses");
-            Schema {
+            let mut schema = Schema {
                 v1: raw.v1,
                 beta: raw.beta,
                 undeclared: UNDECLARED_PROPERTIES
@@ -143,7 +146,10 @@ impl Schema {
                         ((*t).to_string(), def)
                     })
                     .collect(),
-            }
+                evolvable: HashSet::new(),
+            };
+            schema.evolvable = schema.evolvable_types();
+            schema
         })
     }
 
@@ -397,6 +403,55 @@ impl Schema {
         }
     }
 
+    /// The fixed point of "has a property whose type is an evolvable enum, or a type (or a
+    /// type derived from one) already in the set".
+    fn evolvable_types(&self) -> HashSet<String> {
+        let names: Vec<String> = self
+            .v1
+            .types
+            .keys()
+            .chain(self.beta.types.keys())
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut set: HashSet<String> = HashSet::new();
+        loop {
+            let mut changed = false;
+            for name in &names {
+                if set.contains(name) {
+                    continue;
+                }
+                let reaches = [ApiVersion::V1, ApiVersion::Beta].iter().any(|&v| {
+                    self.all_properties(v, name).iter().any(|p| {
+                        self.enum_def(v, &p.type_name)
+                            .is_some_and(|e| !e.after_unknown.is_empty())
+                            || set.iter().any(|t| self.derives_from(v, t, &p.type_name))
+                    })
+                });
+                if reaches {
+                    set.insert(name.clone());
+                    changed = true;
+                }
+            }
+            if !changed {
+                return set;
+            }
+        }
+    }
+
+    /// Every property of a type in one version, base types included.
+    fn all_properties(&self, version: ApiVersion, type_name: &str) -> Vec<&PropertyDef> {
+        let (own, _) = self.version(version);
+        let mut out = Vec::new();
+        let mut current = own.types.get(type_name);
+        while let Some(t) = current {
+            out.extend(t.properties.iter());
+            current = t.base_type.as_deref().and_then(|b| own.types.get(b));
+        }
+        out
+    }
+
     /// Rewrites a response body of `type_name` for `version`: evolvable enum members are
     /// replaced by `unknownFutureValue` unless `include_unknown` (FACTS.md §11).
     pub fn render(
@@ -415,6 +470,9 @@ impl Schema {
             .and_then(Value::as_str)
             .map(|t| t.trim_start_matches("#microsoft.graph.").to_string())
             .unwrap_or_else(|| type_name.to_string());
+        if !self.evolvable.contains(&concrete) {
+            return;
+        }
         for (key, v) in map.iter_mut() {
             if is_annotation(key) {
                 continue;
@@ -625,6 +683,21 @@ mod tests {
             .check_object(ApiVersion::V1, "authenticationMethodsPolicy", &list)
             .unwrap();
         assert_eq!(v, list);
+    }
+
+    #[test]
+    fn only_types_that_can_hold_an_evolvable_enum_are_walked() {
+        let s = Schema::get();
+        for t in [
+            "x509CertificateRule",
+            "x509CertificateAuthenticationModeConfiguration",
+            "x509CertificateAuthenticationMethodConfiguration",
+        ] {
+            assert!(s.evolvable.contains(t), "{t}");
+        }
+        for t in ["smsAuthenticationMethodConfiguration", "signInPreferences"] {
+            assert!(!s.evolvable.contains(t), "{t}");
+        }
     }
 
     #[test]
