@@ -1,6 +1,10 @@
 //! Exit codes, mapped from error kinds in this one place (README: "Exit codes").
 
+use crate::cli::run::RunError;
+use crate::config::ConfigError;
 use crate::emulator::EmulatorError;
+use crate::graph::GraphError;
+use crate::plan::live::ResolveError;
 
 /// The documented exit codes, following `diff` and `kubectl diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,26 @@ impl From<ExitCode> for std::process::ExitCode {
 pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
+        if let Some(e) = e.downcast_ref::<RunError>() {
+            return match e {
+                RunError::Config(c) => c.exit_code(),
+                RunError::InvalidPolicy(_) | RunError::Plan(_) => ExitCode::Invalid,
+                RunError::Resolve(ResolveError::Graph(g)) | RunError::Graph(g) => g.exit_code(),
+                RunError::Resolve(_) => ExitCode::Invalid,
+                RunError::Audit(_) | RunError::PlanFile { .. } | RunError::Write { .. } => {
+                    ExitCode::Usage
+                }
+                RunError::Sandbox(_) | RunError::NotConverged(_) => ExitCode::Graph,
+                RunError::Refused(_) => ExitCode::Refused,
+                RunError::Partial { .. } => ExitCode::Partial,
+            };
+        }
+        if let Some(e) = e.downcast_ref::<ConfigError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = e.downcast_ref::<GraphError>() {
+            return e.exit_code();
+        }
         if let Some(e) = e.downcast_ref::<EmulatorError>() {
             return match e {
                 EmulatorError::Bind { .. }

@@ -5,7 +5,14 @@
 //! This crate holds the library behind the `mfactl` binary. Today it contains the local Graph
 //! emulator that every test, the sandbox and every benchmark run against.
 
+pub mod apply;
 pub mod cli;
+pub mod config;
 pub mod emulator;
 pub mod exit;
+pub mod graph;
+pub mod plan;
+pub mod policy;
 pub mod printer;
+pub mod report;
+pub mod sandbox;

@@ -2,7 +2,8 @@
 //! code.
 
 use clap::Parser;
-use mfactl::cli::{Cli, Command, EmulatorArgs};
+use mfactl::cli::{Cli, Command, EmulatorArgs, run};
+use mfactl::config::Env;
 use mfactl::emulator::Emulator;
 use mfactl::exit::{self, ExitCode};
 use mfactl::printer;
@@ -47,6 +48,9 @@ fn init_logging(verbose: u8) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Validate(args) => Ok(run::validate(args, Env::from_process()).await?),
+        Command::Plan(args) => Ok(run::plan(args, Env::from_process()).await?),
+        Command::Apply(args) => Ok(run::apply(args, Env::from_process()).await?),
         Command::Emulator(args) => emulator(args).await,
     }
 }

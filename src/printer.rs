@@ -34,3 +34,19 @@ pub fn error(err: &(dyn std::error::Error + 'static)) {
 pub fn status(msg: &str) {
     eprintln!("{msg}");
 }
+
+/// Writes text to stdout as it is (a rendered plan, a report).
+pub fn data(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Asks a question on stderr and reads one line of answer from stdin.
+pub fn ask(question: &str) -> String {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    answer
+}

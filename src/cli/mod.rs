@@ -1,5 +1,7 @@
 //! Command-line definitions, and their resolution into settings before any network I/O.
 
+pub mod run;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::emulator::generate::{self, GenerateSpec};
 use crate::emulator::throttle::ThrottleMode;
 use crate::emulator::{EmulatorConfig, EmulatorError, State};
+use crate::report::Format;
 
 /// GitOps for Microsoft Entra ID multifactor-authentication policy.
 #[derive(Debug, Parser)]
@@ -25,8 +28,77 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the policy files offline: every problem, with file:line:column.
+    Validate(ValidateArgs),
+    /// Show what would change in the tenant (exit 0 in sync, 1 drift).
+    Plan(PlanArgs),
+    /// Send the minimal PATCHes, then re-read and verify.
+    Apply(ApplyArgs),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
     Emulator(EmulatorArgs),
+}
+
+/// Which tenant and which policies.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, the Azure
+    /// SDK's environment variables describe one tenant).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The tenant's name in mfactl.yaml (needed when it lists several).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Policy files or directories to use instead of the configured ones.
+    #[arg(long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Run against the built-in sandbox tenant: an in-process emulator with a drifted demo
+    /// tenant; no credentials, no network.
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// `mfactl validate` flags.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The configuration file whose tenant's policies to check.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The tenant's name in mfactl.yaml.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Policy files or directories to check (default: the configured ones, or ./policies).
+    #[arg(long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+}
+
+/// `mfactl plan` flags.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Tenant and policies.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format on stdout.
+    #[arg(short, long, value_enum, default_value_t = Format::Human)]
+    pub output: Format,
+    /// Also save the plan (JSON) to this file, for `mfactl apply PLANFILE`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `mfactl apply` flags.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `plan --out`; refused if the tenant changed since.
+    pub plan_file: Option<PathBuf>,
+    /// Tenant and policies.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Refuse (exit 7) a plan with more property changes than this.
+    #[arg(long)]
+    pub max_changes: Option<usize>,
 }
 
 /// `--throttle`.

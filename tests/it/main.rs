@@ -5,11 +5,15 @@ mod common;
 
 mod batch;
 mod binary;
+mod config;
 mod directory;
 mod examples;
 mod faults;
 mod fixtures;
+mod graph_client;
 mod identity;
+mod plan_props;
 mod policy_rules;
 mod reports;
 mod throttling;
+mod validate;

@@ -1,0 +1,316 @@
+//! The verbs: settings → load and validate → read → plan → render → apply → verify. Every
+//! stage before the first PATCH can stop the run, and nothing is sent until the policy is
+//! valid and every name resolves.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::apply::{self, AuditError, AuditLog};
+use crate::config::{self, ConfigError, Env, TenantSettings};
+use crate::exit::ExitCode;
+use crate::graph::{GraphClient, GraphError};
+use crate::plan::live::{self, ResolveError};
+use crate::plan::{self, FORMAT_VERSION, Plan, PlanError};
+use crate::policy::{self, PolicySet, Severity};
+use crate::report::{self, Format};
+use crate::{printer, sandbox};
+
+use super::{ApplyArgs, PlanArgs, TargetArgs, ValidateArgs};
+
+/// Why a verb failed. Each variant maps to one exit code in `crate::exit`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// mfactl.yaml or the environment is not usable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The policy files have errors (already printed as diagnostics); nothing was sent.
+    #[error("{0} error(s) in the policy files; nothing was sent")]
+    InvalidPolicy(usize),
+    /// A target names a group or user that does not resolve; nothing was sent.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The declaration does not fit the tenant; nothing was sent.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Graph or the token endpoint failed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The audit log cannot be written; nothing was sent.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The sandbox emulator could not start.
+    #[error("cannot start the sandbox: {0}")]
+    Sandbox(#[from] crate::emulator::EmulatorError),
+    /// A saved plan could not be read.
+    #[error("cannot read the plan {path}: {reason}")]
+    PlanFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A safety guard refused to apply (no confirmation, too many changes, stale plan).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Some changes were applied and some were not (each listed above).
+    #[error(
+        "partial apply: {applied} change(s) applied, {failed} not applied; the next run converges from here"
+    )]
+    Partial {
+        /// Resources changed.
+        applied: usize,
+        /// Resources not changed.
+        failed: usize,
+        /// The error that stopped the run.
+        #[source]
+        cause: GraphError,
+    },
+    /// The tenant was changed but does not show the declared values on re-read.
+    #[error("applied, but the tenant did not converge: {0}")]
+    NotConverged(String),
+}
+
+/// Where a verb runs: a configured tenant, or the sandbox (kept alive while in use).
+struct Target {
+    tenant: TenantSettings,
+    env: Env,
+    audit_log: PathBuf,
+    _sandbox: Option<crate::emulator::RunningEmulator>,
+}
+
+async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    if args.sandbox {
+        let policies = if args.policies.is_empty() {
+            vec![cwd.join("policies")]
+        } else {
+            args.policies.clone()
+        };
+        let sb = sandbox::start(policies).await?;
+        printer::status(&format!(
+            "sandbox: demo tenant {} on an in-process emulator at {} (each run starts from the same drifted tenant)",
+            sb.tenant.tenant_id, sb.tenant.graph_url
+        ));
+        return Ok(Target {
+            tenant: sb.tenant,
+            env: sb.env,
+            audit_log: std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
+            _sandbox: Some(sb.emulator),
+        });
+    }
+    let settings = config::resolve(args.config.as_deref(), &env, &cwd)?;
+    let mut tenant = settings.tenant(args.tenant.as_deref())?.clone();
+    if !args.policies.is_empty() {
+        tenant.policies = args.policies.clone();
+    }
+    Ok(Target {
+        tenant,
+        env,
+        audit_log: settings.audit_log.clone(),
+        _sandbox: None,
+    })
+}
+
+/// Loads and validates the policies, printing every diagnostic.
+fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
+    let outcome = policy::load(paths);
+    for d in &outcome.diagnostics {
+        printer::status(&d.to_string());
+    }
+    let errors = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    match outcome.set {
+        Some(set) if errors == 0 => Ok(set),
+        _ => Err(RunError::InvalidPolicy(errors.max(1))),
+    }
+}
+
+/// `mfactl validate`: offline checks only.
+pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError> {
+    let paths = if !args.policies.is_empty() {
+        args.policies.clone()
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        match config::resolve(args.config.as_deref(), &env, &cwd) {
+            Ok(settings) => settings.tenant(args.tenant.as_deref())?.policies.clone(),
+            Err(_) if args.config.is_none() => vec![cwd.join("policies")],
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let set = load(&paths)?;
+    printer::status(&format!("{} policy file(s) are valid.", set.files.len()));
+    Ok(ExitCode::Success)
+}
+
+/// Reads the tenant and computes the plan.
+async fn compute(target: &Target, client: &GraphClient) -> Result<Plan, RunError> {
+    let set = load(&target.tenant.policies)?;
+    let (live, desired) = tokio::join!(
+        live::read(
+            client,
+            set.methods_policy.is_some(),
+            set.security_defaults.is_some()
+        ),
+        live::resolve(client, &set)
+    );
+    Ok(plan::plan(&target.tenant.name, &desired?, &live?)?)
+}
+
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), RunError> {
+    std::fs::write(path, text).map_err(|source| RunError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `mfactl plan`: exit 0 in sync, 1 drift.
+pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
+    let target = target(&args.target, env).await?;
+    // Validate before any network I/O.
+    load(&target.tenant.policies)?;
+    let client = GraphClient::connect(&target.tenant, &target.env)?;
+    let plan = compute(&target, &client).await?;
+    printer::data(&report::render(&plan, args.output, colour()));
+    if let Some(out) = &args.out {
+        write_file(out, &report::json(&plan))?;
+    }
+    Ok(if plan.in_sync {
+        ExitCode::Success
+    } else {
+        ExitCode::Drift
+    })
+}
+
+fn read_plan_file(path: &Path) -> Result<Plan, RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::PlanFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| RunError::PlanFile {
+        path: path.to_path_buf(),
+        reason: format!("not an mfactl plan: {e}"),
+    })?;
+    if plan.format_version != FORMAT_VERSION {
+        return Err(RunError::PlanFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "formatVersion {} is not {FORMAT_VERSION}",
+                plan.format_version
+            ),
+        });
+    }
+    Ok(plan)
+}
+
+fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(RunError::Refused(
+            "standard input is not a terminal, so nobody can confirm; pass --yes to apply without asking".into(),
+        ));
+    }
+    let answer = printer::ask(&format!(
+        "Apply {} change(s) to tenant {}? [y/N] ",
+        plan.property_count(),
+        plan.tenant
+    ));
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(RunError::Refused("not confirmed".into()))
+    }
+}
+
+/// `mfactl apply [PLANFILE]`.
+pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
+    let target = target(&args.target, env).await?;
+    let saved = args.plan_file.as_deref().map(read_plan_file).transpose()?;
+    if saved.is_none() {
+        load(&target.tenant.policies)?;
+    }
+    let client = GraphClient::connect(&target.tenant, &target.env)?;
+    let plan = match saved {
+        Some(saved) => {
+            if saved.tenant != target.tenant.name {
+                return Err(RunError::Refused(format!(
+                    "the plan is for tenant {}, not {}",
+                    saved.tenant, target.tenant.name
+                )));
+            }
+            let live = live::read(
+                &client,
+                saved.reads_policy(),
+                saved.reads_security_defaults(),
+            )
+            .await?;
+            if plan::fingerprint(&live) != saved.fingerprint {
+                return Err(RunError::Refused(
+                    "the tenant changed since this plan was made; run plan again".into(),
+                ));
+            }
+            saved
+        }
+        None => compute(&target, &client).await?,
+    };
+    if plan.in_sync {
+        printer::data(&report::render(&plan, Format::Human, colour()));
+        return Ok(ExitCode::Success);
+    }
+    printer::status(report::human(&plan, false).trim_end());
+    if let Some(max) = args.max_changes
+        && plan.property_count() > max
+    {
+        return Err(RunError::Refused(format!(
+            "the plan has {} changes, more than --max-changes {max}",
+            plan.property_count()
+        )));
+    }
+    confirm(&plan, args.yes)?;
+    let mut audit = AuditLog::open(&target.audit_log, &target.tenant.policies)?;
+    let outcome = apply::apply(&client, &plan, &mut audit).await?;
+    for c in &outcome.applied {
+        printer::status(&format!("applied      {}", c.resource));
+    }
+    if let Some((change, cause)) = outcome.failed {
+        printer::status(&format!("failed       {}: {cause}", change.resource));
+        for c in &outcome.not_attempted {
+            printer::status(&format!("not applied  {}", c.resource));
+        }
+        if outcome.applied.is_empty() {
+            return Err(cause.into());
+        }
+        return Err(RunError::Partial {
+            applied: outcome.applied.len(),
+            failed: outcome.not_attempted.len() + 1,
+            cause,
+        });
+    }
+    let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;
+    let missing = apply::unconverged(&outcome.applied, &after);
+    if !missing.is_empty() {
+        return Err(RunError::NotConverged(missing.join(", ")));
+    }
+    printer::data(&format!(
+        "Applied {} change(s) to tenant {}; re-read and verified: the tenant matches the declared policy.\n",
+        plan.property_count(),
+        plan.tenant
+    ));
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,699 @@
+//! Settings resolution, before any network I/O: which tenants to manage, how to reach them,
+//! where their credentials and policies are.
+//!
+//! Sources, in order of precedence (DESIGN.md "CLI conventions"):
+//!
+//! 1. The configuration file: `--config FILE`, else `MFACTL_CONFIG`, else `mfactl.yaml` in
+//!    the current directory. It names any number of tenants; every relative path in it is
+//!    relative to the file's directory.
+//! 2. Without a file, *environment mode*: one tenant named `default` from the Azure SDK's own
+//!    variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
+//!    `AZURE_AUTHORITY_HOST`), policies in `./policies`.
+//! 3. Overrides for every tenant, whichever the source: `MFACTL_GRAPH_URL`,
+//!    `MFACTL_AUTHORITY_HOST`, `MFACTL_CA_FILE`, and `MFACTL_AUDIT_LOG`; their relative
+//!    paths are relative to the current directory.
+//!
+//! Secrets are never read here and never written in the file: the settings name the
+//! environment variable or the file that holds one ([`CredentialSource`]), and
+//! [`crate::graph::GraphClient::connect`] reads it.
+
+mod env;
+mod file;
+
+use std::path::{Path, PathBuf};
+
+pub use env::Env;
+use file::{INLINE_SECRET_MARKER, Located, RawConfig, RawSecretRef, Seg};
+use url::Url;
+
+use crate::exit::ExitCode;
+
+/// The configuration file looked for in the current directory.
+pub const DEFAULT_CONFIG_FILE: &str = "mfactl.yaml";
+/// The audit log's file name when none is configured.
+pub const DEFAULT_AUDIT_LOG: &str = "mfactl-audit.jsonl";
+/// The policy directory when none is configured.
+pub const DEFAULT_POLICY_DIR: &str = "policies";
+/// Microsoft Graph (global service).
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+/// Microsoft Entra ID token authority (global service).
+pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The tenant name in environment mode.
+pub const ENVIRONMENT_TENANT_NAME: &str = "default";
+
+/// Names the configuration file.
+pub const ENV_CONFIG: &str = "MFACTL_CONFIG";
+/// Overrides every tenant's Graph base URL.
+pub const ENV_GRAPH_URL: &str = "MFACTL_GRAPH_URL";
+/// Overrides every tenant's token authority.
+pub const ENV_AUTHORITY_HOST: &str = "MFACTL_AUTHORITY_HOST";
+/// Overrides every tenant's extra trusted CA file.
+pub const ENV_CA_FILE: &str = "MFACTL_CA_FILE";
+/// Overrides the audit log path.
+pub const ENV_AUDIT_LOG: &str = "MFACTL_AUDIT_LOG";
+/// Azure SDK: the tenant (environment mode).
+pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+/// Azure SDK: the application (environment mode).
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Azure SDK: the client secret (environment mode).
+pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// Azure SDK: the token authority (environment mode).
+pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+
+/// Everything mfactl needs to know before it touches the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The tenants, in file order; names are unique.
+    pub tenants: Vec<TenantSettings>,
+    /// Where apply appends its JSON-lines audit records.
+    pub audit_log: PathBuf,
+    /// Where the settings came from.
+    pub source: ConfigSource,
+}
+
+/// Where [`Settings`] came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// A configuration file (its path as resolved against the current directory).
+    File(PathBuf),
+    /// The Azure SDK environment variables (no configuration file).
+    Environment,
+}
+
+/// One managed tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// mfactl's name for the tenant (`--tenant NAME`, audit records, reports).
+    pub name: String,
+    /// The Entra tenant: a GUID or a verified domain.
+    pub tenant_id: String,
+    /// The application (client) id mfactl signs in as.
+    pub client_id: String,
+    /// Where the client secret is read from.
+    pub credential: CredentialSource,
+    /// Policy directories or files, absolute or relative to the current directory.
+    pub policies: Vec<PathBuf>,
+    /// Graph's base URL, without a version segment.
+    pub graph_url: Url,
+    /// The token authority (`https://login.microsoftonline.com` in the global cloud).
+    pub authority_host: Url,
+    /// An extra CA certificate bundle (PEM) to trust besides the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Where a client secret lives. Holds only the name of its place, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// An environment variable's name.
+    SecretEnv(String),
+    /// A file whose content (trailing line break removed) is the secret.
+    SecretFile(PathBuf),
+}
+
+impl std::fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialSource::SecretEnv(name) => write!(f, "environment variable {name}"),
+            CredentialSource::SecretFile(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// Why the settings could not be resolved. No variant holds a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read (missing, unreadable, not UTF-8).
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML, or has a wrong type, a missing key or an unknown key.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A client secret is written in the file itself instead of naming where it lives.
+    #[error(
+        "{path}:{line}:{column}: a client secret must not be written in the configuration \
+         file; use `clientSecret: {{ env: VARIABLE }}` or `clientSecret: {{ file: PATH }}`"
+    )]
+    InlineSecret {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// Two tenants have the same name.
+    #[error(
+        "{path}:{line}:{column}: duplicate tenant name `{name}` (first used at line {first_line})"
+    )]
+    DuplicateTenant {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the second use.
+        line: usize,
+        /// 1-based column of the second use.
+        column: usize,
+        /// The name.
+        name: String,
+        /// 1-based line of the first use.
+        first_line: usize,
+    },
+    /// A value of the right type that cannot be used: a bad URL, tenant or client id, name.
+    #[error("{path}:{line}:{column}: {field}: {message}")]
+    InvalidValue {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The key, e.g. `graphUrl`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file declares no tenant.
+    #[error("{path}:{line}:{column}: no tenants: declare at least one under `tenants:`")]
+    NoTenants {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// An environment variable's value cannot be used.
+    #[error("environment variable {variable}: {message}")]
+    InvalidEnv {
+        /// The variable.
+        variable: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No configuration file, and the environment lacks the Azure SDK variables.
+    #[error(
+        "no {DEFAULT_CONFIG_FILE} in {} and the environment lacks {}; set them, or write \
+         {DEFAULT_CONFIG_FILE} (or name one with --config or {ENV_CONFIG})",
+        dir.display(),
+        missing.join(", ")
+    )]
+    MissingEnvironment {
+        /// The directory searched for the configuration file.
+        dir: PathBuf,
+        /// The missing (unset or empty) variables.
+        missing: Vec<String>,
+    },
+    /// `--tenant` names a tenant the settings do not have.
+    #[error("no tenant named `{name}`; configured: {}", available.join(", "))]
+    UnknownTenant {
+        /// The name asked for.
+        name: String,
+        /// The configured names.
+        available: Vec<String>,
+    },
+    /// Several tenants are configured and none was chosen.
+    #[error("{} tenants are configured ({}); choose one with --tenant", available.len(), available.join(", "))]
+    TenantRequired {
+        /// The configured names.
+        available: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// The process exit code for this error: a tenant choice is a usage error (2),
+    /// everything else invalid configuration (3).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ConfigError::UnknownTenant { .. } | ConfigError::TenantRequired { .. } => {
+                ExitCode::Usage
+            }
+            _ => ExitCode::Invalid,
+        }
+    }
+}
+
+impl Settings {
+    /// The tenant called `name`; with `None`, the only tenant, or an error listing the names
+    /// when there are several.
+    pub fn tenant(&self, name: Option<&str>) -> Result<&TenantSettings, ConfigError> {
+        let available = || self.tenants.iter().map(|t| t.name.clone()).collect();
+        match name {
+            Some(name) => self.tenants.iter().find(|t| t.name == name).ok_or_else(|| {
+                ConfigError::UnknownTenant {
+                    name: name.to_string(),
+                    available: available(),
+                }
+            }),
+            None => match self.tenants.as_slice() {
+                [only] => Ok(only),
+                _ => Err(ConfigError::TenantRequired {
+                    available: available(),
+                }),
+            },
+        }
+    }
+}
+
+/// Resolves the settings from `explicit` (`--config`), the environment and the current
+/// directory. Reads at most the configuration file; touches no network.
+pub fn resolve(explicit: Option<&Path>, env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
+    let named = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| env.get(ENV_CONFIG).map(PathBuf::from));
+    let mut settings = match named {
+        Some(path) => from_file(&cwd.join(path))?,
+        None => {
+            let default = cwd.join(DEFAULT_CONFIG_FILE);
+            if default.exists() {
+                from_file(&default)?
+            } else {
+                from_environment(env, cwd)?
+            }
+        }
+    };
+    apply_overrides(&mut settings, env, cwd)?;
+    Ok(settings)
+}
+
+fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_file(path, &text)
+}
+
+/// Parses configuration text as if read from `path` (relative paths in it are resolved
+/// against `path`'s directory).
+pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+    let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
+    let located = Located::parse(text);
+    let at = |segs: &[Seg<'_>]| {
+        located
+            .as_ref()
+            .and_then(|l| l.find(segs))
+            .map(|n| n.pos())
+            .map_or((1, 1), |p| (p.line, p.column))
+    };
+    let invalid = |segs: &[Seg<'_>], field: &str, message: String| {
+        let (line, column) = at(segs);
+        ConfigError::InvalidValue {
+            path: path.to_path_buf(),
+            line,
+            column,
+            field: field.to_string(),
+            message,
+        }
+    };
+    if raw.tenants.is_empty() {
+        let (line, column) = at(&[Seg::Key("tenants")]);
+        return Err(ConfigError::NoTenants {
+            path: path.to_path_buf(),
+            line,
+            column,
+        });
+    }
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut tenants: Vec<TenantSettings> = Vec::with_capacity(raw.tenants.len());
+    for (i, t) in raw.tenants.into_iter().enumerate() {
+        let here = |key: &'static str| [Seg::Key("tenants"), Seg::Index(i), Seg::Key(key)];
+        check_name(&t.name).map_err(|m| invalid(&here("name"), "name", m))?;
+        if let Some(first) = tenants.iter().position(|s| s.name == t.name) {
+            let (line, column) = at(&here("name"));
+            let (first_line, _) = at(&[Seg::Key("tenants"), Seg::Index(first), Seg::Key("name")]);
+            return Err(ConfigError::DuplicateTenant {
+                path: path.to_path_buf(),
+                line,
+                column,
+                name: t.name,
+                first_line,
+            });
+        }
+        check_tenant_id(&t.tenant_id).map_err(|m| invalid(&here("tenantId"), "tenantId", m))?;
+        check_client_id(&t.client_id).map_err(|m| invalid(&here("clientId"), "clientId", m))?;
+        let graph_url = match &t.graph_url {
+            Some(u) => parse_graph_url(u).map_err(|m| invalid(&here("graphUrl"), "graphUrl", m))?,
+            None => default_url(DEFAULT_GRAPH_URL),
+        };
+        let authority_host = match &t.authority_host {
+            Some(u) => parse_authority_host(u)
+                .map_err(|m| invalid(&here("authorityHost"), "authorityHost", m))?,
+            None => default_url(DEFAULT_AUTHORITY_HOST),
+        };
+        let credential = match t.credential.client_secret {
+            RawSecretRef::Env(name) => {
+                check_env_name(&name).map_err(|m| {
+                    invalid(
+                        &[
+                            Seg::Key("tenants"),
+                            Seg::Index(i),
+                            Seg::Key("credential"),
+                            Seg::Key("clientSecret"),
+                            Seg::Key("env"),
+                        ],
+                        "credential.clientSecret.env",
+                        m,
+                    )
+                })?;
+                CredentialSource::SecretEnv(name)
+            }
+            RawSecretRef::File(p) => CredentialSource::SecretFile(base.join(p)),
+        };
+        let policies = match t.policies {
+            Some(list) if list.is_empty() => {
+                return Err(invalid(
+                    &here("policies"),
+                    "policies",
+                    "lists no directory or file".to_string(),
+                ));
+            }
+            Some(list) => list.iter().map(|p| base.join(p)).collect(),
+            None => vec![base.join(DEFAULT_POLICY_DIR)],
+        };
+        tenants.push(TenantSettings {
+            name: t.name,
+            tenant_id: t.tenant_id,
+            client_id: t.client_id,
+            credential,
+            policies,
+            graph_url,
+            authority_host,
+            ca_file: t.ca_file.map(|p| base.join(p)),
+        });
+    }
+    Ok(Settings {
+        tenants,
+        audit_log: base.join(
+            raw.audit_log
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_AUDIT_LOG)),
+        ),
+        source: ConfigSource::File(path.to_path_buf()),
+    })
+}
+
+fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
+    let missing: Vec<String> = [AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET]
+        .into_iter()
+        .filter(|v| !env.contains(v))
+        .map(String::from)
+        .collect();
+    let (Some(tenant_id), Some(client_id), true) = (
+        env.get(AZURE_TENANT_ID),
+        env.get(AZURE_CLIENT_ID),
+        missing.is_empty(),
+    ) else {
+        return Err(ConfigError::MissingEnvironment {
+            dir: cwd.to_path_buf(),
+            missing,
+        });
+    };
+    check_tenant_id(tenant_id).map_err(bad_env(AZURE_TENANT_ID))?;
+    check_client_id(client_id).map_err(bad_env(AZURE_CLIENT_ID))?;
+    let authority_host = match env.get(AZURE_AUTHORITY_HOST) {
+        Some(u) => parse_authority_host(u).map_err(bad_env(AZURE_AUTHORITY_HOST))?,
+        None => default_url(DEFAULT_AUTHORITY_HOST),
+    };
+    Ok(Settings {
+        tenants: vec![TenantSettings {
+            name: ENVIRONMENT_TENANT_NAME.to_string(),
+            tenant_id: tenant_id.to_string(),
+            client_id: client_id.to_string(),
+            credential: CredentialSource::SecretEnv(AZURE_CLIENT_SECRET.to_string()),
+            policies: vec![cwd.join(DEFAULT_POLICY_DIR)],
+            graph_url: default_url(DEFAULT_GRAPH_URL),
+            authority_host,
+            ca_file: None,
+        }],
+        audit_log: cwd.join(DEFAULT_AUDIT_LOG),
+        source: ConfigSource::Environment,
+    })
+}
+
+fn apply_overrides(settings: &mut Settings, env: &Env, cwd: &Path) -> Result<(), ConfigError> {
+    let graph_url = env
+        .get(ENV_GRAPH_URL)
+        .map(parse_graph_url)
+        .transpose()
+        .map_err(bad_env(ENV_GRAPH_URL))?;
+    let authority_host = env
+        .get(ENV_AUTHORITY_HOST)
+        .map(parse_authority_host)
+        .transpose()
+        .map_err(bad_env(ENV_AUTHORITY_HOST))?;
+    let ca_file = env.get(ENV_CA_FILE).map(|p| cwd.join(p));
+    for t in &mut settings.tenants {
+        if let Some(u) = &graph_url {
+            t.graph_url = u.clone();
+        }
+        if let Some(u) = &authority_host {
+            t.authority_host = u.clone();
+        }
+        if let Some(p) = &ca_file {
+            t.ca_file = Some(p.clone());
+        }
+    }
+    if let Some(p) = env.get(ENV_AUDIT_LOG) {
+        settings.audit_log = cwd.join(p);
+    }
+    Ok(())
+}
+
+/// Places a serde_yaml error at its line and column, and recognises an inline secret.
+fn syntax_error(path: &Path, text: &str, e: &serde_yaml::Error) -> ConfigError {
+    let (line, column) = e
+        .location()
+        .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+    let full = e.to_string();
+    if full.contains(INLINE_SECRET_MARKER) {
+        return ConfigError::InlineSecret {
+            path: path.to_path_buf(),
+            line,
+            column,
+        };
+    }
+    // serde_yaml appends " at line L column C"; the location is already in front.
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    // An unknown key is placed at the mapping that holds it; point at the key itself.
+    let (line, column) = unknown_key_position(text, &message).unwrap_or((line, column));
+    ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// For `tenants[1]: unknown field `x`, expected ...`, the position of key `x` there.
+fn unknown_key_position(text: &str, message: &str) -> Option<(usize, usize)> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let key = rest.split('`').next()?;
+    let prefix = message.split(": unknown field `").next()?;
+    let path_text = if message.starts_with("unknown field `") {
+        ""
+    } else {
+        prefix
+    };
+    let segs = parse_error_path(path_text)?;
+    let located = Located::parse(text)?;
+    located.key_pos(&segs, key).map(|p| (p.line, p.column))
+}
+
+/// Parses serde_yaml's error path (`tenants[0].credential`) into segments.
+fn parse_error_path(text: &str) -> Option<Vec<Seg<'_>>> {
+    let mut segs = Vec::new();
+    if text.is_empty() || text == "." {
+        return Some(segs);
+    }
+    for part in text.split('.') {
+        let (key, mut indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            segs.push(Seg::Key(key));
+        }
+        while let Some(stripped) = indexes.strip_prefix('[') {
+            let end = stripped.find(']')?;
+            segs.push(Seg::Index(stripped[..end].parse().ok()?));
+            indexes = &stripped[end + 1..];
+        }
+    }
+    Some(segs)
+}
+
+/// Turns a check's message into an error naming the environment variable.
+fn bad_env(variable: &'static str) -> impl Fn(String) -> ConfigError {
+    move |message| ConfigError::InvalidEnv {
+        variable: variable.to_string(),
+        message,
+    }
+}
+
+/// One of the constant default URLs above.
+fn default_url(s: &'static str) -> Url {
+    // A constant that parses (unit-tested below): this cannot fail at run time.
+    #[allow(clippy::expect_used)]
+    Url::parse(s).expect("constant URL parses")
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid tenant name (letters, digits, `-`, `_`, `.`; starting with a letter or digit)"
+        ))
+    }
+}
+
+fn check_tenant_id(id: &str) -> Result<(), String> {
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is neither a tenant GUID nor a domain such as contoso.onmicrosoft.com"
+        ))
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn check_client_id(id: &str) -> Result<(), String> {
+    if is_guid(id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not an application (client) id; expected a GUID like 11111111-2222-3333-4444-555555555555"
+        ))
+    }
+}
+
+fn check_env_name(name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        // The value may be a secret pasted in the wrong place: do not quote it.
+        Err("is not an environment variable name (letters, digits and `_`)".to_string())
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Graph's base URL: https, or http on a loopback address (the emulator); no query.
+fn parse_graph_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if url.host().is_none() {
+        return Err(format!("`{s}` has no host"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(format!(
+                "`{s}` is plain http: tokens are sent only over https (http is allowed for localhost)"
+            ));
+        }
+        other => return Err(format!("`{s}`: unsupported scheme `{other}`")),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{s}` must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// The token authority: https (azure_identity refuses anything else), no path.
+fn parse_authority_host(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if url.scheme() != "https" {
+        return Err(format!(
+            "`{s}` must use https (the Azure identity library refuses other schemes)"
+        ));
+    }
+    if url.host().is_none() {
+        return Err(format!("`{s}` has no host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{s}` must be a bare origin such as {DEFAULT_AUTHORITY_HOST}: a path is ignored"
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_paths_parse_into_segments() {
+        let segs = parse_error_path("tenants[1].credential").unwrap_or_default();
+        assert!(matches!(
+            segs.as_slice(),
+            [Seg::Key("tenants"), Seg::Index(1), Seg::Key("credential")]
+        ));
+        assert!(parse_error_path("").is_some_and(|s| s.is_empty()));
+    }
+
+    #[test]
+    fn default_urls_parse() {
+        assert_eq!(
+            default_url(DEFAULT_GRAPH_URL).as_str(),
+            "https://graph.microsoft.com/"
+        );
+        assert!(parse_authority_host(DEFAULT_AUTHORITY_HOST).is_ok());
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(parse_graph_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_graph_url("http://localhost:8080").is_ok());
+        assert!(parse_graph_url("http://graph.example.com").is_err());
+        assert!(parse_graph_url("https://graph.microsoft.com").is_ok());
+        assert!(parse_authority_host("http://localhost:1").is_err());
+        assert!(parse_authority_host("https://login.microsoftonline.com/tenant").is_err());
+        assert!(parse_authority_host("https://localhost:4443").is_ok());
+        assert!(is_guid("11111111-1111-1111-1111-111111111111"));
+        assert!(!is_guid("11111111-1111-1111-1111-11111111111"));
+    }
+}

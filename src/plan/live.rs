@@ -1,0 +1,161 @@
+//! The network edge of planning: reading the live tenant, and resolving the group names and
+//! user principal names that targets use into object ids.
+
+use std::collections::BTreeMap;
+
+use super::{
+    DesiredMethod, DesiredPolicy, DesiredState, LiveState, POLICY_PATH, SECURITY_DEFAULTS_PATH,
+};
+use crate::graph::{GraphClient, GraphError};
+use crate::policy::{Location, PolicySet};
+
+/// Why the declared targets could not be turned into object ids.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Reading the directory failed; nothing was changed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// No group has this display name.
+    #[error("{location}: no group is named '{name}'")]
+    NoSuchGroup {
+        /// The display name written.
+        name: String,
+        /// Where it was written.
+        location: Location,
+    },
+    /// Several groups share this display name; a target must name exactly one.
+    #[error("{location}: {count} groups are named '{name}'; use the group's object id instead")]
+    AmbiguousGroup {
+        /// The display name written.
+        name: String,
+        /// How many groups have it.
+        count: usize,
+        /// Where it was written.
+        location: Location,
+    },
+    /// No user has this user principal name.
+    #[error("{location}: no user '{name}'")]
+    NoSuchUser {
+        /// The UPN written.
+        name: String,
+        /// Where it was written.
+        location: Location,
+    },
+}
+
+/// Reads what the declaration touches: the authentication methods policy (configurations
+/// come inline: one GET, never one per method) and security defaults, concurrently.
+pub async fn read(
+    client: &GraphClient,
+    policy: bool,
+    security_defaults: bool,
+) -> Result<LiveState, GraphError> {
+    let policy = async {
+        if policy {
+            client.get(POLICY_PATH).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let defaults = async {
+        if security_defaults {
+            client.get(SECURITY_DEFAULTS_PATH).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (methods_policy, security_defaults) = tokio::join!(policy, defaults);
+    Ok(LiveState {
+        methods_policy: methods_policy?,
+        security_defaults: security_defaults?,
+    })
+}
+
+/// OData string literal: single quotes doubled.
+fn literal(s: &str) -> String {
+    s.replace('\'', "''")
+}
+
+/// Turns the loaded policy set into the desired state, resolving every target written by
+/// name into an object id. Each distinct name is looked up once.
+pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredState, ResolveError> {
+    let mut desired = DesiredState {
+        policy: None,
+        security_defaults: set.security_defaults.as_ref().map(|sd| sd.is_enabled),
+    };
+    let Some(declared) = &set.methods_policy else {
+        return Ok(desired);
+    };
+    let mut policy = declared.clone();
+    let mut resolved: BTreeMap<(String, String), String> = BTreeMap::new();
+    for target in declared.unresolved_targets() {
+        let key = (target.target_type.clone(), target.name.clone());
+        let id = match resolved.get(&key) {
+            Some(id) => id.clone(),
+            None => {
+                let location = declared
+                    .locations
+                    .get(&target.pointer)
+                    .cloned()
+                    .unwrap_or_else(|| declared.location.clone());
+                let id = lookup(client, &target.target_type, &target.name, location).await?;
+                resolved.insert(key, id.clone());
+                id
+            }
+        };
+        policy.set_target_id(&target.pointer, &id);
+    }
+    desired.policy = Some(DesiredPolicy {
+        properties: policy.properties,
+        methods: policy
+            .methods
+            .into_iter()
+            .map(|m| DesiredMethod {
+                key: m.key,
+                odata_type: m.odata_type,
+                properties: m.properties,
+            })
+            .collect(),
+    });
+    Ok(desired)
+}
+
+/// The object id of a group named `name`, or of the user whose UPN is `name`.
+async fn lookup(
+    client: &GraphClient,
+    target_type: &str,
+    name: &str,
+    location: Location,
+) -> Result<String, ResolveError> {
+    if target_type == "user" {
+        let path = format!(
+            "/v1.0/users/{}?$select=id",
+            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+        );
+        return match client.get(&path).await {
+            Ok(user) => Ok(user["id"].as_str().unwrap_or_default().to_string()),
+            Err(GraphError::NotFound { .. }) => Err(ResolveError::NoSuchUser {
+                name: name.to_string(),
+                location,
+            }),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let path = format!(
+        "/v1.0/groups?$filter=displayName eq '{}'&$select=id,displayName",
+        literal(name)
+    );
+    let groups = client.get_all(&path).await?;
+    match groups.as_slice() {
+        [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
+        [] => Err(ResolveError::NoSuchGroup {
+            name: name.to_string(),
+            location,
+        }),
+        many => Err(ResolveError::AmbiguousGroup {
+            name: name.to_string(),
+            count: many.len(),
+            location,
+        }),
+    }
+}

@@ -1,0 +1,372 @@
+//! Diagnostics: what is wrong with a declared policy, where, and how to fix it.
+//!
+//! Every problem has a stable code ([`CODES`]), a severity, the exact file, line and column
+//! where the offending key or value is written, and often a `help` line, in the manner of
+//! cargo-deny. The loader reports every problem it finds at once rather than stopping at the
+//! first.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// A position in a policy file. Line and column are 1-based; the column counts characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    /// The file (or, for a path that cannot be read, the path as given).
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// How bad a diagnostic is. Any [`Severity::Error`] makes the whole policy set unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The policy cannot be applied as written.
+    Error,
+    /// Legal but suspicious; the policy is still usable.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One problem found in the declared policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Stable code, one of [`CODES`] (`MFA008`, ...).
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where the offending key or value is written.
+    pub location: Location,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// How to fix it, when there is something specific to say.
+    pub help: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}[{}]: {}",
+            self.location, self.severity, self.code, self.message
+        )?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One row of the code table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CodeInfo {
+    /// The stable code.
+    pub code: &'static str,
+    /// The severity the loader gives it.
+    pub severity: Severity,
+    /// One line saying what the code means.
+    pub summary: &'static str,
+}
+
+/// Stable diagnostic codes. A code is never reused for another meaning.
+pub mod codes {
+    /// A path cannot be read, is not UTF-8, or a directory holds no `*.yaml`/`*.yml` file.
+    pub const IO: &str = "MFA000";
+    /// YAML syntax error, at the parser's own position.
+    pub const YAML_SYNTAX: &str = "MFA001";
+    /// The same key twice in one mapping, or a key that is not a scalar.
+    pub const DUPLICATE_KEY: &str = "MFA002";
+    /// A document, its `metadata` or its `spec` is not a mapping.
+    pub const NOT_A_MAPPING: &str = "MFA003";
+    /// `apiVersion` is missing or is not `mfactl/v1`.
+    pub const API_VERSION: &str = "MFA004";
+    /// `kind` is missing or names no known kind.
+    pub const UNKNOWN_KIND: &str = "MFA005";
+    /// `metadata` or `metadata.name` is missing or empty.
+    pub const MISSING_NAME: &str = "MFA006";
+    /// `spec` is missing.
+    pub const MISSING_SPEC: &str = "MFA007";
+    /// A key the Graph type (or the document format) does not define.
+    pub const UNKNOWN_KEY: &str = "MFA008";
+    /// A value of the wrong type (string for a boolean, scalar for a list, null where Graph forbids it, ...).
+    pub const WRONG_TYPE: &str = "MFA009";
+    /// A string that is not a member of the property's enum.
+    pub const UNKNOWN_ENUM_VALUE: &str = "MFA010";
+    /// A key under `methods` that is neither a built-in method nor an external method's GUID.
+    pub const UNKNOWN_METHOD: &str = "MFA011";
+    /// A read-only property or an OData annotation is declared.
+    pub const READ_ONLY: &str = "MFA012";
+    /// A second document of a kind that may appear only once in a policy set.
+    pub const DUPLICATE_KIND: &str = "MFA013";
+    /// A target without `group`, `user` or `id`, with more than one of them, or of a type the list does not take.
+    pub const TARGET_FORM: &str = "MFA014";
+    /// systemCredentialPreferences with more than one include or more than one exclude target.
+    pub const TARGET_LIMIT: &str = "MFA015";
+    /// The same group or user both included and excluded.
+    pub const TARGET_CONFLICT: &str = "MFA016";
+    /// Temporary Access Pass length or lifetimes outside the service's limits.
+    pub const TAP_LIMITS: &str = "MFA017";
+    /// `featureSettings.numberMatchingRequiredState` is declared; the service refuses to toggle it.
+    pub const NUMBER_MATCHING: &str = "MFA018";
+    /// Registration campaign `snoozeDurationInDays` outside 0–14.
+    pub const SNOOZE_RANGE: &str = "MFA019";
+    /// Registration campaign targeting a method other than Microsoft Authenticator.
+    pub const CAMPAIGN_METHOD: &str = "MFA020";
+    /// Every MFA-capable method is declared and none is enabled for anyone: a lockout.
+    pub const LOCKOUT: &str = "MFA021";
+    /// Every MFA-capable method is declared and only one is enabled for anyone.
+    pub const SINGLE_METHOD: &str = "MFA022";
+    /// A deprecated property is declared.
+    pub const DEPRECATED: &str = "MFA023";
+    /// A required key is missing.
+    pub const MISSING_KEY: &str = "MFA024";
+}
+
+/// The code table, one line per code.
+pub const CODES: &[CodeInfo] = &[
+    row(
+        codes::IO,
+        Severity::Error,
+        "a path cannot be read, is not UTF-8, or holds no *.yaml/*.yml file",
+    ),
+    row(codes::YAML_SYNTAX, Severity::Error, "YAML syntax error"),
+    row(
+        codes::DUPLICATE_KEY,
+        Severity::Error,
+        "the same key twice in one mapping, or a key that is not a scalar",
+    ),
+    row(
+        codes::NOT_A_MAPPING,
+        Severity::Error,
+        "a document, its metadata or its spec is not a mapping",
+    ),
+    row(
+        codes::API_VERSION,
+        Severity::Error,
+        "apiVersion is missing or is not mfactl/v1",
+    ),
+    row(
+        codes::UNKNOWN_KIND,
+        Severity::Error,
+        "kind is missing or names no known kind",
+    ),
+    row(
+        codes::MISSING_NAME,
+        Severity::Error,
+        "metadata or metadata.name is missing or empty",
+    ),
+    row(codes::MISSING_SPEC, Severity::Error, "spec is missing"),
+    row(
+        codes::UNKNOWN_KEY,
+        Severity::Error,
+        "a key the Graph type or the document format does not define",
+    ),
+    row(
+        codes::WRONG_TYPE,
+        Severity::Error,
+        "a value of the wrong type (quoted \"true\", yes/no, null where Graph forbids it, ...)",
+    ),
+    row(
+        codes::UNKNOWN_ENUM_VALUE,
+        Severity::Error,
+        "a value that is not a member of the property's enum",
+    ),
+    row(
+        codes::UNKNOWN_METHOD,
+        Severity::Error,
+        "a methods key that is neither a built-in method nor a GUID",
+    ),
+    row(
+        codes::READ_ONLY,
+        Severity::Error,
+        "a read-only property or an OData annotation is declared",
+    ),
+    row(
+        codes::DUPLICATE_KIND,
+        Severity::Error,
+        "a second document of a kind allowed once per policy set",
+    ),
+    row(
+        codes::TARGET_FORM,
+        Severity::Error,
+        "a target without group/user/id, with several, or of a type the list does not take",
+    ),
+    row(
+        codes::TARGET_LIMIT,
+        Severity::Error,
+        "systemCredentialPreferences with more than one include or exclude target",
+    ),
+    row(
+        codes::TARGET_CONFLICT,
+        Severity::Error,
+        "the same group or user both included and excluded",
+    ),
+    row(
+        codes::TAP_LIMITS,
+        Severity::Error,
+        "Temporary Access Pass length or lifetimes outside the service's limits",
+    ),
+    row(
+        codes::NUMBER_MATCHING,
+        Severity::Error,
+        "featureSettings.numberMatchingRequiredState is declared",
+    ),
+    row(
+        codes::SNOOZE_RANGE,
+        Severity::Error,
+        "registration campaign snoozeDurationInDays outside 0-14",
+    ),
+    row(
+        codes::CAMPAIGN_METHOD,
+        Severity::Error,
+        "registration campaign targeting a method other than microsoftAuthenticator",
+    ),
+    row(
+        codes::LOCKOUT,
+        Severity::Error,
+        "every MFA-capable method is declared and none is usable",
+    ),
+    row(
+        codes::SINGLE_METHOD,
+        Severity::Warning,
+        "every MFA-capable method is declared and only one is usable",
+    ),
+    row(
+        codes::DEPRECATED,
+        Severity::Warning,
+        "a deprecated property is declared",
+    ),
+    row(
+        codes::MISSING_KEY,
+        Severity::Error,
+        "a required key is missing",
+    ),
+];
+
+const fn row(code: &'static str, severity: Severity, summary: &'static str) -> CodeInfo {
+    CodeInfo {
+        code,
+        severity,
+        summary,
+    }
+}
+
+/// The severity the code table gives `code` ([`Severity::Error`] for an unknown code).
+pub fn severity_of(code: &str) -> Severity {
+    CODES
+        .iter()
+        .find(|c| c.code == code)
+        .map_or(Severity::Error, |c| c.severity)
+}
+
+/// A position inside one file; turned into a [`Location`] once the file is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub(crate) struct Pos {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+}
+
+impl Pos {
+    /// The start of a file.
+    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
+
+    pub(crate) fn at(&self, file: &std::path::Path) -> Location {
+        Location {
+            file: file.to_path_buf(),
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+/// A diagnostic before its file is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub(crate) code: &'static str,
+    pub(crate) pos: Pos,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
+}
+
+impl Finding {
+    pub(crate) fn new(code: &'static str, pos: Pos, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            pos,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a help line only when there is one.
+    pub(crate) fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub(crate) fn in_file(self, file: &std::path::Path) -> Diagnostic {
+        Diagnostic {
+            code: self.code,
+            severity: severity_of(self.code),
+            location: self.pos.at(file),
+            message: self.message,
+            help: self.help,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_in_order() {
+        for (i, c) in CODES.iter().enumerate() {
+            assert_eq!(c.code, format!("MFA{i:03}"));
+        }
+    }
+
+    #[test]
+    fn display_has_location_severity_code_and_help() {
+        let d = Diagnostic {
+            code: codes::UNKNOWN_KEY,
+            severity: Severity::Error,
+            location: Location {
+                file: "policies/a.yaml".into(),
+                line: 3,
+                column: 5,
+            },
+            message: "unknown key `stat`".into(),
+            help: Some("did you mean `state`?".into()),
+        };
+        assert_eq!(
+            d.to_string(),
+            "policies/a.yaml:3:5: error[MFA008]: unknown key `stat`\n  help: did you mean `state`?"
+        );
+    }
+}

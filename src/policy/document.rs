@@ -1,0 +1,295 @@
+//! The Kubernetes-shaped envelope of every document: `apiVersion`, `kind`, `metadata`, `spec`.
+
+use std::path::Path;
+
+use super::diagnostic::{Finding, Pos, codes};
+use super::methods_policy::{self, DeclaredMethodsPolicy};
+use super::security_defaults::{self, DeclaredSecurityDefaults};
+use super::suggest;
+use super::yaml::{Document, Node, NodeKind};
+
+/// The only `apiVersion` this release reads.
+pub const API_VERSION: &str = "mfactl/v1";
+
+const ENVELOPE_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
+const METADATA_KEYS: &[&str] = &["name", "labels", "annotations"];
+
+/// The kinds of document, each allowed once per policy set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `AuthenticationMethodsPolicy`.
+    AuthenticationMethodsPolicy,
+    /// `SecurityDefaults`.
+    SecurityDefaults,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 2] = [Kind::AuthenticationMethodsPolicy, Kind::SecurityDefaults];
+
+    /// The name written after `kind:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::AuthenticationMethodsPolicy => "AuthenticationMethodsPolicy",
+            Kind::SecurityDefaults => "SecurityDefaults",
+        }
+    }
+}
+
+/// What one document declares.
+pub(crate) enum Declared {
+    MethodsPolicy(DeclaredMethodsPolicy),
+    SecurityDefaults(DeclaredSecurityDefaults),
+}
+
+/// A document whose kind is known: where the kind is written, and what it declares (if its
+/// spec could be read at all).
+pub(crate) struct KindedDocument {
+    pub(crate) kind: Kind,
+    pub(crate) kind_pos: Pos,
+    pub(crate) declared: Option<Declared>,
+}
+
+/// Reads one document. `None` for an empty document or one whose kind is unknown.
+pub(crate) fn read(
+    doc: &Document,
+    file: &Path,
+    findings: &mut Vec<Finding>,
+) -> Option<KindedDocument> {
+    let root = doc.root.as_ref()?;
+    if root.is_null() {
+        return None;
+    }
+    let Some(entries) = root.entries() else {
+        findings.push(
+            Finding::new(
+                codes::NOT_A_MAPPING,
+                root.pos,
+                format!(
+                    "a policy document must be a mapping, found {}",
+                    root.describe()
+                ),
+            )
+            .help("start the document with `apiVersion: mfactl/v1` and `kind: ...`"),
+        );
+        return None;
+    };
+    for e in entries {
+        if !ENVELOPE_KEYS.contains(&e.key.as_str()) {
+            findings.push(
+                Finding::new(
+                    codes::UNKNOWN_KEY,
+                    e.key_pos,
+                    format!(
+                        "unknown key `{}`: a document has apiVersion, kind, metadata and spec",
+                        e.key
+                    ),
+                )
+                .maybe_help(suggest::help(&e.key, ENVELOPE_KEYS.iter().copied())),
+            );
+        }
+    }
+    api_version(root, findings);
+    let name = metadata(root, findings);
+    let kind = kind(root, findings);
+    let spec = match root.get("spec") {
+        None => {
+            findings.push(
+                Finding::new(codes::MISSING_SPEC, root.pos, "the document has no `spec`")
+                    .help("add `spec:` with the settings to declare"),
+            );
+            None
+        }
+        Some(e) if e.value.is_null() => {
+            findings.push(
+                Finding::new(codes::MISSING_SPEC, e.key_pos, "`spec` is empty")
+                    .help("declare at least one setting under `spec:`, or remove the document"),
+            );
+            None
+        }
+        Some(e) if e.value.entries().is_none() => {
+            findings.push(Finding::new(
+                codes::NOT_A_MAPPING,
+                e.value.pos,
+                format!("`spec` must be a mapping, found {}", e.value.describe()),
+            ));
+            None
+        }
+        Some(e) => Some(e),
+    };
+    let (kind, kind_pos) = kind?;
+    let declared = spec.and_then(|spec| match kind {
+        Kind::AuthenticationMethodsPolicy => {
+            let (policy, found) = methods_policy::read(
+                &spec.value,
+                name.unwrap_or_default(),
+                root.pos.at(file),
+                file,
+            );
+            findings.extend(found);
+            Some(Declared::MethodsPolicy(policy))
+        }
+        Kind::SecurityDefaults => {
+            let (sd, found) = security_defaults::read(&spec.value, spec.key_pos, file);
+            findings.extend(found);
+            sd.map(Declared::SecurityDefaults)
+        }
+    });
+    Some(KindedDocument {
+        kind,
+        kind_pos,
+        declared,
+    })
+}
+
+fn api_version(root: &Node, findings: &mut Vec<Finding>) {
+    match root.get("apiVersion") {
+        None => findings.push(
+            Finding::new(
+                codes::API_VERSION,
+                root.pos,
+                "the document has no `apiVersion`",
+            )
+            .help(format!("add `apiVersion: {API_VERSION}`")),
+        ),
+        Some(e) if e.value.as_str() != Some(API_VERSION) => findings.push(
+            Finding::new(
+                codes::API_VERSION,
+                e.value.pos,
+                format!(
+                    "`apiVersion` is {}; this release reads {API_VERSION}",
+                    e.value.describe()
+                ),
+            )
+            .help(format!("write `apiVersion: {API_VERSION}`")),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn kind(root: &Node, findings: &mut Vec<Finding>) -> Option<(Kind, Pos)> {
+    let names = Kind::ALL.map(Kind::name);
+    let Some(e) = root.get("kind") else {
+        findings.push(
+            Finding::new(codes::UNKNOWN_KIND, root.pos, "the document has no `kind`")
+                .help(format!("add `kind:` with one of {}", names.join(", "))),
+        );
+        return None;
+    };
+    let given = e.value.as_str().unwrap_or_default();
+    if let Some(kind) = Kind::ALL.into_iter().find(|k| k.name() == given) {
+        return Some((kind, e.value.pos));
+    }
+    let help = suggest::help(given, names)
+        .unwrap_or_else(|| format!("the kinds are {}", names.join(", ")));
+    findings.push(
+        Finding::new(
+            codes::UNKNOWN_KIND,
+            e.value.pos,
+            format!("`kind` is {}, which is no known kind", e.value.describe()),
+        )
+        .help(help),
+    );
+    None
+}
+
+/// Checks `metadata` and returns `metadata.name` if it is usable.
+fn metadata(root: &Node, findings: &mut Vec<Finding>) -> Option<String> {
+    let Some(meta) = root.get("metadata") else {
+        findings.push(
+            Finding::new(
+                codes::MISSING_NAME,
+                root.pos,
+                "the document has no `metadata.name`",
+            )
+            .help("add `metadata: {name: <a name for this policy>}`"),
+        );
+        return None;
+    };
+    let Some(entries) = meta.value.entries() else {
+        let (code, message) = if meta.value.is_null() {
+            (
+                codes::MISSING_NAME,
+                "`metadata` is empty: it needs a `name`".to_string(),
+            )
+        } else {
+            (
+                codes::NOT_A_MAPPING,
+                format!(
+                    "`metadata` must be a mapping, found {}",
+                    meta.value.describe()
+                ),
+            )
+        };
+        let pos = if meta.value.is_null() {
+            meta.key_pos
+        } else {
+            meta.value.pos
+        };
+        findings.push(
+            Finding::new(code, pos, message)
+                .help("write `metadata: {name: <a name for this policy>}`"),
+        );
+        return None;
+    };
+    for e in entries {
+        match e.key.as_str() {
+            "name" => {}
+            "labels" | "annotations" => string_map(&e.key, &e.value, findings),
+            other => findings.push(
+                Finding::new(
+                    codes::UNKNOWN_KEY,
+                    e.key_pos,
+                    format!(
+                        "unknown key `{other}` in metadata: it has name, labels and annotations"
+                    ),
+                )
+                .maybe_help(suggest::help(other, METADATA_KEYS.iter().copied())),
+            ),
+        }
+    }
+    match meta.value.get("name") {
+        None => {
+            findings.push(
+                Finding::new(
+                    codes::MISSING_NAME,
+                    meta.key_pos,
+                    "`metadata` has no `name`",
+                )
+                .help("add `name: <a name for this policy>` under metadata"),
+            );
+            None
+        }
+        Some(e) => match e.value.as_str().map(str::trim) {
+            Some(name) if !name.is_empty() => Some(name.to_string()),
+            _ => {
+                findings.push(
+                    Finding::new(
+                        codes::MISSING_NAME,
+                        e.value.pos,
+                        format!(
+                            "`metadata.name` must be a non-empty string, found {}",
+                            e.value.describe()
+                        ),
+                    )
+                    .help("name the policy, e.g. `name: contoso-mfa`"),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn string_map(key: &str, node: &Node, findings: &mut Vec<Finding>) {
+    let ok = match &node.kind {
+        NodeKind::Map(entries) => entries.iter().all(|e| e.value.as_str().is_some()),
+        _ => false,
+    };
+    if !ok {
+        findings.push(Finding::new(
+            codes::WRONG_TYPE,
+            node.pos,
+            format!("`metadata.{key}` must map strings to strings"),
+        ));
+    }
+}

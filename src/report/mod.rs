@@ -1,0 +1,211 @@
+//! Renders a plan for people and machines: a terminal view with coloured unified diffs,
+//! Markdown for pull-request comments and CI job summaries, and versioned JSON.
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use crate::plan::{Plan, PropertyChange};
+
+/// Output formats of `plan` (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Terminal text, coloured on a terminal.
+    Human,
+    /// Markdown for a pull-request comment or a CI job summary.
+    Markdown,
+    /// The JSON plan (`formatVersion`, changes, exact PATCH bodies).
+    Json,
+}
+
+/// Renders a plan in the requested format.
+pub fn render(plan: &Plan, format: Format, colour: bool) -> String {
+    match format {
+        Format::Human => human(plan, colour),
+        Format::Markdown => markdown(plan),
+        Format::Json => json(plan),
+    }
+}
+
+/// The JSON plan, pretty-printed, ending with a newline.
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(_) | Value::Array(_) => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// A unified diff of two JSON values, pretty-printed, optionally with ANSI colours.
+fn unified(before: &Value, after: &Value, colour: bool, indent: &str) -> String {
+    let (b, a) = (pretty(before), pretty(after));
+    let diff = TextDiff::from_lines(&b, &a);
+    let mut out = String::new();
+    for change in diff.iter_all_changes() {
+        let (sign, start, end) = match change.tag() {
+            ChangeTag::Delete => ("-", "\x1b[31m", "\x1b[0m"),
+            ChangeTag::Insert => ("+", "\x1b[32m", "\x1b[0m"),
+            ChangeTag::Equal => (" ", "", ""),
+        };
+        let line = change.value().trim_end_matches('\n');
+        if colour && !start.is_empty() {
+            out.push_str(&format!("{indent}{start}{sign} {line}{end}\n"));
+        } else {
+            out.push_str(&format!("{indent}{sign} {line}\n"));
+        }
+    }
+    out
+}
+
+fn summary(plan: &Plan) -> String {
+    if plan.in_sync {
+        return format!(
+            "Tenant {} is in sync with the declared policy: nothing to change.",
+            plan.tenant
+        );
+    }
+    let props = plan.property_count();
+    let resources = plan.changes.len();
+    format!(
+        "Tenant {}: {props} change{} to {resources} resource{}.",
+        plan.tenant,
+        if props == 1 { "" } else { "s" },
+        if resources == 1 { "" } else { "s" }
+    )
+}
+
+fn human_property(p: &PropertyChange, colour: bool) -> String {
+    match (scalar(&p.before), scalar(&p.after)) {
+        (Some(b), Some(a)) => format!("    {}: {b} → {a}\n", p.name),
+        _ => format!(
+            "    {}:\n{}",
+            p.name,
+            unified(&p.before, &p.after, colour, "      ")
+        ),
+    }
+}
+
+/// Terminal text.
+pub fn human(plan: &Plan, colour: bool) -> String {
+    let mut out = format!("{}\n", summary(plan));
+    for change in &plan.changes {
+        let bold = if colour {
+            ("\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "")
+        };
+        out.push_str(&format!(
+            "\n{}~ {}{}  ({} {})\n",
+            bold.0, change.resource, bold.1, change.method, change.path
+        ));
+        for p in &change.properties {
+            out.push_str(&human_property(p, colour));
+        }
+    }
+    out
+}
+
+fn md_code(v: &Value) -> String {
+    format!("`{}`", v.to_string().replace('`', "'"))
+}
+
+/// Markdown.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = format!("### mfactl plan: {}\n\n{}\n", plan.tenant, summary(plan));
+    for change in &plan.changes {
+        out.push_str(&format!(
+            "\n#### `{}`\n\n`{} {}`\n\n",
+            change.resource, change.method, change.path
+        ));
+        let (simple, nested): (Vec<&PropertyChange>, Vec<&PropertyChange>) = change
+            .properties
+            .iter()
+            .partition(|p| scalar(&p.before).is_some() && scalar(&p.after).is_some());
+        if !simple.is_empty() {
+            out.push_str("| property | live | declared |\n|---|---|---|\n");
+            for p in simple {
+                out.push_str(&format!(
+                    "| {} | {} | {} |\n",
+                    p.name,
+                    md_code(&p.before),
+                    md_code(&p.after)
+                ));
+            }
+            out.push('\n');
+        }
+        for p in nested {
+            out.push_str(&format!(
+                "`{}`:\n\n```diff\n{}```\n\n",
+                p.name,
+                unified(&p.before, &p.after, false, "")
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ResourceChange;
+    use serde_json::json;
+
+    fn plan() -> Plan {
+        Plan {
+            format_version: 1,
+            tenant: "contoso".into(),
+            fingerprint: "f".into(),
+            reads: vec![],
+            in_sync: false,
+            changes: vec![ResourceChange {
+                resource: "authenticationMethodConfigurations/Sms".into(),
+                method: "PATCH".into(),
+                path: "/beta/x/sms".into(),
+                properties: vec![
+                    PropertyChange {
+                        name: "state".into(),
+                        before: json!("enabled"),
+                        after: json!("disabled"),
+                    },
+                    PropertyChange {
+                        name: "includeTargets".into(),
+                        before: json!([{"id": "all_users"}]),
+                        after: json!([{"id": "g1"}]),
+                    },
+                ],
+                body: json!({}),
+            }],
+        }
+    }
+
+    #[test]
+    fn human_shows_scalars_inline_and_nested_values_as_diffs() {
+        let text = human(&plan(), false);
+        assert!(text.contains("2 changes to 1 resource"), "{text}");
+        assert!(text.contains("state: \"enabled\" → \"disabled\""), "{text}");
+        assert!(text.contains("-     \"id\": \"all_users\""), "{text}");
+        assert!(text.contains("+     \"id\": \"g1\""), "{text}");
+        assert!(!text.contains('\x1b'));
+        assert!(human(&plan(), true).contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn markdown_has_a_table_and_diff_blocks() {
+        let md = markdown(&plan());
+        assert!(
+            md.contains("| state | `\"enabled\"` | `\"disabled\"` |"),
+            "{md}"
+        );
+        assert!(md.contains("```diff\n"), "{md}");
+    }
+}

@@ -1,0 +1,388 @@
+//! `mfactl::policy::load` on the policy corpus in `tests/policies/`: the good set and its
+//! normalised output, every bad file with exactly its expected diagnostics, and a file with
+//! several problems reported all at once. No emulator needed: loading is offline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use mfactl::policy::{CODES, Diagnostic, LoadOutcome, Severity, load};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const GOOD: &str = "tests/policies/good";
+const BAD: &str = "tests/policies/bad";
+
+/// One expected diagnostic in `tests/policies/bad/expected.json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+struct Expected {
+    code: String,
+    line: usize,
+    column: usize,
+}
+
+fn found(outcome: &LoadOutcome) -> Vec<Expected> {
+    outcome
+        .diagnostics
+        .iter()
+        .map(|d| Expected {
+            code: d.code.to_string(),
+            line: d.location.line,
+            column: d.location.column,
+        })
+        .collect()
+}
+
+fn expected_table() -> BTreeMap<String, Vec<Expected>> {
+    let text = std::fs::read_to_string(Path::new(BAD).join("expected.json"))
+        .unwrap_or_else(|e| panic!("read expected.json: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse expected.json: {e}"))
+}
+
+fn bad_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(BAD)
+        .unwrap_or_else(|e| panic!("read {BAD}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_bad_file_reports_exactly_its_expected_diagnostics() {
+    let table = expected_table();
+    let files = bad_files();
+    assert!(files.len() >= 30, "the corpus holds {} files", files.len());
+    let mut failures = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let Some(expected) = table.get(&name) else {
+            failures.push(format!("{name}: no entry in expected.json"));
+            continue;
+        };
+        let outcome = load(std::slice::from_ref(file));
+        let actual = found(&outcome);
+        if &actual != expected {
+            failures.push(format!(
+                "{name}: expected {expected:?}\n  got:\n{}",
+                render(&outcome.diagnostics)
+            ));
+        }
+        for d in &outcome.diagnostics {
+            assert_eq!(d.location.file, *file, "{d}");
+        }
+        assert_eq!(
+            outcome.set.is_none(),
+            outcome.has_errors(),
+            "{name}: a set is returned exactly when nothing is an error"
+        );
+    }
+    let names: BTreeSet<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    for stale in table.keys().filter(|k| !names.contains(*k)) {
+        failures.push(format!("{stale}: in expected.json but not in {BAD}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_bad_corpus_has_one_problem_per_file_and_covers_every_code() {
+    let table = expected_table();
+    for (file, diagnostics) in &table {
+        assert_eq!(
+            diagnostics.len(),
+            1,
+            "{file} should hold exactly one problem"
+        );
+        let code = &diagnostics[0].code;
+        assert!(
+            file.starts_with(&code.to_ascii_lowercase()),
+            "{file} is named after its code {code}"
+        );
+    }
+    let covered: BTreeSet<&str> = table.values().flatten().map(|e| e.code.as_str()).collect();
+    let missing: Vec<&str> = CODES
+        .iter()
+        .map(|c| c.code)
+        .filter(|c| !covered.contains(c))
+        .collect();
+    assert!(missing.is_empty(), "codes without a bad file: {missing:?}");
+}
+
+#[test]
+fn one_file_with_several_problems_reports_all_of_them() {
+    let outcome = load(&[PathBuf::from(
+        "tests/policies/several/everything-wrong.yaml",
+    )]);
+    let expected = [
+        ("MFA012", 6, 3),
+        ("MFA010", 8, 12),
+        ("MFA015", 11, 9),
+        ("MFA019", 14, 29),
+        ("MFA011", 16, 5),
+        ("MFA018", 21, 9),
+        ("MFA010", 24, 31),
+        ("MFA014", 29, 11),
+        ("MFA009", 31, 21),
+        ("MFA017", 32, 22),
+        ("MFA004", 34, 1),
+        ("MFA006", 34, 1),
+        ("MFA005", 34, 7),
+    ]
+    .map(|(code, line, column)| Expected {
+        code: code.into(),
+        line,
+        column,
+    });
+    assert_eq!(
+        found(&outcome),
+        expected,
+        "\n{}",
+        render(&outcome.diagnostics)
+    );
+    assert!(outcome.set.is_none());
+}
+
+#[test]
+fn diagnostics_print_as_file_line_column_with_help() {
+    let outcome = load(&[PathBuf::from(BAD).join("mfa011-fido.yaml")]);
+    assert_eq!(
+        render(&outcome.diagnostics),
+        "tests/policies/bad/mfa011-fido.yaml:7:5: error[MFA011]: unknown method `fido`\n  help: did you mean `fido2`?"
+    );
+    let warning = load(&[PathBuf::from(BAD).join("mfa022-single-method.yaml")]);
+    assert_eq!(warning.diagnostics[0].severity, Severity::Warning);
+    assert!(
+        warning.set.is_some(),
+        "a warning alone leaves the set usable"
+    );
+}
+
+#[test]
+fn a_second_document_of_a_kind_in_another_file_names_both_locations() {
+    let outcome = load(&[
+        PathBuf::from(GOOD),
+        PathBuf::from("tests/policies/duplicate"),
+    ]);
+    assert_eq!(
+        render(&outcome.diagnostics),
+        "tests/policies/duplicate/security-defaults-again.yaml:2:7: error[MFA013]: a second SecurityDefaults document; \
+         the first is at tests/policies/good/baseline/security-defaults.yml:4:7\n  \
+         help: a policy set holds one SecurityDefaults document: merge the two"
+    );
+}
+
+#[test]
+fn a_missing_path_is_reported_not_panicked_on() {
+    let outcome = load(&[PathBuf::from("tests/policies/no-such-dir")]);
+    assert_eq!(outcome.diagnostics.len(), 1);
+    assert_eq!(outcome.diagnostics[0].code, "MFA000");
+    assert!(outcome.set.is_none());
+}
+
+#[test]
+fn the_good_set_loads_cleanly_and_normalises_to_graph_json() {
+    let outcome = load(&[PathBuf::from(GOOD)]);
+    assert!(
+        outcome.diagnostics.is_empty(),
+        "{}",
+        render(&outcome.diagnostics)
+    );
+    let set = outcome.set.expect("no errors, so a set");
+    assert_eq!(
+        set.files,
+        [
+            PathBuf::from("tests/policies/good/baseline/security-defaults.yml"),
+            PathBuf::from("tests/policies/good/tenant.yaml"),
+        ]
+    );
+    let sd = set.security_defaults.as_ref().expect("security defaults");
+    assert!(!sd.is_enabled);
+    assert_eq!(
+        sd.location.to_string(),
+        "tests/policies/good/baseline/security-defaults.yml:7:3"
+    );
+
+    let policy = set.methods_policy.as_ref().expect("methods policy");
+    let keys: Vec<&str> = policy.methods.iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "fido2",
+            "microsoftAuthenticator",
+            "sms",
+            "voice",
+            "email",
+            "temporaryAccessPass",
+            "softwareOath",
+            "hardwareOath",
+            "x509Certificate",
+            "qrCodePin",
+            "verifiableCredentials",
+            "6c3e9a1b-2d4f-4e8a-9b0c-1d2e3f4a5b6c",
+        ]
+    );
+    assert!(!policy.properties.contains_key("methods"));
+
+    // The normalised declaration, without the (long) location map.
+    let mut declared = serde_json::to_value(&set).unwrap();
+    if let Some(p) = declared
+        .get_mut("methods_policy")
+        .and_then(Value::as_object_mut)
+    {
+        p.remove("locations");
+    }
+    insta::assert_json_snapshot!("good_policy_set", declared);
+
+    // Where each pointer was written, as "line:column".
+    let locations: BTreeMap<&str, String> = policy
+        .locations
+        .iter()
+        .map(|(k, v)| (k.as_str(), format!("{}:{}", v.line, v.column)))
+        .collect();
+    insta::assert_json_snapshot!("good_policy_locations", locations);
+}
+
+#[test]
+fn locations_hold_every_property_and_target_id() {
+    let set = load(&[PathBuf::from(GOOD)]).set.expect("good set");
+    let policy = set.methods_policy.expect("methods policy");
+    let at = |p: &str| {
+        policy
+            .locations
+            .get(p)
+            .map(|l| (l.line, l.column))
+            .unwrap_or_else(|| panic!("no location for {p}"))
+    };
+    assert_eq!(at("/systemCredentialPreferences/state"), (13, 5));
+    assert_eq!(
+        at("/systemCredentialPreferences/excludeTargets/0/id"),
+        (17, 16)
+    );
+    assert_eq!(at("/methods/fido2"), (37, 5));
+    assert_eq!(at("/methods/fido2/state"), (38, 7));
+    assert_eq!(at("/methods/fido2/includeTargets/0/id"), (42, 18));
+    assert_eq!(
+        at("/reportSuspiciousActivitySettings/includeTarget/id"),
+        (31, 28)
+    );
+    // Every declared property and every target id has a location.
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, c) in m {
+                    let p = format!("{at}/{k}");
+                    out.push(p.clone());
+                    pointers(c, p, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, c) in items.iter().enumerate() {
+                    let p = format!("{at}/{i}");
+                    out.push(p.clone());
+                    pointers(c, p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    pointers(
+        &Value::Object(policy.properties.clone()),
+        String::new(),
+        &mut all,
+    );
+    for m in &policy.methods {
+        all.push(format!("/methods/{}", m.key));
+        pointers(
+            &Value::Object(m.properties.clone()),
+            format!("/methods/{}", m.key),
+            &mut all,
+        );
+    }
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|p| !policy.locations.contains_key(p.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "no location for {missing:?}");
+}
+
+#[test]
+fn unresolved_targets_are_listed_and_can_be_resolved() {
+    let set = load(&[PathBuf::from(GOOD)]).set.expect("good set");
+    let mut policy = set.methods_policy.expect("methods policy");
+    let unresolved = policy.unresolved_targets();
+    let names: Vec<(&str, &str, &str)> = unresolved
+        .iter()
+        .map(|t| (t.pointer.as_str(), t.target_type.as_str(), t.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "/systemCredentialPreferences/excludeTargets/0/id",
+                "group",
+                "Break Glass Accounts"
+            ),
+            (
+                "/methods/fido2/includeTargets/0/id",
+                "group",
+                "Passkey Pilot"
+            ),
+            (
+                "/methods/microsoftAuthenticator/includeTargets/1/id",
+                "user",
+                "ada.lovelace@contoso.com"
+            ),
+            (
+                "/methods/sms/includeTargets/0/id",
+                "group",
+                "Frontline Workers"
+            ),
+            ("/methods/sms/excludeTargets/0/id", "group", "Executives"),
+            (
+                "/methods/temporaryAccessPass/includeTargets/0/id",
+                "group",
+                "Helpdesk Onboarding"
+            ),
+            (
+                "/methods/x509Certificate/includeTargets/0/id",
+                "group",
+                "Smart Card Users"
+            ),
+            (
+                "/methods/qrCodePin/includeTargets/0/id",
+                "group",
+                "Frontline Workers"
+            ),
+            (
+                "/methods/6c3e9a1b-2d4f-4e8a-9b0c-1d2e3f4a5b6c/includeTargets/0/id",
+                "group",
+                "Token Holders"
+            ),
+        ]
+    );
+    for t in &unresolved {
+        assert!(policy.locations.contains_key(&t.pointer), "{}", t.pointer);
+    }
+    let guid = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+    assert!(policy.set_target_id("/methods/sms/excludeTargets/0/id", guid));
+    assert!(policy.set_target_id("/systemCredentialPreferences/excludeTargets/0/id", guid));
+    assert!(!policy.set_target_id("/methods/nope/includeTargets/0/id", guid));
+    let sms = policy.methods.iter().find(|m| m.key == "sms").unwrap();
+    assert_eq!(
+        sms.properties["excludeTargets"],
+        json!([{"id": guid, "targetType": "group"}])
+    );
+    assert_eq!(policy.unresolved_targets().len(), unresolved.len() - 2);
+}
