@@ -154,15 +154,14 @@ pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError
 }
 
 /// Reads the tenant and computes the plan.
-async fn compute(target: &Target, client: &GraphClient) -> Result<Plan, RunError> {
-    let set = load(&target.tenant.policies)?;
+async fn compute(target: &Target, set: &PolicySet, client: &GraphClient) -> Result<Plan, RunError> {
     let (live, desired) = tokio::join!(
         live::read(
             client,
             set.methods_policy.is_some(),
             set.security_defaults.is_some()
         ),
-        live::resolve(client, &set)
+        live::resolve(client, set)
     );
     Ok(plan::plan(&target.tenant.name, &desired?, &live?)?)
 }
@@ -182,9 +181,9 @@ fn write_file(path: &Path, text: &str) -> Result<(), RunError> {
 pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
     let target = target(&args.target, env).await?;
     // Validate before any network I/O.
-    load(&target.tenant.policies)?;
+    let set = load(&target.tenant.policies)?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
-    let plan = compute(&target, &client).await?;
+    let plan = compute(&target, &set, &client).await?;
     printer::data(&report::render(&plan, args.output, colour()));
     if let Some(out) = &args.out {
         write_file(out, &report::json(&plan))?;
@@ -241,19 +240,16 @@ fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
 /// `mfactl apply [PLANFILE]`.
 pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     let target = target(&args.target, env).await?;
-    let saved = args.plan_file.as_deref().map(read_plan_file).transpose()?;
-    if saved.is_none() {
-        load(&target.tenant.policies)?;
-    }
-    let client = GraphClient::connect(&target.tenant, &target.env)?;
-    let plan = match saved {
-        Some(saved) => {
+    let (plan, client) = match args.plan_file.as_deref() {
+        Some(path) => {
+            let saved = read_plan_file(path)?;
             if saved.tenant != target.tenant.name {
                 return Err(RunError::Refused(format!(
                     "the plan is for tenant {}, not {}",
                     saved.tenant, target.tenant.name
                 )));
             }
+            let client = GraphClient::connect(&target.tenant, &target.env)?;
             let live = live::read(
                 &client,
                 saved.reads_policy(),
@@ -265,9 +261,13 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
                     "the tenant changed since this plan was made; run plan again".into(),
                 ));
             }
-            saved
+            (saved, client)
         }
-        None => compute(&target, &client).await?,
+        None => {
+            let set = load(&target.tenant.policies)?;
+            let client = GraphClient::connect(&target.tenant, &target.env)?;
+            (compute(&target, &set, &client).await?, client)
+        }
     };
     if plan.in_sync {
         printer::data(&report::render(&plan, Format::Human, colour()));

@@ -115,6 +115,37 @@ pub fn merged(declared: &Value, live: Option<&Value>, key: &str) -> Value {
     }
 }
 
+/// The value a property will have after the PATCH: what is sent, plus the members the
+/// service keeps although they are never sent (number matching). For display and audit.
+pub fn resulting(sent: &Value, live: Option<&Value>) -> Value {
+    match (sent, live) {
+        (Value::Object(s), Some(Value::Object(l))) => {
+            let mut out = Map::new();
+            for (k, lv) in l {
+                if k.starts_with('@') {
+                    continue;
+                }
+                match s.get(k) {
+                    Some(sv) => {
+                        out.insert(k.clone(), resulting(sv, Some(lv)));
+                    }
+                    None if NEVER_SENT.contains(&k.as_str()) => {
+                        out.insert(k.clone(), lv.clone());
+                    }
+                    None => {}
+                }
+            }
+            for (k, sv) in s {
+                if !out.contains_key(k) {
+                    out.insert(k.clone(), sv.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        _ => sent.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +195,15 @@ mod tests {
             json!({"state": "default"})
         );
         assert!(m.get("numberMatchingRequiredState").is_none());
+        let shown = resulting(&m, Some(&live));
+        assert_eq!(
+            shown["numberMatchingRequiredState"],
+            json!({"state": "enabled"})
+        );
+        assert_eq!(
+            shown["displayAppInformationRequiredState"]["state"],
+            json!("enabled")
+        );
     }
 
     #[test]

@@ -87,23 +87,36 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
         return Ok(desired);
     };
     let mut policy = declared.clone();
+    let targets = declared.unresolved_targets();
+    // Each distinct name once, all at the same time: one round of reads, however many names.
+    let mut names: Vec<(String, String, Location)> = Vec::new();
+    for t in &targets {
+        if !names
+            .iter()
+            .any(|(ty, n, _)| *ty == t.target_type && *n == t.name)
+        {
+            let location = declared
+                .locations
+                .get(&t.pointer)
+                .cloned()
+                .unwrap_or_else(|| declared.location.clone());
+            names.push((t.target_type.clone(), t.name.clone(), location));
+        }
+    }
+    let ids = futures_util::future::join_all(
+        names
+            .iter()
+            .map(|(ty, name, location)| lookup(client, ty, name, location.clone())),
+    )
+    .await;
     let mut resolved: BTreeMap<(String, String), String> = BTreeMap::new();
-    for target in declared.unresolved_targets() {
-        let key = (target.target_type.clone(), target.name.clone());
-        let id = match resolved.get(&key) {
-            Some(id) => id.clone(),
-            None => {
-                let location = declared
-                    .locations
-                    .get(&target.pointer)
-                    .cloned()
-                    .unwrap_or_else(|| declared.location.clone());
-                let id = lookup(client, &target.target_type, &target.name, location).await?;
-                resolved.insert(key, id.clone());
-                id
-            }
-        };
-        policy.set_target_id(&target.pointer, &id);
+    for ((ty, name, _), id) in names.into_iter().zip(ids) {
+        resolved.insert((ty, name), id?);
+    }
+    for t in &targets {
+        if let Some(id) = resolved.get(&(t.target_type.clone(), t.name.clone())) {
+            policy.set_target_id(&t.pointer, id);
+        }
     }
     desired.policy = Some(DesiredPolicy {
         properties: policy.properties,

@@ -62,7 +62,7 @@ pub struct PropertyChange {
     pub name: String,
     /// Live value (`null` when absent).
     pub before: Value,
-    /// The value that will be sent.
+    /// The value after the PATCH (what is sent, with the members the service keeps).
     pub after: Value,
 }
 
@@ -145,13 +145,13 @@ fn property_changes(
         if diff::satisfied(want, have, Some(name)) {
             continue;
         }
-        let after = diff::merged(want, have, name);
+        let sent = diff::merged(want, have, name);
         changes.push(PropertyChange {
             name: name.clone(),
             before: have.cloned().unwrap_or(Value::Null),
-            after: after.clone(),
+            after: diff::resulting(&sent, have),
         });
-        body.insert(name.clone(), after);
+        body.insert(name.clone(), sent);
     }
     (changes, body)
 }

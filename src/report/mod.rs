@@ -46,22 +46,30 @@ fn pretty(v: &Value) -> String {
     s
 }
 
-/// A unified diff of two JSON values, pretty-printed, optionally with ANSI colours.
+/// A unified diff of two JSON values, pretty-printed, three lines of context around each
+/// change, optionally with ANSI colours.
 fn unified(before: &Value, after: &Value, colour: bool, indent: &str) -> String {
     let (b, a) = (pretty(before), pretty(after));
     let diff = TextDiff::from_lines(&b, &a);
     let mut out = String::new();
-    for change in diff.iter_all_changes() {
-        let (sign, start, end) = match change.tag() {
-            ChangeTag::Delete => ("-", "\x1b[31m", "\x1b[0m"),
-            ChangeTag::Insert => ("+", "\x1b[32m", "\x1b[0m"),
-            ChangeTag::Equal => (" ", "", ""),
-        };
-        let line = change.value().trim_end_matches('\n');
-        if colour && !start.is_empty() {
-            out.push_str(&format!("{indent}{start}{sign} {line}{end}\n"));
-        } else {
-            out.push_str(&format!("{indent}{sign} {line}\n"));
+    for (i, group) in diff.grouped_ops(3).iter().enumerate() {
+        if i > 0 {
+            out.push_str(&format!("{indent}  …\n"));
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let (sign, start, end) = match change.tag() {
+                    ChangeTag::Delete => ("-", "\x1b[31m", "\x1b[0m"),
+                    ChangeTag::Insert => ("+", "\x1b[32m", "\x1b[0m"),
+                    ChangeTag::Equal => (" ", "", ""),
+                };
+                let line = change.value().trim_end_matches('\n');
+                if colour && !start.is_empty() {
+                    out.push_str(&format!("{indent}{start}{sign} {line}{end}\n"));
+                } else {
+                    out.push_str(&format!("{indent}{sign} {line}\n"));
+                }
+            }
         }
     }
     out

@@ -5,6 +5,7 @@ mod common;
 
 mod batch;
 mod binary;
+mod cli;
 mod config;
 mod directory;
 mod examples;
