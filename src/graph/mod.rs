@@ -333,7 +333,10 @@ impl GraphClient {
             .http
             .request(method.clone(), url.clone())
             .bearer_auth(token.secret())
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, "application/json")
+            // Evolvable enum members (x509 `issuerSubjectAndPolicyOID`, …) come back as
+            // themselves, not as `unknownFutureValue`, or a declared value would drift forever.
+            .header("Prefer", "include-unknown-enum-members");
         if let Some(b) = body {
             request = request.json(b);
         }

@@ -436,3 +436,18 @@ async fn a_read_only_app_can_plan_but_apply_names_the_missing_permission() {
     assert_eq!(code(&wrong), 4);
     assert!(!stderr(&wrong).contains("not-the-secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evolvable_enum_members_converge_instead_of_drifting_forever() {
+    let p = Project::sandbox_tenant().await;
+    let path = p.dir.join("policies/authentication-methods.yaml");
+    let x509 = "    x509Certificate:\n      state: enabled\n      authenticationModeConfiguration:\n        x509CertificateAuthenticationDefaultMode: x509CertificateMultiFactor\n        rules:\n          - x509CertificateRuleType: issuerSubjectAndPolicyOID\n            issuerSubjectIdentifier: CN=Contoso Issuing CA\n            policyOidIdentifier: 1.2.3.4\n            x509CertificateAuthenticationMode: x509CertificateMultiFactor\n---\n";
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("---\n", x509, 1);
+    std::fs::write(&path, text).unwrap();
+    let apply = p.run(&["apply", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", stderr(&apply));
+    let plan = p.run(&["plan"]);
+    assert_eq!(code(&plan), 0, "{}", stdout(&plan));
+}
