@@ -122,8 +122,13 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
 /// Loads and validates the policies, printing every diagnostic.
 fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
     let outcome = policy::load(paths);
+    // Paths under the working directory are shown relative to it, as people typed them.
+    let cwd = std::env::current_dir()
+        .map(|d| format!("{}/", d.display()))
+        .unwrap_or_default();
     for d in &outcome.diagnostics {
-        printer::status(&d.to_string());
+        let text = d.to_string();
+        printer::status(text.strip_prefix(cwd.as_str()).unwrap_or(&text));
     }
     let errors = outcome
         .diagnostics
