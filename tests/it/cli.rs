@@ -451,3 +451,54 @@ async fn evolvable_enum_members_converge_instead_of_drifting_forever() {
     let plan = p.run(&["plan"]);
     assert_eq!(code(&plan), 0, "{}", stdout(&plan));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_file_of_the_bad_corpus_gets_a_single_request_sent() {
+    let p = Project::sandbox_tenant().await;
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/bad");
+    let expected: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("expected.json")).unwrap())
+            .unwrap();
+    let mut checked = 0;
+    for (file, diagnostics) in &expected {
+        let errors = diagnostics.as_array().unwrap().iter().any(|d| {
+            mfactl::policy::severity_of(d["code"].as_str().unwrap())
+                == mfactl::policy::Severity::Error
+        });
+        if !errors {
+            continue;
+        }
+        let path = corpus.join(file);
+        let o = p.run(&["apply", "--yes", "--policies", path.to_str().unwrap()]);
+        assert_eq!(code(&o), 3, "{file}: {}", stderr(&o));
+        let first = &diagnostics[0];
+        let at = format!("{file}:{}:{}", first["line"], first["column"]);
+        assert!(
+            stderr(&o).contains(&at),
+            "{file}: expected {at} in {}",
+            stderr(&o)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 25, "{checked}");
+    assert!(p.log().await.is_empty(), "a bad policy never reaches Graph");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_is_never_taken_for_an_empty_tenant() {
+    let p = Project::sandbox_tenant().await;
+    let fault = json!({"method": "GET", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 10, "kind": "status", "status": 500});
+    p.h.call(Method::POST, "/_emulator/faults", None, Some(&fault))
+        .await;
+    let o = p.run(&["apply", "--yes"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(patches(&p.log().await).is_empty());
+    p.h.call(Method::DELETE, "/_emulator/faults", None, None)
+        .await;
+    let malformed = json!({"method": "GET", "pathPrefix": "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", "count": 1, "kind": "malformed"});
+    p.h.call(Method::POST, "/_emulator/faults", None, Some(&malformed))
+        .await;
+    let o = p.run(&["apply", "--yes"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(patches(&p.log().await).is_empty());
+}
