@@ -14,8 +14,8 @@
 //! One measured run is what `mfactl plan` does after choosing its target: `policy::load` of
 //! the policies, `GraphClient::connect` (a fresh client, so a fresh token cache and fresh
 //! connections: one token request per run, as the CLI makes), then `live::read` and
-//! `live::resolve` joined concurrently and `plan::plan`, exactly as `compute` in
-//! `src/cli/run.rs`. The plan must be in sync. Round trips are counted from the emulator's
+//! `live::resolve` joined concurrently and `plan::plan`: `live::compute`, exactly what the
+//! CLI calls. The plan must be in sync. Round trips are counted from the emulator's
 //! request log, cleared before each run, by kind (token POST, Graph GET; anything else is
 //! reported). Runs alternate between the two emulators so machine noise falls on both.
 //!
@@ -56,7 +56,7 @@ use mfactl::emulator::control::LogEntry;
 use mfactl::emulator::generate::WRITER_SECRET;
 use mfactl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use mfactl::graph::GraphClient;
-use mfactl::plan::{self, Plan, live};
+use mfactl::plan::live;
 use mfactl::policy::{self, PolicySet, Severity};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -385,31 +385,15 @@ fn load(paths: &[PathBuf]) -> PolicySet {
     }
 }
 
-/// `compute` in `src/cli/run.rs`.
-async fn compute(target: &Target, set: &PolicySet, client: &GraphClient) -> Plan {
-    let (live, desired) = tokio::join!(
-        live::read(
-            client,
-            set.methods_policy.is_some(),
-            set.security_defaults.is_some()
-        ),
-        live::resolve(client, set)
-    );
-    plan::plan(
-        &target.tenant.name,
-        &desired.expect("targets resolve"),
-        &live.expect("tenant reads"),
-    )
-    .expect("plan")
-}
-
 /// Applies the plan until the tenant is in sync; returns the resource changes applied.
 async fn converge(target: &Target, audit_path: &Path) -> usize {
     let set = load(&target.tenant.policies);
     let mut applied = 0;
     for _ in 0..3 {
         let client = GraphClient::connect(&target.tenant, &target.env).expect("connect");
-        let plan = compute(target, &set, &client).await;
+        let plan = live::compute(&client, &target.tenant.name, &set)
+            .await
+            .expect("plan");
         if plan.in_sync {
             return applied;
         }
@@ -435,7 +419,9 @@ async fn run(target: &Target) -> Run {
     let load_done = t.elapsed();
     let client = GraphClient::connect(&target.tenant, &target.env).expect("connect");
     let connect_done = t.elapsed();
-    let plan = compute(target, &set, &client).await;
+    let plan = live::compute(&client, &target.tenant.name, &set)
+        .await
+        .expect("plan");
     let total = t.elapsed();
     assert!(
         plan.in_sync,

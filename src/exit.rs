@@ -4,7 +4,7 @@ use crate::cli::run::RunError;
 use crate::config::ConfigError;
 use crate::emulator::EmulatorError;
 use crate::graph::GraphError;
-use crate::plan::live::ResolveError;
+use crate::plan::live::PlanningError;
 
 /// The documented exit codes, following `diff` and `kubectl diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +41,9 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         if let Some(e) = e.downcast_ref::<RunError>() {
             return match e {
                 RunError::Config(c) => c.exit_code(),
-                RunError::InvalidPolicy(_) | RunError::Plan(_) => ExitCode::Invalid,
-                RunError::Resolve(ResolveError::Graph(g)) | RunError::Graph(g) => g.exit_code(),
-                RunError::Resolve(_) => ExitCode::Invalid,
+                RunError::InvalidPolicy(_) => ExitCode::Invalid,
+                RunError::Planning(PlanningError::Graph(g)) | RunError::Graph(g) => g.exit_code(),
+                RunError::Planning(_) => ExitCode::Invalid,
                 RunError::Audit(_) | RunError::PlanFile { .. } | RunError::Write { .. } => {
                     ExitCode::Usage
                 }

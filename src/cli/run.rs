@@ -9,8 +9,8 @@ use crate::apply::{self, AuditError, AuditLog};
 use crate::config::{self, ConfigError, Env, TenantSettings};
 use crate::exit::ExitCode;
 use crate::graph::{GraphClient, GraphError};
-use crate::plan::live::{self, ResolveError};
-use crate::plan::{self, FORMAT_VERSION, Plan, PlanError};
+use crate::plan::live::{self, PlanningError};
+use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::policy::{self, PolicySet, Severity};
 use crate::report::{self, Format};
 use crate::{printer, sandbox};
@@ -26,12 +26,10 @@ pub enum RunError {
     /// The policy files have errors (already printed as diagnostics); nothing was sent.
     #[error("{0} error(s) in the policy files; nothing was sent")]
     InvalidPolicy(usize),
-    /// A target names a group or user that does not resolve; nothing was sent.
+    /// No plan could be made (read failure, unresolved target, declaration that does not fit
+    /// the tenant); nothing was sent.
     #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    /// The declaration does not fit the tenant; nothing was sent.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
+    Planning(#[from] PlanningError),
     /// Graph or the token endpoint failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -158,19 +156,6 @@ pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError
     Ok(ExitCode::Success)
 }
 
-/// Reads the tenant and computes the plan.
-async fn compute(target: &Target, set: &PolicySet, client: &GraphClient) -> Result<Plan, RunError> {
-    let (live, desired) = tokio::join!(
-        live::read(
-            client,
-            set.methods_policy.is_some(),
-            set.security_defaults.is_some()
-        ),
-        live::resolve(client, set)
-    );
-    Ok(plan::plan(&target.tenant.name, &desired?, &live?)?)
-}
-
 fn colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
@@ -188,7 +173,7 @@ pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
     // Validate before any network I/O.
     let set = load(&target.tenant.policies)?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
-    let plan = compute(&target, &set, &client).await?;
+    let plan = live::compute(&client, &target.tenant.name, &set).await?;
     printer::data(&report::render(&plan, args.output, colour()));
     if let Some(out) = &args.out {
         write_file(out, &report::json(&plan))?;
@@ -271,7 +256,10 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
         None => {
             let set = load(&target.tenant.policies)?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
-            (compute(&target, &set, &client).await?, client)
+            (
+                live::compute(&client, &target.tenant.name, &set).await?,
+                client,
+            )
         }
     };
     if plan.in_sync {

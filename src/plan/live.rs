@@ -4,17 +4,22 @@
 use std::collections::BTreeMap;
 
 use super::{
-    DesiredMethod, DesiredPolicy, DesiredState, LiveState, POLICY_PATH, SECURITY_DEFAULTS_PATH,
+    DesiredMethod, DesiredPolicy, DesiredState, LiveState, POLICY_PATH, Plan, PlanError,
+    SECURITY_DEFAULTS_PATH,
 };
 use crate::graph::{GraphClient, GraphError};
 use crate::policy::{Location, PolicySet};
 
-/// Why the declared targets could not be turned into object ids.
+/// Why no plan could be made: the tenant could not be read, a target does not resolve, or
+/// the declaration does not fit the tenant. Nothing was changed in any case.
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
-    /// Reading the directory failed; nothing was changed.
+pub enum PlanningError {
+    /// Reading the tenant or the directory failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The declaration does not fit the tenant.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// No group has this display name.
     #[error("{location}: no group is named '{name}'")]
     NoSuchGroup {
@@ -71,6 +76,24 @@ pub async fn read(
     })
 }
 
+/// Reads the tenant and resolves the declared targets, concurrently (one round of reads),
+/// then compares: the whole of `plan` for one tenant.
+pub async fn compute(
+    client: &GraphClient,
+    tenant: &str,
+    set: &PolicySet,
+) -> Result<Plan, PlanningError> {
+    let (live, desired) = tokio::join!(
+        read(
+            client,
+            set.methods_policy.is_some(),
+            set.security_defaults.is_some()
+        ),
+        resolve(client, set)
+    );
+    Ok(super::plan(tenant, &desired?, &live?)?)
+}
+
 /// OData string literal: single quotes doubled.
 fn literal(s: &str) -> String {
     s.replace('\'', "''")
@@ -78,7 +101,7 @@ fn literal(s: &str) -> String {
 
 /// Turns the loaded policy set into the desired state, resolving every target written by
 /// name into an object id. Each distinct name is looked up once.
-pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredState, ResolveError> {
+pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredState, PlanningError> {
     let mut desired = DesiredState {
         policy: None,
         security_defaults: set.security_defaults.as_ref().map(|sd| sd.is_enabled),
@@ -139,7 +162,7 @@ async fn lookup(
     target_type: &str,
     name: &str,
     location: Location,
-) -> Result<String, ResolveError> {
+) -> Result<String, PlanningError> {
     if target_type == "user" {
         let path = format!(
             "/v1.0/users/{}?$select=id",
@@ -147,7 +170,7 @@ async fn lookup(
         );
         return match client.get(&path).await {
             Ok(user) => Ok(user["id"].as_str().unwrap_or_default().to_string()),
-            Err(GraphError::NotFound { .. }) => Err(ResolveError::NoSuchUser {
+            Err(GraphError::NotFound { .. }) => Err(PlanningError::NoSuchUser {
                 name: name.to_string(),
                 location,
             }),
@@ -161,11 +184,11 @@ async fn lookup(
     let groups = client.get_all(&path).await?;
     match groups.as_slice() {
         [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
-        [] => Err(ResolveError::NoSuchGroup {
+        [] => Err(PlanningError::NoSuchGroup {
             name: name.to_string(),
             location,
         }),
-        many => Err(ResolveError::AmbiguousGroup {
+        many => Err(PlanningError::AmbiguousGroup {
             name: name.to_string(),
             count: many.len(),
             location,
