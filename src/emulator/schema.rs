@@ -503,6 +503,25 @@ impl Schema {
         }
     }
 
+    /// Every property name of a type, base types included, in either version (sorted, no
+    /// duplicates), for suggestions.
+    pub fn property_names(&self, type_name: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = [ApiVersion::V1, ApiVersion::Beta]
+            .iter()
+            .flat_map(|&v| self.all_properties(v, type_name))
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Whether an enum is a flags enum (comma-separated members in JSON).
+    pub fn is_flags(&self, version: ApiVersion, enum_name: &str) -> bool {
+        self.enum_def(version, enum_name)
+            .is_some_and(|e| e.is_flags)
+    }
+
     /// Every member name of an enum (either version), for messages and generators.
     pub fn enum_members(&self, version: ApiVersion, enum_name: &str) -> Vec<String> {
         self.enum_def(version, enum_name)

@@ -1,93 +1,14 @@
 //! What the CSDL says about a property, for the declared-policy checks.
 //!
-//! Types, nullability and enum members come from the emulator's [`Schema`], the one reading
-//! of the CSDL digest in the crate. `Schema` looks properties up one at a time; to suggest a
-//! correction for a misspelt key the loader also needs every property name of a type, and to
-//! check `passkeyTypes` it needs to know which enums are flags. Those two facts are read here
-//! from the same embedded digest.
-
-use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
-
-use serde::Deserialize;
+//! Types, nullability, enum members, property names and flags come from the emulator's
+//! [`Schema`], the one reading of the CSDL digest in the crate.
 
 use crate::emulator::ApiVersion;
 use crate::emulator::schema::{PropertyDef, Schema};
 
-const SCHEMA_JSON: &str = include_str!("../emulator/graph-schema.json");
-
 /// The version whose property lookups the loader uses. Beta declares every property that
 /// mfactl manages; [`Schema::property`] falls back to v1.0 for the few v1.0-only ones.
 const VERSION: ApiVersion = ApiVersion::Beta;
-
-#[derive(Deserialize)]
-struct Digest {
-    #[serde(rename = "v1.0")]
-    v1: DigestVersion,
-    beta: DigestVersion,
-}
-
-#[derive(Deserialize)]
-struct DigestVersion {
-    types: HashMap<String, DigestType>,
-    enums: HashMap<String, DigestEnum>,
-}
-
-#[derive(Deserialize)]
-struct DigestType {
-    #[serde(rename = "baseType")]
-    base_type: Option<String>,
-    #[serde(default)]
-    properties: Vec<DigestProperty>,
-}
-
-#[derive(Deserialize)]
-struct DigestProperty {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct DigestEnum {
-    #[serde(rename = "isFlags", default)]
-    is_flags: bool,
-}
-
-/// Property names by type (base types included, both versions) and the flags enums.
-#[derive(Default)]
-struct Names {
-    properties: HashMap<String, BTreeSet<String>>,
-    flags: BTreeSet<String>,
-}
-
-fn names() -> &'static Names {
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        // The digest is compiled in and a unit test parses it; without it there are simply
-        // no suggestions.
-        let Ok(digest) = serde_json::from_str::<Digest>(SCHEMA_JSON) else {
-            return Names::default();
-        };
-        let mut out = Names::default();
-        for version in [&digest.v1, &digest.beta] {
-            for name in version.types.keys() {
-                let set = out.properties.entry(name.clone()).or_default();
-                let mut current = version.types.get(name);
-                while let Some(t) = current {
-                    set.extend(t.properties.iter().map(|p| p.name.clone()));
-                    current = t.base_type.as_deref().and_then(|b| version.types.get(b));
-                }
-            }
-            out.flags.extend(
-                version
-                    .enums
-                    .iter()
-                    .filter(|(_, e)| e.is_flags)
-                    .map(|(n, _)| n.clone()),
-            );
-        }
-        out
-    })
-}
 
 /// The declared property `prop` of `type_name` (base types and both versions searched).
 pub(crate) fn property(type_name: &str, prop: &str) -> Option<&'static PropertyDef> {
@@ -96,11 +17,7 @@ pub(crate) fn property(type_name: &str, prop: &str) -> Option<&'static PropertyD
 
 /// Every property name of `type_name`, for suggestions.
 pub(crate) fn property_names(type_name: &str) -> Vec<&'static str> {
-    names()
-        .properties
-        .get(type_name)
-        .map(|s| s.iter().map(String::as_str).collect())
-        .unwrap_or_default()
+    Schema::get().property_names(type_name)
 }
 
 /// How a CSDL type name is to be checked.
@@ -127,7 +44,7 @@ pub(crate) fn type_kind(type_name: &str) -> TypeKind {
         members.dedup();
         return TypeKind::Enum {
             members,
-            flags: names().flags.contains(type_name),
+            flags: schema.is_flags(VERSION, type_name),
         };
     }
     if schema.has_type(type_name) {
@@ -153,7 +70,7 @@ mod tests {
         ] {
             assert!(fido.contains(&p), "{p}");
         }
-        assert!(names().flags.contains("passkeyTypes"));
+        assert!(Schema::get().is_flags(VERSION, "passkeyTypes"));
     }
 
     #[test]
