@@ -246,8 +246,8 @@ pub const CODES: &[CodeInfo] = &[
     ),
     row(
         codes::SINGLE_METHOD,
-        Severity::Warning,
-        "every MFA-capable method is declared and only one is usable",
+        Severity::Error,
+        "every MFA-capable method is declared and fewer than two are usable (Entra requires two)",
     ),
     row(
         codes::DEPRECATED,

@@ -345,7 +345,10 @@ mod tests {
             "{HEAD}  methods:\n{all}    6c3e9a1b-2d4f-4e8a-9b0c-1d2e3f4a5b6c: {{state: enabled}}\n"
         ));
         assert_eq!(codes_at(&external), [(codes::SINGLE_METHOD, 5, 3)]);
-        assert!(external.set.is_some(), "a warning keeps the set");
+        assert!(
+            external.set.is_none(),
+            "fewer than two usable methods is an error"
+        );
     }
 
     #[test]

@@ -15,12 +15,12 @@
 //! - **Snooze** (MFA019): registration campaign snoozeDurationInDays 0–14.
 //! - **Campaign method** (MFA020): the registration campaign can target only
 //!   microsoftAuthenticator.
-//! - **Lockout** (MFA021, error) and **single method** (MFA022, warning): when every built-in
+//! - **Lockout** (MFA021) and **single method** (MFA022), both errors: when every built-in
 //!   method able to satisfy MFA ([`MFA_CAPABLE`]) is declared with a `state`, the usable ones
 //!   are counted: `state: enabled` and not `includeTargets: []`, plus every declared external
 //!   method that is usable the same way. None usable locks everyone out of MFA; one usable
-//!   leaves no fallback. If any MFA-capable method is left undeclared, its tenant state
-//!   decides and nothing is certain, so neither rule fires.
+//!   leaves no fallback, and Entra requires at least two. If any MFA-capable method is left
+//!   undeclared, its tenant state decides and nothing is certain, so neither rule fires.
 //! - **Deprecated** (MFA023, warning): fido2 `isAttestationEnforced` and `keyRestrictions`
 //!   (replaced by passkey profiles as of 2025-10-15).
 
@@ -312,7 +312,7 @@ fn lockout(spec: &Value, spans: &Spans, methods_pointer: &str, out: &mut Vec<Fin
             Finding::new(
                 codes::SINGLE_METHOD,
                 at,
-                format!("`{only}` is the only method able to satisfy MFA that is enabled"),
+                format!("`{only}` is the only method able to satisfy MFA that is enabled; Entra requires at least two"),
             )
             .help("enable a second MFA-capable method so that users have a fallback"),
         ),

@@ -160,7 +160,7 @@ fn diagnostics_print_as_file_line_column_with_help() {
         render(&outcome.diagnostics),
         "tests/policies/bad/mfa011-fido.yaml:7:5: error[MFA011]: unknown method `fido`\n  help: did you mean `fido2`?"
     );
-    let warning = load(&[PathBuf::from(BAD).join("mfa022-single-method.yaml")]);
+    let warning = load(&[PathBuf::from(BAD).join("mfa023-deprecated-key-restrictions.yaml")]);
     assert_eq!(warning.diagnostics[0].severity, Severity::Warning);
     assert!(
         warning.set.is_some(),
