@@ -502,3 +502,37 @@ async fn a_failed_read_is_never_taken_for_an_empty_tenant() {
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(patches(&p.log().await).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_names_the_git_commit_of_the_policies() {
+    let p = Project::sandbox_tenant().await;
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(&p.dir)
+            .args([
+                "-c",
+                "user.name=mfactl test",
+                "-c",
+                "user.email=test@example.invalid",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "policies"]);
+    git(&["commit", "-q", "-m", "policies"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    assert_eq!(code(&p.run(&["apply", "--yes"])), 0);
+    let audit = std::fs::read_to_string(p.dir.join("audit.jsonl")).unwrap();
+    for line in audit.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["gitCommit"], json!(head));
+    }
+}
