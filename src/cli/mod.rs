@@ -38,9 +38,9 @@ pub enum Command {
     Emulator(EmulatorArgs),
 }
 
-/// Which tenant and which policies.
+/// Which configuration, tenant and policy files.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TargetArgs {
+pub struct SourceArgs {
     /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, the Azure
     /// SDK's environment variables describe one tenant).
     #[arg(long)]
@@ -51,6 +51,14 @@ pub struct TargetArgs {
     /// Policy files or directories to use instead of the configured ones.
     #[arg(long = "policies", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
+}
+
+/// Which tenant and which policies, or the sandbox.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Configuration, tenant and policies.
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Run against the built-in sandbox tenant: an in-process emulator with a drifted demo
     /// tenant; no credentials, no network.
     #[arg(long)]
@@ -60,15 +68,9 @@ pub struct TargetArgs {
 /// `mfactl validate` flags.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// The configuration file whose tenant's policies to check.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// The tenant's name in mfactl.yaml.
-    #[arg(long)]
-    pub tenant: Option<String>,
-    /// Policy files or directories to check (default: the configured ones, or ./policies).
-    #[arg(long = "policies", value_name = "PATH")]
-    pub policies: Vec<PathBuf>,
+    /// Configuration, tenant and policies (default: the configured ones, or ./policies).
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `mfactl plan` flags.

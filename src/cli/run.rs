@@ -86,11 +86,12 @@ struct Target {
 
 async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let source = &args.source;
     if args.sandbox {
-        let policies = if args.policies.is_empty() {
+        let policies = if source.policies.is_empty() {
             vec![cwd.join("policies")]
         } else {
-            args.policies.clone()
+            source.policies.clone()
         };
         let sb = sandbox::start(policies).await?;
         printer::status(&format!(
@@ -104,10 +105,10 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
             _sandbox: Some(sb.emulator),
         });
     }
-    let settings = config::resolve(args.config.as_deref(), &env, &cwd)?;
-    let mut tenant = settings.tenant(args.tenant.as_deref())?.clone();
-    if !args.policies.is_empty() {
-        tenant.policies = args.policies.clone();
+    let settings = config::resolve(source.config.as_deref(), &env, &cwd)?;
+    let mut tenant = settings.tenant(source.tenant.as_deref())?.clone();
+    if !source.policies.is_empty() {
+        tenant.policies = source.policies.clone();
     }
     Ok(Target {
         tenant,
@@ -141,13 +142,14 @@ fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
 
 /// `mfactl validate`: offline checks only.
 pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError> {
-    let paths = if !args.policies.is_empty() {
-        args.policies.clone()
+    let source = &args.source;
+    let paths = if !source.policies.is_empty() {
+        source.policies.clone()
     } else {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        match config::resolve(args.config.as_deref(), &env, &cwd) {
-            Ok(settings) => settings.tenant(args.tenant.as_deref())?.policies.clone(),
-            Err(_) if args.config.is_none() => vec![cwd.join("policies")],
+        match config::resolve(source.config.as_deref(), &env, &cwd) {
+            Ok(settings) => settings.tenant(source.tenant.as_deref())?.policies.clone(),
+            Err(_) if source.config.is_none() => vec![cwd.join("policies")],
             Err(e) => return Err(e.into()),
         }
     };
