@@ -398,9 +398,14 @@ async fn converge(target: &Target, audit_path: &Path) -> usize {
             return applied;
         }
         let mut audit = AuditLog::open(audit_path, &target.tenant.policies).expect("audit log");
-        let outcome = apply::apply(&client, &plan, &mut audit)
-            .await
-            .expect("audit log writes");
+        let outcome = apply::apply(
+            &client,
+            &plan,
+            &mut audit,
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .await
+        .expect("audit log writes");
         if let Some((change, cause)) = outcome.failed {
             panic!("applying {} failed: {cause}", change.resource);
         }

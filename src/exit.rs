@@ -48,7 +48,7 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                     ExitCode::Usage
                 }
                 RunError::Sandbox(_) | RunError::NotConverged(_) => ExitCode::Graph,
-                RunError::Refused(_) => ExitCode::Refused,
+                RunError::Refused(_) | RunError::Interrupted => ExitCode::Refused,
                 RunError::Partial { .. } => ExitCode::Partial,
             };
         }

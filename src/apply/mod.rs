@@ -123,6 +123,9 @@ fn git_commit(path: &Path) -> Option<String> {
 /// What happened to each change.
 #[derive(Debug)]
 pub struct ApplyOutcome {
+    /// A stop was requested (SIGINT or SIGTERM): the request in flight was let finish and
+    /// nothing after it was sent.
+    pub interrupted: bool,
     /// Sent and accepted.
     pub applied: Vec<ResourceChange>,
     /// The change that failed, and why; nothing after it was sent.
@@ -131,19 +134,25 @@ pub struct ApplyOutcome {
     pub not_attempted: Vec<ResourceChange>,
 }
 
-/// Sends the plan's PATCHes in order, stopping at the first failure.
+/// Sends the plan's PATCHes in order, stopping at the first failure, or before the next
+/// PATCH once `stop` is set (a PATCH already sent is always let finish).
 pub async fn apply(
     client: &GraphClient,
     plan: &Plan,
     audit: &mut AuditLog,
+    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<ApplyOutcome, AuditError> {
     let mut outcome = ApplyOutcome {
+        interrupted: false,
         applied: Vec::new(),
         failed: None,
         not_attempted: Vec::new(),
     };
     for change in &plan.changes {
-        if outcome.failed.is_some() {
+        if !outcome.interrupted && stop.load(std::sync::atomic::Ordering::SeqCst) {
+            outcome.interrupted = true;
+        }
+        if outcome.failed.is_some() || outcome.interrupted {
             audit.record(&plan.tenant, change, "notAttempted", None)?;
             outcome.not_attempted.push(change.clone());
             continue;

@@ -67,10 +67,13 @@ pub enum RunError {
         applied: usize,
         /// Resources not changed.
         failed: usize,
-        /// The error that stopped the run.
+        /// The error that stopped the run; none when a stop was requested.
         #[source]
-        cause: GraphError,
+        cause: Option<GraphError>,
     },
+    /// A stop was requested before any change was sent.
+    #[error("interrupted before any change was sent")]
+    Interrupted,
     /// The tenant was changed but does not show the declared values on re-read.
     #[error("applied, but the tenant did not converge: {0}")]
     NotConverged(String),
@@ -229,6 +232,25 @@ fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
     }
 }
 
+/// Sets `stop` on the first SIGINT or SIGTERM. Installing the handlers replaces the default
+/// action (ending the process), so a PATCH in flight always gets its answer.
+async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let terminated = async {
+        match term {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated => {}
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// `mfactl apply [PLANFILE]`.
 pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     let target = target(&args.target, env).await?;
@@ -279,9 +301,30 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     }
     confirm(&plan, args.yes)?;
     let mut audit = AuditLog::open(&target.audit_log, &target.tenant.policies)?;
-    let outcome = apply::apply(&client, &plan, &mut audit).await?;
+    // From here on SIGINT and SIGTERM stop the run between two PATCHes, never inside one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = tokio::spawn(stop_on_signal(std::sync::Arc::clone(&stop)));
+    printer::status(&format!("applying {} change(s)…", plan.changes.len()));
+    let outcome = apply::apply(&client, &plan, &mut audit, &stop).await?;
+    watcher.abort();
     for c in &outcome.applied {
         printer::status(&format!("applied      {}", c.resource));
+    }
+    if outcome.interrupted {
+        printer::status(
+            "stopping: a stop was requested; the change in flight finished, nothing after it was sent",
+        );
+        for c in &outcome.not_attempted {
+            printer::status(&format!("not applied  {}", c.resource));
+        }
+        if outcome.applied.is_empty() {
+            return Err(RunError::Interrupted);
+        }
+        return Err(RunError::Partial {
+            applied: outcome.applied.len(),
+            failed: outcome.not_attempted.len(),
+            cause: None,
+        });
     }
     if let Some((change, cause)) = outcome.failed {
         printer::status(&format!("failed       {}: {cause}", change.resource));
@@ -294,7 +337,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
         return Err(RunError::Partial {
             applied: outcome.applied.len(),
             failed: outcome.not_attempted.len() + 1,
-            cause,
+            cause: Some(cause),
         });
     }
     let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;

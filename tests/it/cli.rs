@@ -15,9 +15,9 @@ use crate::common::Harness;
 const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
 
 /// A working directory with mfactl.yaml, the shipped policies and an emulator to talk to.
-struct Project {
+pub struct Project {
     dir: PathBuf,
-    h: Harness,
+    pub h: Harness,
 }
 
 impl Drop for Project {
@@ -53,7 +53,7 @@ impl Project {
         p
     }
 
-    async fn sandbox_tenant() -> Self {
+    pub async fn sandbox_tenant() -> Self {
         Self::new(mfactl::sandbox::demo_state()).await
     }
 
@@ -69,7 +69,9 @@ impl Project {
         std::fs::write(self.dir.join("mfactl.yaml"), yaml).unwrap();
     }
 
-    fn mfactl(&self, args: &[&str], secret: &str) -> Output {
+    /// The binary, in the project directory, with the given client secret and no AZURE_ or
+    /// MFACTL_ variables from the test's own environment.
+    pub fn command_with(&self, args: &[&str], secret: &str) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
         cmd.current_dir(&self.dir)
             .args(args)
@@ -80,10 +82,19 @@ impl Project {
                 cmd.env_remove(k);
             }
         }
-        cmd.output().unwrap()
+        cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    /// The binary with the writer app's secret.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with(args, WRITER_SECRET)
+    }
+
+    fn mfactl(&self, args: &[&str], secret: &str) -> Output {
+        self.command_with(args, secret).output().unwrap()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
         self.mfactl(args, WRITER_SECRET)
     }
 

@@ -16,5 +16,7 @@ mod identity;
 mod plan_props;
 mod policy_rules;
 mod reports;
+mod secrets;
+mod signals;
 mod throttling;
 mod validate;
