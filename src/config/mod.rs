@@ -7,8 +7,9 @@
 //!    the current directory. It names any number of tenants; every relative path in it is
 //!    relative to the file's directory.
 //! 2. Without a file, *environment mode*: one tenant named `default` from the Azure SDK's own
-//!    variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
-//!    `AZURE_AUTHORITY_HOST`), policies in `./policies`.
+//!    variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_AUTHORITY_HOST`; the credential
+//!    from `AZURE_CLIENT_SECRET`, else `AZURE_CLIENT_CERTIFICATE_PATH`, else
+//!    `AZURE_FEDERATED_TOKEN_FILE`, else `auto`), policies in `./policies`.
 //! 3. Overrides for every tenant, whichever the source: `MFACTL_GRAPH_URL`,
 //!    `MFACTL_AUTHORITY_HOST`, `MFACTL_CA_FILE`, and `MFACTL_AUDIT_LOG`; their relative
 //!    paths are relative to the current directory.
@@ -23,7 +24,9 @@ mod file;
 use std::path::{Path, PathBuf};
 
 pub use env::Env;
-use file::{INLINE_SECRET_MARKER, Located, RawConfig, RawSecretRef, Seg};
+use file::{
+    INLINE_SECRET_MARKER, Located, RawConfig, RawCredential, RawManagedIdentity, RawSecretRef, Seg,
+};
 use url::Url;
 
 use crate::exit::ExitCode;
@@ -59,6 +62,12 @@ pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
 /// Azure SDK: the token authority (environment mode).
 pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+/// Azure SDK: a certificate file (PEM or PKCS#12) for the application (environment mode).
+pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// Azure SDK: the PKCS#12 file's password (environment mode).
+pub const AZURE_CLIENT_CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+/// Azure SDK / Kubernetes workload identity: the projected service-account token file.
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 
 /// Everything mfactl needs to know before it touches the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,13 +110,83 @@ pub struct TenantSettings {
     pub ca_file: Option<PathBuf>,
 }
 
-/// Where a client secret lives. Holds only the name of its place, never the secret.
+/// How a tenant signs in (README "Credentials"). Holds only the names of the places where
+/// secrets live, never a secret: [`crate::graph::GraphClient::connect`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
-    /// An environment variable's name.
+    /// `clientSecret: { env }`: an environment variable's name.
     SecretEnv(String),
-    /// A file whose content (trailing line break removed) is the secret.
+    /// `clientSecret: { file }`: a file whose content (trailing line break removed) is the
+    /// secret.
     SecretFile(PathBuf),
+    /// `clientCertificate`: a certificate whose key signs a client assertion.
+    Certificate(CertificateSource),
+    /// `workloadIdentity`: a Kubernetes service-account token, exchanged as a federated
+    /// client assertion.
+    WorkloadIdentity {
+        /// The token file; `None` reads `AZURE_FEDERATED_TOKEN_FILE`.
+        token_file: Option<PathBuf>,
+    },
+    /// `managedIdentity`: the Azure host's managed identity.
+    ManagedIdentity(ManagedIdentityId),
+    /// `githubActions`: the job's OIDC token, exchanged as a federated client assertion.
+    GithubActions,
+    /// `azurePipelines`: the service connection's OIDC token.
+    AzurePipelines {
+        /// The service connection; `None` reads `AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`.
+        service_connection_id: Option<String>,
+    },
+    /// `azureCli`: the Azure CLI's signed-in account (local development).
+    AzureCli,
+    /// `auto`: the first kind whose inputs the environment holds (README "Credentials").
+    Auto,
+}
+
+/// A certificate credential: the file and where its password lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSource {
+    /// A PEM file (certificate and unencrypted private key) or a PKCS#12 (`.pfx`) file.
+    pub file: PathBuf,
+    /// Where the PKCS#12 password lives; `None` for none.
+    pub password: Option<SecretRef>,
+}
+
+/// Where a secret other than the client secret lives (a certificate's password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// An environment variable's name.
+    Env(String),
+    /// A file whose content (trailing line break removed) is the secret.
+    File(PathBuf),
+}
+
+/// Which managed identity signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManagedIdentityId {
+    /// The host's system-assigned identity.
+    SystemAssigned,
+    /// A user-assigned identity by client id.
+    ClientId(String),
+    /// A user-assigned identity by object (principal) id.
+    ObjectId(String),
+    /// A user-assigned identity by ARM resource id.
+    ResourceId(String),
+}
+
+impl CredentialSource {
+    /// The kind's name as written in mfactl.yaml (`clientSecret`, `githubActions`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CredentialSource::SecretEnv(_) | CredentialSource::SecretFile(_) => "clientSecret",
+            CredentialSource::Certificate(_) => "clientCertificate",
+            CredentialSource::WorkloadIdentity { .. } => "workloadIdentity",
+            CredentialSource::ManagedIdentity(_) => "managedIdentity",
+            CredentialSource::GithubActions => "githubActions",
+            CredentialSource::AzurePipelines { .. } => "azurePipelines",
+            CredentialSource::AzureCli => "azureCli",
+            CredentialSource::Auto => "auto",
+        }
+    }
 }
 
 impl std::fmt::Display for CredentialSource {
@@ -115,6 +194,50 @@ impl std::fmt::Display for CredentialSource {
         match self {
             CredentialSource::SecretEnv(name) => write!(f, "environment variable {name}"),
             CredentialSource::SecretFile(path) => write!(f, "file {}", path.display()),
+            CredentialSource::Certificate(c) => {
+                write!(f, "client certificate {}", c.file.display())
+            }
+            CredentialSource::WorkloadIdentity {
+                token_file: Some(path),
+            } => write!(f, "workload identity (token file {})", path.display()),
+            CredentialSource::WorkloadIdentity { token_file: None } => {
+                write!(
+                    f,
+                    "workload identity (token file from AZURE_FEDERATED_TOKEN_FILE)"
+                )
+            }
+            CredentialSource::ManagedIdentity(id) => match id {
+                ManagedIdentityId::SystemAssigned => {
+                    f.write_str("system-assigned managed identity")
+                }
+                ManagedIdentityId::ClientId(v) => {
+                    write!(f, "user-assigned managed identity (client id {v})")
+                }
+                ManagedIdentityId::ObjectId(v) => {
+                    write!(f, "user-assigned managed identity (object id {v})")
+                }
+                ManagedIdentityId::ResourceId(v) => {
+                    write!(f, "user-assigned managed identity ({v})")
+                }
+            },
+            CredentialSource::GithubActions => f.write_str("GitHub Actions OIDC token"),
+            CredentialSource::AzurePipelines {
+                service_connection_id: Some(id),
+            } => write!(f, "Azure Pipelines service connection {id}"),
+            CredentialSource::AzurePipelines {
+                service_connection_id: None,
+            } => f.write_str("Azure Pipelines service connection"),
+            CredentialSource::AzureCli => f.write_str("Azure CLI"),
+            CredentialSource::Auto => f.write_str("automatic credential selection"),
+        }
+    }
+}
+
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "environment variable {name}"),
+            SecretRef::File(path) => write!(f, "file {}", path.display()),
         }
     }
 }
@@ -142,10 +265,12 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-    /// A client secret is written in the file itself instead of naming where it lives.
+    /// A client secret or a certificate password is written in the file itself instead of
+    /// naming where it lives.
     #[error(
-        "{path}:{line}:{column}: a client secret must not be written in the configuration \
-         file; use `clientSecret: {{ env: VARIABLE }}` or `clientSecret: {{ file: PATH }}`"
+        "{path}:{line}:{column}: a secret (client secret, certificate password) must not be \
+         written in the configuration file; use `clientSecret: {{ env: VARIABLE }}` or \
+         `clientSecret: {{ file: PATH }}` (`password:` likewise)"
     )]
     InlineSecret {
         /// The file.
@@ -353,24 +478,75 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
                 .map_err(|m| invalid(&here("authorityHost"), "authorityHost", m))?,
             None => default_url(DEFAULT_AUTHORITY_HOST),
         };
-        let credential = match t.credential.client_secret {
-            RawSecretRef::Env(name) => {
-                check_env_name(&name).map_err(|m| {
-                    invalid(
-                        &[
-                            Seg::Key("tenants"),
-                            Seg::Index(i),
-                            Seg::Key("credential"),
-                            Seg::Key("clientSecret"),
-                            Seg::Key("env"),
-                        ],
-                        "credential.clientSecret.env",
-                        m,
-                    )
-                })?;
+        let at_key = |segs: &[&'static str]| {
+            let mut path = vec![Seg::Key("tenants"), Seg::Index(i), Seg::Key("credential")];
+            path.extend(segs.iter().map(|s| Seg::Key(s)));
+            path
+        };
+        let check_env = |name: &str, segs: &[&'static str]| {
+            check_env_name(name)
+                .map_err(|m| invalid(&at_key(segs), &format!("credential.{}", segs.join(".")), m))
+        };
+        let credential = match t.credential {
+            RawCredential::ClientSecret(RawSecretRef::Env(name)) => {
+                check_env(&name, &["clientSecret", "env"])?;
                 CredentialSource::SecretEnv(name)
             }
-            RawSecretRef::File(p) => CredentialSource::SecretFile(base.join(p)),
+            RawCredential::ClientSecret(RawSecretRef::File(p)) => {
+                CredentialSource::SecretFile(base.join(p))
+            }
+            RawCredential::ClientCertificate { file, password } => {
+                let password = match password {
+                    Some(RawSecretRef::Env(name)) => {
+                        check_env(&name, &["clientCertificate", "password", "env"])?;
+                        Some(SecretRef::Env(name))
+                    }
+                    Some(RawSecretRef::File(p)) => Some(SecretRef::File(base.join(p))),
+                    None => None,
+                };
+                CredentialSource::Certificate(CertificateSource {
+                    file: base.join(file),
+                    password,
+                })
+            }
+            RawCredential::WorkloadIdentity { token_file } => CredentialSource::WorkloadIdentity {
+                token_file: token_file.map(|p| base.join(p)),
+            },
+            RawCredential::ManagedIdentity(id) => {
+                let id = match id {
+                    RawManagedIdentity::SystemAssigned => ManagedIdentityId::SystemAssigned,
+                    RawManagedIdentity::ClientId(v) => {
+                        check_client_id(&v).map_err(|m| {
+                            let segs = ["managedIdentity", "clientId"];
+                            invalid(&at_key(&segs), "credential.managedIdentity.clientId", m)
+                        })?;
+                        ManagedIdentityId::ClientId(v)
+                    }
+                    RawManagedIdentity::ObjectId(v) => {
+                        check_object_id(&v).map_err(|m| {
+                            let segs = ["managedIdentity", "objectId"];
+                            invalid(&at_key(&segs), "credential.managedIdentity.objectId", m)
+                        })?;
+                        ManagedIdentityId::ObjectId(v)
+                    }
+                    RawManagedIdentity::ResourceId(v) => {
+                        check_resource_id(&v).map_err(|m| {
+                            let segs = ["managedIdentity", "resourceId"];
+                            invalid(&at_key(&segs), "credential.managedIdentity.resourceId", m)
+                        })?;
+                        ManagedIdentityId::ResourceId(v)
+                    }
+                };
+                CredentialSource::ManagedIdentity(id)
+            }
+            RawCredential::GithubActions => CredentialSource::GithubActions,
+            RawCredential::AzurePipelines {
+                service_connection_id,
+            } => CredentialSource::AzurePipelines {
+                service_connection_id,
+            },
+            RawCredential::AzureCli => CredentialSource::AzureCli,
+            RawCredential::Auto => CredentialSource::Auto,
         };
         let policies = match t.policies {
             Some(list) if list.is_empty() => {
@@ -405,16 +581,13 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
 }
 
 fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
-    let missing: Vec<String> = [AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET]
+    let missing: Vec<String> = [AZURE_TENANT_ID, AZURE_CLIENT_ID]
         .into_iter()
         .filter(|v| !env.contains(v))
         .map(String::from)
         .collect();
-    let (Some(tenant_id), Some(client_id), true) = (
-        env.get(AZURE_TENANT_ID),
-        env.get(AZURE_CLIENT_ID),
-        missing.is_empty(),
-    ) else {
+    let (Some(tenant_id), Some(client_id)) = (env.get(AZURE_TENANT_ID), env.get(AZURE_CLIENT_ID))
+    else {
         return Err(ConfigError::MissingEnvironment {
             dir: cwd.to_path_buf(),
             missing,
@@ -431,7 +604,7 @@ fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
             name: ENVIRONMENT_TENANT_NAME.to_string(),
             tenant_id: tenant_id.to_string(),
             client_id: client_id.to_string(),
-            credential: CredentialSource::SecretEnv(AZURE_CLIENT_SECRET.to_string()),
+            credential: environment_credential(env, cwd),
             policies: vec![cwd.join(DEFAULT_POLICY_DIR)],
             graph_url: default_url(DEFAULT_GRAPH_URL),
             authority_host,
@@ -440,6 +613,29 @@ fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
         audit_log: cwd.join(DEFAULT_AUDIT_LOG),
         source: ConfigSource::Environment,
     })
+}
+
+/// Environment mode's credential, as the Azure SDK's EnvironmentCredential and
+/// WorkloadIdentityCredential read it: `AZURE_CLIENT_SECRET`, else
+/// `AZURE_CLIENT_CERTIFICATE_PATH` (with `AZURE_CLIENT_CERTIFICATE_PASSWORD`), else
+/// `AZURE_FEDERATED_TOKEN_FILE`, else `auto`.
+fn environment_credential(env: &Env, cwd: &Path) -> CredentialSource {
+    if env.contains(AZURE_CLIENT_SECRET) {
+        CredentialSource::SecretEnv(AZURE_CLIENT_SECRET.to_string())
+    } else if let Some(path) = env.get(AZURE_CLIENT_CERTIFICATE_PATH) {
+        CredentialSource::Certificate(CertificateSource {
+            file: cwd.join(path),
+            password: env
+                .contains(AZURE_CLIENT_CERTIFICATE_PASSWORD)
+                .then(|| SecretRef::Env(AZURE_CLIENT_CERTIFICATE_PASSWORD.to_string())),
+        })
+    } else if let Some(path) = env.get(AZURE_FEDERATED_TOKEN_FILE) {
+        CredentialSource::WorkloadIdentity {
+            token_file: Some(cwd.join(path)),
+        }
+    } else {
+        CredentialSource::Auto
+    }
 }
 
 fn apply_overrides(settings: &mut Settings, env: &Env, cwd: &Path) -> Result<(), ConfigError> {
@@ -595,6 +791,28 @@ fn check_client_id(id: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "`{id}` is not an application (client) id; expected a GUID like 11111111-2222-3333-4444-555555555555"
+        ))
+    }
+}
+
+fn check_object_id(id: &str) -> Result<(), String> {
+    if is_guid(id) {
+        Ok(())
+    } else {
+        Err(format!("`{id}` is not an object id; expected a GUID"))
+    }
+}
+
+fn check_resource_id(id: &str) -> Result<(), String> {
+    let lower = id.to_ascii_lowercase();
+    if lower.starts_with("/subscriptions/")
+        && lower.contains("/providers/microsoft.managedidentity/userassignedidentities/")
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not a user-assigned identity's resource id \
+             (/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME)"
         ))
     }
 }

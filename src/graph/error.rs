@@ -190,6 +190,30 @@ pub enum GraphError {
         /// Attempts made.
         attempts: u32,
     },
+    /// The call's overall deadline ([`super::RetryPolicy::deadline`]) passed, or the next
+    /// wait (pacing, `Retry-After`, backoff) would have ended after it.
+    #[error(
+        "{request}: gave up at the {:.1} s deadline after {attempts} attempt(s){}",
+        deadline.as_secs_f64(),
+        last.as_ref().map(|e| format!("; last: {e}")).unwrap_or_default()
+    )]
+    Deadline {
+        /// The request.
+        request: Box<RequestContext>,
+        /// The deadline per call.
+        deadline: Duration,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's failure, if one was made.
+        last: Option<Box<GraphError>>,
+    },
+    /// A `$batch` mfactl built cannot be sent (duplicate or empty ids, a path without a
+    /// version); nothing was sent.
+    #[error("invalid $batch request: {reason}")]
+    InvalidBatch {
+        /// What is wrong.
+        reason: String,
+    },
     /// A 2xx whose body is not the JSON expected. Never taken as "empty".
     #[error("{request}: invalid response (status {status}): {reason}")]
     InvalidResponse {
@@ -220,6 +244,8 @@ impl GraphError {
             | GraphError::Throttled { .. }
             | GraphError::Server { .. }
             | GraphError::Network { .. }
+            | GraphError::Deadline { .. }
+            | GraphError::InvalidBatch { .. }
             | GraphError::InvalidResponse { .. } => GraphErrorKind::Graph,
         }
     }
@@ -240,8 +266,10 @@ impl GraphError {
             | GraphError::Throttled { request, .. }
             | GraphError::Server { request, .. }
             | GraphError::Network { request, .. }
+            | GraphError::Deadline { request, .. }
             | GraphError::InvalidResponse { request, .. } => Some(request),
-            GraphError::Secret { .. }
+            GraphError::InvalidBatch { .. }
+            | GraphError::Secret { .. }
             | GraphError::CaFile { .. }
             | GraphError::Setup { .. }
             | GraphError::Authentication { .. } => None,

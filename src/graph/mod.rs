@@ -1,48 +1,57 @@
 //! The Microsoft Graph client that plan and apply use: one reqwest client (system roots plus
 //! the tenant's extra CA) shared by azure_identity's token requests and Graph calls, token
-//! caching by azure_identity, paging, and conservative retries.
+//! caching by azure_identity, client-side pacing, paging, `$batch`, and retries.
 //!
-//! Retries (FACTS.md §10): 429 and 503 honour `Retry-After` (fractional seconds); 500, 502,
-//! 504 and connection failures back off exponentially; at most [`MAX_ATTEMPTS`] attempts.
-//! A PATCH is retried only when it cannot have been applied: on 429 or 503 carrying
-//! `Retry-After` (the service refused it before acting), and on a failure to connect. Other
-//! 4xx are never retried.
+//! Retries (FACTS.md §10, [`RetryPolicy`]): 429 waits its `Retry-After` (fractional seconds
+//! or an HTTP date), or backs off without one; 500, 502, 503, 504, timeouts and connection
+//! failures back off exponentially with full jitter (503 waits its `Retry-After` when it
+//! has one). Every call is bounded by [`MAX_ATTEMPTS`] attempts and [`CALL_DEADLINE`].
+//! A PATCH is retried only when it cannot have been applied: on 429 (the throttle refused
+//! it before it was acted on), on 503 carrying `Retry-After`, and on a failure to connect;
+//! a retried PATCH is the same PATCH. Other 4xx are never retried.
+//!
+//! Pacing ([`pace`]): one [`Pacer`] per Graph service, tenant and app keeps requests below
+//! Graph's documented limits, so that a large run rarely sees a 429.
 //!
 //! Tokens, secrets and `Authorization` headers are never logged: events carry the method,
 //! path, status and attempt only.
 
+mod batch;
+pub mod credential;
 mod error;
+pub mod pace;
+mod retry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
-use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
+pub use batch::{BatchRequest, BatchResponse, MAX_BATCH};
 pub use error::{GraphError, GraphErrorKind, RequestContext, required_permission};
+pub use pace::{Charge, PaceLimits, Pacer};
+pub use retry::{RetryPolicy, parse_retry_after};
 
-use crate::config::{CredentialSource, Env, TenantSettings};
+use crate::config::{Env, TenantSettings};
 
 /// The scope mfactl asks tokens for. Always Graph's own, whatever `graph_url` is (the
 /// emulator and proxies accept Graph tokens): `{graph_url}/.default` would name another
 /// resource.
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
-/// Attempts per request, the first included.
-pub const MAX_ATTEMPTS: u32 = 3;
+/// Attempts per request, the first included (the default [`RetryPolicy`]).
+pub const MAX_ATTEMPTS: u32 = 6;
+/// Overall time allowed per call, pacing and retries included (the default [`RetryPolicy`]).
+pub const CALL_DEADLINE: Duration = Duration::from_secs(120);
 /// Per-request timeout (connect, send, and read the whole body).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connect timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` waited for; a longer one ends the retries at once.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// The first backoff delay when no `Retry-After` is given; doubled per attempt.
-const BASE_BACKOFF: Duration = Duration::from_millis(200);
 /// Longest error message kept from a non-JSON error body.
 const MAX_MESSAGE: usize = 300;
 
@@ -52,10 +61,13 @@ pub struct GraphClient {
     client_id: String,
     graph_url: Url,
     http: reqwest::Client,
-    credential: Arc<ClientSecretCredential>,
+    credential: Arc<dyn TokenCredential>,
     /// Kept only to scrub it from error text, should a server ever echo it.
     secret: Secret,
     sent: AtomicU64,
+    policy: RetryPolicy,
+    pacer: Arc<Pacer>,
+    jitter: retry::Jitter,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -79,20 +91,25 @@ struct Reply {
 
 /// What one attempt came to.
 enum Outcome {
-    /// A response to interpret (2xx or a final error status).
+    /// A 2xx response to interpret.
     Reply(Reply),
-    /// Try again after this long.
-    Retry(Duration),
+    /// Try again after `delay`; `error` is the answer if no attempt is left.
+    Retry {
+        /// How long to wait.
+        delay: Duration,
+        /// The failure of this attempt.
+        error: GraphError,
+    },
     /// Give up with this error.
     Fail(GraphError),
 }
 
 impl GraphClient {
-    /// Builds the client for `tenant`: reads its secret (from `env` or a file), builds one
-    /// HTTP client trusting the system roots plus `ca_file`, and a ClientSecretCredential
-    /// that requests tokens through that same client. Sends nothing.
+    /// Builds the client for `tenant`: one HTTP client trusting the system roots plus
+    /// `ca_file`, and the tenant's credential (`credential::build`: reads its secret,
+    /// certificate or token file) that requests tokens through that same client. Sends
+    /// nothing.
     pub fn connect(tenant: &TenantSettings, env: &Env) -> Result<GraphClient, GraphError> {
-        let secret = read_secret(&tenant.credential, env)?;
         // reqwest (built without a default crypto provider) panics when none is installed;
         // `main` installs ring, and this covers any other caller. A concurrent install
         // winning the race is just as good.
@@ -126,42 +143,23 @@ impl GraphClient {
             reason: error_chain(&e),
         })?;
 
-        let mut cloud = CustomConfiguration::default();
-        cloud.authority_host = tenant.authority_host.as_str().to_string();
-        // azure_core's default retries up to 8 times over a minute or more (a TLS failure
-        // took 82 s to surface: TOOLING.md); the token request gets the same budget as a
-        // Graph request instead.
-        let retry = RetryOptions::exponential(ExponentialRetryOptions {
-            initial_delay: azure_core::time::Duration::milliseconds(200),
-            max_retries: MAX_ATTEMPTS - 1,
-            max_total_elapsed: azure_core::time::Duration::seconds(30),
-            max_delay: azure_core::time::Duration::seconds(5),
-        });
-        let options = ClientSecretCredentialOptions {
-            client_options: ClientOptions {
-                transport: Some(Transport::new(Arc::new(http.clone()))),
-                cloud: Some(Arc::new(CloudConfiguration::Custom(cloud))),
-                retry,
-                ..Default::default()
-            },
-        };
-        let credential = ClientSecretCredential::new(
-            &tenant.tenant_id,
-            tenant.client_id.clone(),
-            secret.clone(),
-            Some(options),
-        )
-        .map_err(|e| GraphError::Setup {
-            reason: scrub(&e.to_string(), secret.secret()),
-        })?;
+        let (credential, secret) = credential::build(tenant, env, &http)?;
         Ok(GraphClient {
             tenant_id: tenant.tenant_id.clone(),
             client_id: tenant.client_id.clone(),
             graph_url: tenant.graph_url.clone(),
             http,
             credential,
+            pacer: pace::shared(
+                &tenant.graph_url,
+                &tenant.tenant_id,
+                &tenant.client_id,
+                PaceLimits::default(),
+            ),
             secret,
             sent: AtomicU64::new(0),
+            policy: RetryPolicy::default(),
+            jitter: retry::Jitter::new(),
         })
     }
 
@@ -173,6 +171,29 @@ impl GraphClient {
     /// The Graph base URL.
     pub fn graph_url(&self) -> &Url {
         &self.graph_url
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The same client pacing below `limits` (a tenant's real tier, say), with a new pacer
+    /// that clients for the same tenant and app made afterwards share.
+    pub fn with_pace_limits(mut self, limits: PaceLimits) -> Self {
+        self.pacer = pace::replace(&self.graph_url, &self.tenant_id, &self.client_id, limits);
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The pacer this client shares with every client for the same tenant and app.
+    pub fn pacer(&self) -> &Arc<Pacer> {
+        &self.pacer
     }
 
     /// GETs one resource: `path` is relative to the Graph base URL and carries the version
@@ -290,21 +311,77 @@ impl GraphClient {
         }
     }
 
-    /// Sends with retries; returns a 2xx reply or the error for the final answer.
+    /// Sends with pacing and retries; returns a 2xx reply or the error for the final answer.
     async fn send(
         &self,
         method: Method,
         url: Url,
         body: Option<&Value>,
     ) -> Result<Reply, GraphError> {
+        let charge = Charge::of(method.as_str(), url.path(), url.query());
+        let safe = method == Method::GET;
+        self.send_with(method, url, body, charge, safe).await
+    }
+
+    /// [`GraphClient::send`] with the pacing charge given, and whether a request that may
+    /// have reached the service can be sent again (`safe`: it changes nothing).
+    async fn send_with(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        charge: Charge,
+        safe: bool,
+    ) -> Result<Reply, GraphError> {
         let path = self.display_path(&url);
+        let deadline = Instant::now() + self.policy.deadline;
+        let give_up = |attempts: u32, last: Option<GraphError>| GraphError::Deadline {
+            request: Box::new(RequestContext {
+                method: method.as_str().to_string(),
+                path: path.clone(),
+                request_id: None,
+            }),
+            deadline: self.policy.deadline,
+            attempts,
+            last: last.map(Box::new),
+        };
         let mut attempt = 1;
         loop {
-            let outcome = self.attempt(&method, &url, &path, body, attempt).await?;
-            match outcome {
+            match self.pacer.reserve(charge, deadline) {
+                Ok(wait) if wait.is_zero() => {}
+                Ok(wait) => {
+                    tracing::trace!(
+                        method = %method, path = %path,
+                        wait_ms = wait.as_millis() as u64, "pacing Graph request"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(_) => return Err(give_up(attempt - 1, None)),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(give_up(attempt - 1, None));
+            }
+            let attempt_ctx = Attempt {
+                method: &method,
+                url: &url,
+                path: &path,
+                body,
+                number: attempt,
+                timeout: left.min(self.policy.request_timeout),
+                charge,
+                safe,
+            };
+            match self.attempt(attempt_ctx).await? {
                 Outcome::Reply(reply) => return Ok(reply),
                 Outcome::Fail(err) => return Err(err),
-                Outcome::Retry(delay) => {
+                Outcome::Retry { delay, error } => {
+                    if attempt >= self.policy.max_attempts {
+                        return Err(error);
+                    }
+                    if Instant::now() + delay >= deadline {
+                        return Err(give_up(attempt, Some(error)));
+                    }
                     tracing::debug!(
                         method = %method,
                         path = %path,
@@ -319,19 +396,27 @@ impl GraphClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &Url,
-        path: &str,
-        body: Option<&Value>,
-        attempt: u32,
-    ) -> Result<Outcome, GraphError> {
+    /// A jittered backoff before attempt `attempt + 1`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.jitter.below(self.policy.backoff_cap(attempt))
+    }
+
+    async fn attempt(&self, a: Attempt<'_>) -> Result<Outcome, GraphError> {
+        let Attempt {
+            method,
+            url,
+            path,
+            body,
+            number: attempt,
+            timeout,
+            charge,
+            safe,
+        } = a;
         let token = self.token().await?;
-        let is_get = *method == Method::GET;
         let mut request = self
             .http
             .request(method.clone(), url.clone())
+            .timeout(timeout)
             .bearer_auth(token.secret())
             .header(reqwest::header::ACCEPT, "application/json")
             // Evolvable enum members (x509 `issuerSubjectAndPolicyOID`, …) come back as
@@ -348,26 +433,30 @@ impl GraphClient {
                 request_id,
             })
         };
-        let last = attempt >= MAX_ATTEMPTS;
         self.sent.fetch_add(1, Ordering::Relaxed);
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => {
-                // A PATCH that failed to connect was never sent; any later failure may
-                // have reached the service, so a retry could write twice.
-                let safe = is_get || e.is_connect();
+                // A request that failed to connect was never sent; any later failure may
+                // have reached the service, so a retried write could write twice.
+                let retry = safe || e.is_connect();
                 tracing::debug!(
                     method = %method, path = %path, attempt, connect = e.is_connect(),
                     timeout = e.is_timeout(), "Graph request failed without a response"
                 );
-                if safe && !last {
-                    return Ok(Outcome::Retry(backoff(attempt)));
-                }
-                return Ok(Outcome::Fail(GraphError::Network {
+                let error = GraphError::Network {
                     request: context(None),
                     reason: error_chain(&e),
                     attempts: attempt,
-                }));
+                };
+                return Ok(if retry {
+                    Outcome::Retry {
+                        delay: self.backoff(attempt),
+                        error,
+                    }
+                } else {
+                    Outcome::Fail(error)
+                });
             }
         };
         let status = response.status().as_u16();
@@ -379,19 +468,28 @@ impl GraphClient {
                 .map(str::to_string)
         };
         let request_id = header("request-id");
-        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        let retry_after =
+            header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+        if let Some(p) = header("x-ms-throttle-limit-percentage").and_then(|v| v.parse().ok()) {
+            self.pacer.observe(charge, p);
+        }
         tracing::debug!(method = %method, path = %path, attempt, status, "Graph response");
         let bytes = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                if is_get && !last {
-                    return Ok(Outcome::Retry(backoff(attempt)));
-                }
-                return Ok(Outcome::Fail(GraphError::Network {
+                let error = GraphError::Network {
                     request: context(request_id),
                     reason: format!("reading the response body: {}", error_chain(&e)),
                     attempts: attempt,
-                }));
+                };
+                return Ok(if safe {
+                    Outcome::Retry {
+                        delay: self.backoff(attempt),
+                        error,
+                    }
+                } else {
+                    Outcome::Fail(error)
+                });
             }
         };
         if (200..300).contains(&status) {
@@ -404,104 +502,136 @@ impl GraphClient {
         }
         let (code, message, body_request_id) = error_body(&bytes);
         let request = context(request_id.or(body_request_id));
-        let outcome = match status {
-            429 | 503 => {
-                let delay = match retry_after {
-                    Some(d) => Some(d),
-                    // Without Retry-After a GET backs off; a PATCH may have been acted on.
-                    None if is_get => Some(backoff(attempt)),
-                    None => None,
-                };
-                match delay {
-                    Some(d) if !last && d <= MAX_RETRY_AFTER => Outcome::Retry(d),
-                    _ if status == 429 => Outcome::Fail(GraphError::Throttled {
-                        request,
-                        retry_after,
-                        attempts: attempt,
-                    }),
-                    _ => Outcome::Fail(GraphError::Server {
-                        request,
-                        status,
-                        code,
-                        message,
-                        attempts: attempt,
-                    }),
-                }
-            }
-            500 | 502 | 504 if is_get && !last => Outcome::Retry(backoff(attempt)),
-            500..=599 => Outcome::Fail(GraphError::Server {
+        let verdict = retry_verdict(status, retry_after, safe, &self.policy);
+        let error = status_error(
+            status,
+            StatusDetail {
                 request,
-                status,
                 code,
                 message,
+                retry_after,
                 attempts: attempt,
-            }),
-            400 => Outcome::Fail(GraphError::BadRequest {
-                request,
-                code,
-                message,
-            }),
-            401 => Outcome::Fail(GraphError::Unauthorized {
-                request,
-                code,
-                message,
-            }),
-            403 => Outcome::Fail(GraphError::Forbidden {
-                permission: required_permission(method.as_str(), path),
-                request,
-                code,
-                message,
-            }),
-            404 => Outcome::Fail(GraphError::NotFound {
-                request,
-                code,
-                message,
-            }),
-            _ => Outcome::Fail(GraphError::Rejected {
-                request,
-                status,
-                code,
-                message,
-            }),
-        };
-        Ok(outcome)
+            },
+        );
+        Ok(match verdict {
+            Verdict::Final => Outcome::Fail(error),
+            Verdict::After(delay) => {
+                if status == 429 {
+                    self.pacer.throttled(charge, delay);
+                }
+                Outcome::Retry { delay, error }
+            }
+            Verdict::Backoff => {
+                let delay = self.backoff(attempt);
+                if status == 429 {
+                    self.pacer.throttled(charge, delay);
+                }
+                Outcome::Retry { delay, error }
+            }
+        })
     }
 }
 
-/// Reads the client secret; a trailing line break in a file is not part of it.
-fn read_secret(source: &CredentialSource, env: &Env) -> Result<Secret, GraphError> {
-    let fail = |reason: &str| GraphError::Secret {
-        from: source.clone(),
-        reason: reason.to_string(),
-    };
-    let value = match source {
-        CredentialSource::SecretEnv(name) => env
-            .get(name)
-            .ok_or_else(|| fail("the variable is not set or is empty"))?
-            .to_string(),
-        CredentialSource::SecretFile(path) => std::fs::read_to_string(path)
-            .map_err(|e| fail(&e.to_string()))?
-            .trim_end_matches(['\r', '\n'])
-            .to_string(),
-    };
-    if value.trim().is_empty() {
-        return Err(fail("the secret is empty"));
+/// One attempt's request and limits.
+struct Attempt<'a> {
+    method: &'a Method,
+    url: &'a Url,
+    path: &'a str,
+    body: Option<&'a Value>,
+    number: u32,
+    timeout: Duration,
+    charge: Charge,
+    safe: bool,
+}
+
+/// Whether and when to retry an error status.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    /// Not retried.
+    Final,
+    /// Retried after this long (the service's `Retry-After`).
+    After(Duration),
+    /// Retried after a jittered backoff.
+    Backoff,
+}
+
+/// The retry rule for an error status (FACTS.md §10). `safe`: the request changes nothing,
+/// so sending it again cannot write twice. A 429 was refused by the throttle before it was
+/// acted on, and so was a 503 that says when to come back; any other 5xx to a write may
+/// have been acted on.
+fn retry_verdict(
+    status: u16,
+    retry_after: Option<Duration>,
+    safe: bool,
+    policy: &RetryPolicy,
+) -> Verdict {
+    match (status, retry_after) {
+        (429 | 503, Some(d)) if d <= policy.max_retry_after => Verdict::After(d),
+        (429 | 503, Some(_)) => Verdict::Final,
+        (429, None) => Verdict::Backoff,
+        (500 | 502 | 503 | 504, _) if safe => Verdict::Backoff,
+        _ => Verdict::Final,
     }
-    Ok(Secret::new(value))
 }
 
-/// `delay` before attempt `attempt + 1`: 200 ms, 400 ms, ...
-fn backoff(attempt: u32) -> Duration {
-    BASE_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(10))
+/// What an error status is interpreted with.
+struct StatusDetail {
+    request: Box<RequestContext>,
+    code: String,
+    message: String,
+    retry_after: Option<Duration>,
+    attempts: u32,
 }
 
-/// `Retry-After` in (possibly fractional) seconds; an HTTP date is not used by Graph.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let secs: f64 = v.trim().parse().ok()?;
-    if secs.is_finite() && secs >= 0.0 {
-        Duration::try_from_secs_f64(secs).ok()
-    } else {
-        None
+/// The error for a non-2xx status.
+fn status_error(status: u16, d: StatusDetail) -> GraphError {
+    let StatusDetail {
+        request,
+        code,
+        message,
+        retry_after,
+        attempts,
+    } = d;
+    match status {
+        429 => GraphError::Throttled {
+            request,
+            retry_after,
+            attempts,
+        },
+        500..=599 => GraphError::Server {
+            request,
+            status,
+            code,
+            message,
+            attempts,
+        },
+        400 => GraphError::BadRequest {
+            request,
+            code,
+            message,
+        },
+        401 => GraphError::Unauthorized {
+            request,
+            code,
+            message,
+        },
+        403 => GraphError::Forbidden {
+            permission: required_permission(&request.method, &request.path),
+            request,
+            code,
+            message,
+        },
+        404 => GraphError::NotFound {
+            request,
+            code,
+            message,
+        },
+        _ => GraphError::Rejected {
+            request,
+            status,
+            code,
+            message,
+        },
     }
 }
 
@@ -625,6 +755,7 @@ fn aadsts_code(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CredentialSource;
 
     #[test]
     fn the_client_and_its_futures_can_cross_threads() {
@@ -653,21 +784,24 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_fractional_seconds() {
-        assert_eq!(
-            parse_retry_after("2.128"),
-            Some(Duration::from_millis(2128))
-        );
-        assert_eq!(parse_retry_after("10"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-    }
-
-    #[test]
-    fn backoff_doubles() {
-        assert_eq!(backoff(1), Duration::from_millis(200));
-        assert_eq!(backoff(2), Duration::from_millis(400));
-        assert!(backoff(100) <= Duration::from_secs(205));
+    fn only_refusals_are_retried_for_writes() {
+        let p = RetryPolicy::default();
+        let d = Duration::from_millis(50);
+        let ra = Some(d);
+        assert_eq!(retry_verdict(429, ra, false, &p), Verdict::After(d));
+        assert_eq!(retry_verdict(429, None, false, &p), Verdict::Backoff);
+        assert_eq!(retry_verdict(503, ra, false, &p), Verdict::After(d));
+        assert_eq!(retry_verdict(503, None, false, &p), Verdict::Final);
+        assert_eq!(retry_verdict(503, None, true, &p), Verdict::Backoff);
+        for s in [500, 502, 504] {
+            assert_eq!(retry_verdict(s, None, true, &p), Verdict::Backoff);
+            assert_eq!(retry_verdict(s, None, false, &p), Verdict::Final);
+        }
+        for s in [400, 401, 403, 404, 409, 412] {
+            assert_eq!(retry_verdict(s, ra, true, &p), Verdict::Final);
+        }
+        let long = Some(p.max_retry_after + Duration::from_secs(1));
+        assert_eq!(retry_verdict(429, long, true, &p), Verdict::Final);
     }
 
     #[test]

@@ -7,7 +7,9 @@ use super::{
     DesiredMethod, DesiredPolicy, DesiredState, LiveState, POLICY_PATH, Plan, PlanError,
     SECURITY_DEFAULTS_PATH,
 };
-use crate::graph::{GraphClient, GraphError};
+use serde_json::Value;
+
+use crate::graph::{BatchRequest, GraphClient, GraphError, RequestContext};
 use crate::policy::{Location, PolicySet};
 
 /// Why no plan could be made: the tenant could not be read, a target does not resolve, or
@@ -111,7 +113,7 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
     };
     let mut policy = declared.clone();
     let targets = declared.unresolved_targets();
-    // Each distinct name once, all at the same time: one round of reads, however many names.
+    // Each distinct name once, all in one `$batch`: one round of reads, however many names.
     let mut names: Vec<(String, String, Location)> = Vec::new();
     for t in &targets {
         if !names
@@ -126,16 +128,7 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
             names.push((t.target_type.clone(), t.name.clone(), location));
         }
     }
-    let ids = futures_util::future::join_all(
-        names
-            .iter()
-            .map(|(ty, name, location)| lookup(client, ty, name, location.clone())),
-    )
-    .await;
-    let mut resolved: BTreeMap<(String, String), String> = BTreeMap::new();
-    for ((ty, name, _), id) in names.into_iter().zip(ids) {
-        resolved.insert((ty, name), id?);
-    }
+    let resolved = lookup_all(client, names).await?;
     for t in &targets {
         if let Some(id) = resolved.get(&(t.target_type.clone(), t.name.clone())) {
             policy.set_target_id(&t.pointer, id);
@@ -156,42 +149,84 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
     Ok(desired)
 }
 
-/// The object id of a group named `name`, or of the user whose UPN is `name`.
-async fn lookup(
-    client: &GraphClient,
-    target_type: &str,
-    name: &str,
-    location: Location,
-) -> Result<String, PlanningError> {
+/// The Graph path that finds the user whose UPN is `name`, or the groups named `name`.
+fn lookup_path(target_type: &str, name: &str) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     if target_type == "user" {
-        let path = format!(
+        return format!(
             "/v1.0/users/{}?$select=id",
-            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+            utf8_percent_encode(name, NON_ALPHANUMERIC)
         );
-        return match client.get(&path).await {
-            Ok(user) => Ok(user["id"].as_str().unwrap_or_default().to_string()),
-            Err(GraphError::NotFound { .. }) => Err(PlanningError::NoSuchUser {
-                name: name.to_string(),
-                location,
-            }),
-            Err(e) => Err(e.into()),
+    }
+    let filter = format!("displayName eq '{}'", literal(name));
+    format!(
+        "/v1.0/groups?$filter={}&$select=id,displayName",
+        utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+    )
+}
+
+/// Resolves every `(type, name)` into an object id with one `$batch` (one request for up to
+/// twenty names, their POSTs concurrent beyond that): one round of reads however many
+/// names. A group page that continues (`@odata.nextLink`: more groups of that name than
+/// fit a page) is read to its end on its own.
+async fn lookup_all(
+    client: &GraphClient,
+    names: Vec<(String, String, Location)>,
+) -> Result<BTreeMap<(String, String), String>, PlanningError> {
+    let mut resolved = BTreeMap::new();
+    if names.is_empty() {
+        return Ok(resolved);
+    }
+    let requests = names
+        .iter()
+        .enumerate()
+        .map(|(i, (ty, name, _))| BatchRequest::get(i.to_string(), lookup_path(ty, name)))
+        .collect();
+    let responses = client.batch(requests).await?;
+    for ((ty, name, location), response) in names.into_iter().zip(responses) {
+        let id = if ty == "user" {
+            match response.into_result() {
+                Ok(user) => user
+                    .as_ref()
+                    .and_then(|u| u["id"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(GraphError::NotFound { .. }) => {
+                    return Err(PlanningError::NoSuchUser { name, location });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let page = response.into_result()?.unwrap_or_default();
+            let groups = match (&page["value"], &page["@odata.nextLink"]) {
+                (Value::Array(groups), Value::Null) => groups.clone(),
+                (Value::Array(_), _) => client.get_all(&lookup_path(&ty, &name)).await?,
+                _ => {
+                    return Err(GraphError::InvalidResponse {
+                        request: Box::new(RequestContext {
+                            method: "GET".into(),
+                            path: lookup_path(&ty, &name),
+                            request_id: None,
+                        }),
+                        status: 200,
+                        reason: "the page has no `value` array".into(),
+                    }
+                    .into());
+                }
+            };
+            match groups.as_slice() {
+                [one] => one["id"].as_str().unwrap_or_default().to_string(),
+                [] => return Err(PlanningError::NoSuchGroup { name, location }),
+                many => {
+                    return Err(PlanningError::AmbiguousGroup {
+                        count: many.len(),
+                        name,
+                        location,
+                    });
+                }
+            }
         };
+        resolved.insert((ty, name), id);
     }
-    let path = format!(
-        "/v1.0/groups?$filter=displayName eq '{}'&$select=id,displayName",
-        literal(name)
-    );
-    let groups = client.get_all(&path).await?;
-    match groups.as_slice() {
-        [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
-        [] => Err(PlanningError::NoSuchGroup {
-            name: name.to_string(),
-            location,
-        }),
-        many => Err(PlanningError::AmbiguousGroup {
-            name: name.to_string(),
-            count: many.len(),
-            location,
-        }),
-    }
+    Ok(resolved)
 }

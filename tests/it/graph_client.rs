@@ -9,7 +9,7 @@ use mfactl::config::{CredentialSource, Env, TenantSettings};
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::{READER_SECRET, WRITER_SECRET};
 use mfactl::exit::ExitCode;
-use mfactl::graph::{GraphClient, GraphError, GraphErrorKind};
+use mfactl::graph::{GraphClient, GraphError, GraphErrorKind, MAX_ATTEMPTS};
 use reqwest::Method;
 use serde_json::{Value, json};
 use url::Url;
@@ -316,7 +316,7 @@ async fn a_429_is_retried_after_retry_after() {
     assert_eq!(users.len(), 30);
     assert_eq!(count(&h, "GET", "/v1.0/users").await, 3);
 
-    add_fault(&h, json!({"pathPrefix": "/v1.0/users", "count": 3, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
+    add_fault(&h, json!({"pathPrefix": "/v1.0/users", "count": MAX_ATTEMPTS, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
     let err = client.get("/v1.0/users").await.unwrap_err();
     match &err {
         GraphError::Throttled {
@@ -325,7 +325,7 @@ async fn a_429_is_retried_after_retry_after() {
             ..
         } => {
             assert_eq!(*retry_after, Some(Duration::from_millis(100)));
-            assert_eq!(*attempts, 3);
+            assert_eq!(*attempts, MAX_ATTEMPTS);
         }
         other => panic!("{other:?}"),
     }
@@ -333,10 +333,10 @@ async fn a_429_is_retried_after_retry_after() {
 }
 
 #[tokio::test]
-async fn persistent_500s_give_up_after_three_attempts() {
+async fn persistent_500s_give_up_after_max_attempts() {
     let h = tls_harness().await;
     let client = writer(&h);
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 4, "kind": "status", "status": 500})).await;
+    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY_V1, "count": MAX_ATTEMPTS + 1, "kind": "status", "status": 500})).await;
     let err = client.get(POLICY_V1).await.unwrap_err();
     match &err {
         GraphError::Server {
@@ -346,14 +346,14 @@ async fn persistent_500s_give_up_after_three_attempts() {
             ..
         } => {
             assert_eq!(*status, 500);
-            assert_eq!(*attempts, 3);
+            assert_eq!(*attempts, MAX_ATTEMPTS);
             assert!(request.request_id.is_some());
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(err.kind(), GraphErrorKind::Graph);
-    assert_eq!(count(&h, "GET", POLICY_V1).await, 3);
-    assert_eq!(client.requests_sent(), 3);
+    assert_eq!(count(&h, "GET", POLICY_V1).await, MAX_ATTEMPTS as usize);
+    assert_eq!(client.requests_sent(), u64::from(MAX_ATTEMPTS));
 }
 
 #[tokio::test]

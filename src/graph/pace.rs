@@ -1,0 +1,468 @@
+//! Client-side pacing below Graph's documented limits (FACTS.md §10), so that a large run
+//! rarely meets a 429 at all.
+//!
+//! One [`Pacer`] per Graph service, tenant and application, shared by every request of
+//! every [`super::GraphClient`] for them in the process. It keeps token buckets that mirror
+//! the service's, each at [`PaceLimits::headroom`] of the documented figure: resource units
+//! per app and tenant (by default the strictest tier, 3,500 per 10 s), writes (3,000 per
+//! 150 s), report requests (5 per 10 s) and requests (2,000 per second per app). A request
+//! reserves what it will cost, waiting until every bucket it draws from can pay; reservations
+//! queue in arrival order.
+//!
+//! Two signals from the service slow it further: `x-ms-throttle-limit-percentage` (sent only
+//! above 0.8 of a limit) showing more use than the pacer accounts for (another process with
+//! the same app, say) makes the pacer adopt the service's figure; and a 429 holds back every
+//! request of its class until its `Retry-After` has passed, with no burst afterwards.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// The limits a [`Pacer`] keeps below.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaceLimits {
+    /// Identity-and-access resource units per app and tenant per 10 s: 3,500 (under 50
+    /// users), 5,000 (50–500) or 8,000 (more).
+    pub resource_units_per_10s: f64,
+    /// Writes per app and tenant per 150 s.
+    pub writes_per_150s: f64,
+    /// Identity-and-access report requests per app and tenant per 10 s (the stricter of the
+    /// two documented figures).
+    pub reports_per_10s: f64,
+    /// Requests per second per app.
+    pub requests_per_second: f64,
+    /// The fraction of each limit (burst and rate) the pacer allows itself: the rest absorbs
+    /// the difference between when a request leaves and when the service counts it.
+    pub headroom: f64,
+}
+
+impl Default for PaceLimits {
+    fn default() -> Self {
+        Self {
+            resource_units_per_10s: 3_500.0,
+            writes_per_150s: 3_000.0,
+            reports_per_10s: 5.0,
+            requests_per_second: 2_000.0,
+            headroom: 0.98,
+        }
+    }
+}
+
+/// What one request costs, in the meters of [`PaceLimits`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Charge {
+    /// Identity-and-access resource units.
+    pub units: f64,
+    /// Writes.
+    pub writes: f64,
+    /// Report requests.
+    pub reports: f64,
+    /// Requests (every request counts once).
+    pub requests: f64,
+}
+
+impl Charge {
+    /// The documented cost of a request to `path` (version included, `/v1.0/users/x`) with
+    /// `query` (without `?`): 1 resource unit, `$select` −1, `$expand` +1, `$top` < 20 −1, at
+    /// least 1; a write for POST, PATCH, PUT and DELETE; `reports/...` is metered as
+    /// reports instead.
+    pub fn of(method: &str, path: &str, query: Option<&str>) -> Self {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let report = segments
+            .get(1)
+            .is_some_and(|s| s.eq_ignore_ascii_case("reports"));
+        if report {
+            return Self {
+                reports: 1.0,
+                requests: 1.0,
+                ..Self::default()
+            };
+        }
+        let pairs: Vec<(String, String)> = query
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let has = |k: &str| pairs.iter().any(|(q, _)| q.eq_ignore_ascii_case(k));
+        let mut units: f64 = 1.0;
+        if has("$select") {
+            units -= 1.0;
+        }
+        if has("$expand") {
+            units += 1.0;
+        }
+        let small_top = pairs
+            .iter()
+            .find(|(q, _)| q.eq_ignore_ascii_case("$top"))
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+            .is_some_and(|t| t < 20);
+        if small_top {
+            units -= 1.0;
+        }
+        let write = !method.eq_ignore_ascii_case("GET");
+        Self {
+            units: units.max(1.0),
+            writes: if write { 1.0 } else { 0.0 },
+            reports: 0.0,
+            requests: 1.0,
+        }
+    }
+
+    /// Only the request itself (the outer `$batch` POST, whose inner requests are charged
+    /// on their own).
+    pub fn request_only() -> Self {
+        Self {
+            requests: 1.0,
+            ..Self::default()
+        }
+    }
+
+    /// Both charges together.
+    pub fn plus(self, other: Charge) -> Self {
+        Self {
+            units: self.units + other.units,
+            writes: self.writes + other.writes,
+            reports: self.reports + other.reports,
+            requests: self.requests + other.requests,
+        }
+    }
+
+    fn is_report(&self) -> bool {
+        self.reports > 0.0 && self.units == 0.0
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(limit: f64, window_secs: f64, headroom: f64, now: Instant) -> Self {
+        let capacity = (limit * headroom).max(1.0);
+        Self {
+            tokens: capacity,
+            capacity,
+            per_second: capacity / window_secs,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+    }
+
+    /// How long until `amount` can be paid.
+    fn wait_for(&self, amount: f64) -> f64 {
+        if amount <= 0.0 || self.tokens >= amount {
+            0.0
+        } else {
+            (amount.min(self.capacity) - self.tokens) / self.per_second
+        }
+    }
+
+    /// The share of the service's limit used, as the service would report it.
+    fn used_fraction(&self, headroom: f64) -> f64 {
+        let service_capacity = self.capacity / headroom;
+        (service_capacity - self.tokens) / service_capacity
+    }
+
+    /// Takes the service's reported use (fraction of its limit) when it exceeds ours.
+    fn adopt(&mut self, fraction: f64, headroom: f64) {
+        let service_capacity = self.capacity / headroom;
+        let service_tokens = service_capacity * (1.0 - fraction);
+        let ours = service_tokens - (service_capacity - self.capacity);
+        self.tokens = self.tokens.min(ours);
+    }
+}
+
+#[derive(Debug)]
+struct Buckets {
+    units: Bucket,
+    writes: Bucket,
+    reports: Bucket,
+    requests: Bucket,
+    /// No identity-and-access request before this (after a 429).
+    hold: Option<Instant>,
+    /// No report request before this.
+    hold_reports: Option<Instant>,
+}
+
+impl Buckets {
+    fn refill(&mut self, now: Instant) {
+        self.units.refill(now);
+        self.writes.refill(now);
+        self.reports.refill(now);
+        self.requests.refill(now);
+    }
+}
+
+/// Token buckets for one service, tenant and app. See the module documentation.
+#[derive(Debug)]
+pub struct Pacer {
+    limits: PaceLimits,
+    buckets: Mutex<Buckets>,
+}
+
+/// What [`Pacer::observe`] makes of a response.
+const PERCENTAGE_TOLERANCE: f64 = 0.05;
+
+impl Pacer {
+    /// Full buckets for `limits`.
+    pub fn new(limits: PaceLimits) -> Self {
+        let now = Instant::now();
+        let h = limits.headroom.clamp(0.1, 1.0);
+        let buckets = Buckets {
+            units: Bucket::new(limits.resource_units_per_10s, 10.0, h, now),
+            writes: Bucket::new(limits.writes_per_150s, 150.0, h, now),
+            reports: Bucket::new(limits.reports_per_10s, 10.0, h, now),
+            requests: Bucket::new(limits.requests_per_second, 1.0, h, now),
+            hold: None,
+            hold_reports: None,
+        };
+        Self {
+            limits: PaceLimits {
+                headroom: h,
+                ..limits
+            },
+            buckets: Mutex::new(buckets),
+        }
+    }
+
+    /// The limits paced below.
+    pub fn limits(&self) -> &PaceLimits {
+        &self.limits
+    }
+
+    /// Reserves `charge` and returns how long to wait before sending. When that wait would
+    /// end after `deadline`, nothing is reserved and the wait is the error.
+    pub fn reserve(&self, charge: Charge, deadline: Instant) -> Result<Duration, Duration> {
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        b.refill(now);
+        let mut secs = b
+            .units
+            .wait_for(charge.units)
+            .max(b.writes.wait_for(charge.writes))
+            .max(b.reports.wait_for(charge.reports))
+            .max(b.requests.wait_for(charge.requests));
+        let hold = if charge.is_report() {
+            b.hold_reports
+        } else {
+            b.hold
+        };
+        if let Some(until) = hold {
+            secs = secs.max(until.saturating_duration_since(now).as_secs_f64());
+        }
+        let wait = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        if now.checked_add(wait).is_none_or(|at| at > deadline) {
+            return Err(wait);
+        }
+        b.units.tokens -= charge.units;
+        b.writes.tokens -= charge.writes;
+        b.reports.tokens -= charge.reports;
+        b.requests.tokens -= charge.requests;
+        Ok(wait)
+    }
+
+    /// Takes in a response's `x-ms-throttle-limit-percentage`: when the service counts more
+    /// use than the pacer does, the pacer adopts the service's figure and slows down.
+    pub fn observe(&self, charge: Charge, percentage: f64) {
+        if !percentage.is_finite() {
+            return;
+        }
+        let h = self.limits.headroom;
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        b.refill(now);
+        let ours = if charge.is_report() {
+            b.reports.used_fraction(h).max(b.requests.used_fraction(h))
+        } else {
+            b.units
+                .used_fraction(h)
+                .max(b.writes.used_fraction(h))
+                .max(b.requests.used_fraction(h))
+        };
+        if percentage > ours + PERCENTAGE_TOLERANCE {
+            tracing::debug!(
+                percentage,
+                ours,
+                "Graph reports more use than paced; slowing down"
+            );
+            if charge.is_report() {
+                b.reports.adopt(percentage, h);
+            } else {
+                b.units.adopt(percentage, h);
+            }
+        }
+    }
+
+    /// After a 429: nothing of the same class leaves before `retry_after` has passed, and
+    /// the pacer's burst allowance is spent.
+    pub fn throttled(&self, charge: Charge, retry_after: Duration) {
+        let now = Instant::now();
+        let until = now.checked_add(retry_after).unwrap_or(now);
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if charge.is_report() {
+            b.hold_reports = Some(b.hold_reports.map_or(until, |h| h.max(until)));
+            b.reports.refill(now);
+            b.reports.tokens = b.reports.tokens.min(0.0);
+        } else {
+            b.hold = Some(b.hold.map_or(until, |h| h.max(until)));
+            b.units.refill(now);
+            b.units.tokens = b.units.tokens.min(0.0);
+        }
+    }
+}
+
+type Registry = Mutex<HashMap<String, Weak<Pacer>>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn key(service: &url::Url, tenant: &str, app: &str) -> String {
+    format!(
+        "{} {} {}",
+        service.origin().ascii_serialization(),
+        tenant.to_ascii_lowercase(),
+        app.to_ascii_lowercase()
+    )
+}
+
+/// The process's pacer for this service, tenant and app, made with `limits` if there is
+/// none yet.
+pub fn shared(service: &url::Url, tenant: &str, app: &str, limits: PaceLimits) -> Arc<Pacer> {
+    let mut map = registry().lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|_, w| w.strong_count() > 0);
+    let k = key(service, tenant, app);
+    if let Some(p) = map.get(&k).and_then(Weak::upgrade) {
+        return p;
+    }
+    let p = Arc::new(Pacer::new(limits));
+    map.insert(k, Arc::downgrade(&p));
+    p
+}
+
+/// A new pacer with `limits` for this service, tenant and app, replacing the shared one for
+/// clients made from now on.
+pub fn replace(service: &url::Url, tenant: &str, app: &str, limits: PaceLimits) -> Arc<Pacer> {
+    let p = Arc::new(Pacer::new(limits));
+    registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key(service, tenant, app), Arc::downgrade(&p));
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn charges_follow_the_documented_costs() {
+        let c = Charge::of("GET", "/v1.0/users/x", None);
+        assert_eq!((c.units, c.writes, c.requests), (1.0, 0.0, 1.0));
+        assert_eq!(
+            Charge::of("GET", "/v1.0/users", Some("$expand=manager")).units,
+            2.0
+        );
+        assert_eq!(
+            Charge::of("GET", "/v1.0/users", Some("$select=id&$top=5")).units,
+            1.0
+        );
+        assert_eq!(Charge::of("PATCH", "/beta/policies/x", None).writes, 1.0);
+        let r = Charge::of(
+            "GET",
+            "/v1.0/reports/authenticationMethods/userRegistrationDetails",
+            None,
+        );
+        assert_eq!((r.units, r.reports), (0.0, 1.0));
+    }
+
+    #[test]
+    fn a_burst_passes_then_requests_are_spaced_at_the_rate() {
+        let p = Pacer::new(PaceLimits {
+            reports_per_10s: 5.0,
+            headroom: 1.0,
+            ..PaceLimits::default()
+        });
+        let report = Charge::of("GET", "/v1.0/reports/x", None);
+        for _ in 0..5 {
+            assert_eq!(p.reserve(report, far()), Ok(Duration::ZERO));
+        }
+        let sixth = p.reserve(report, far()).unwrap();
+        assert!(
+            sixth > Duration::from_millis(1900) && sixth <= Duration::from_secs(2),
+            "{sixth:?}"
+        );
+        let seventh = p.reserve(report, far()).unwrap();
+        assert!(seventh > Duration::from_millis(3900), "{seventh:?}");
+        // A wait past the deadline reserves nothing.
+        assert!(
+            p.reserve(report, Instant::now() + Duration::from_secs(1))
+                .is_err()
+        );
+        // Identity-and-access reads are not held up by the reports bucket.
+        let read = Charge::of("GET", "/v1.0/users/x", None);
+        assert_eq!(p.reserve(read, far()), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_service_reporting_more_use_slows_the_pacer() {
+        let p = Pacer::new(PaceLimits::default());
+        let read = Charge::of("GET", "/v1.0/users/x", None);
+        // Our own use is low; the service says 95 % of the limit is gone (someone else).
+        p.observe(read, 0.95);
+        let mut waited = Duration::ZERO;
+        for _ in 0..200 {
+            waited = p.reserve(read, far()).unwrap();
+        }
+        assert!(waited > Duration::from_millis(100), "{waited:?}");
+
+        // When the figure matches our own use, nothing changes.
+        let q = Pacer::new(PaceLimits::default());
+        for _ in 0..1_500 {
+            q.reserve(read, far()).unwrap();
+        }
+        // Resource units 43 % used, requests 77 %: the service's 80 % is our own figure.
+        q.observe(read, 0.80);
+        assert_eq!(q.reserve(read, far()), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_429_holds_back_its_class() {
+        let p = Pacer::new(PaceLimits::default());
+        let read = Charge::of("GET", "/v1.0/users/x", None);
+        p.throttled(read, Duration::from_millis(500));
+        let wait = p.reserve(read, far()).unwrap();
+        assert!(wait > Duration::from_millis(400), "{wait:?}");
+        let report = Charge::of("GET", "/v1.0/reports/x", None);
+        assert_eq!(p.reserve(report, far()), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn one_pacer_per_service_tenant_and_app() {
+        let graph = url::Url::parse("https://graph.example").unwrap();
+        let other = url::Url::parse("https://graph2.example").unwrap();
+        let a = shared(&graph, "T", "App", PaceLimits::default());
+        let b = shared(&graph, "t", "app", PaceLimits::default());
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = shared(&other, "t", "app", PaceLimits::default());
+        assert!(!Arc::ptr_eq(&a, &c));
+        let d = shared(&graph, "t", "other-app", PaceLimits::default());
+        assert!(!Arc::ptr_eq(&a, &d));
+    }
+}
