@@ -692,3 +692,175 @@ async fn under_chaos_apply_converges_without_an_extra_write() {
     let again = p.run(&["plan"]);
     assert_eq!(code(&again), 0, "{}", stdout(&again));
 }
+
+/// What, verb, method, path, fault, expected exit code, expected statuses at that path.
+type FaultCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Value,
+    i32,
+    Vec<u64>,
+);
+
+/// Each fault case once more, through the real binary: the fault hits the first request of
+/// its kind (the policy GET for reads, the SMS PATCH for writes), and the exit code and the
+/// request log show what mfactl did about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_case_through_the_binary() {
+    use crate::cli::Project;
+    const POLICY: &str = "/beta/policies/authenticationMethodsPolicy";
+    const SMS: &str =
+        "/beta/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms";
+    let cases: Vec<FaultCase> = vec![
+        (
+            "429 with fractional Retry-After on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "status", "status": 429, "retryAfter": 0.05}),
+            1,
+            vec![429, 200],
+        ),
+        (
+            "429 without Retry-After on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "status", "status": 429}),
+            1,
+            vec![429, 200],
+        ),
+        (
+            "500 on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "status", "status": 500}),
+            1,
+            vec![500, 200],
+        ),
+        (
+            "502 on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "status", "status": 502}),
+            1,
+            vec![502, 200],
+        ),
+        (
+            "503 on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "status", "status": 503}),
+            1,
+            vec![503, 200],
+        ),
+        (
+            "504 on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "status", "status": 504}),
+            1,
+            vec![504, 200],
+        ),
+        (
+            "dropped connection on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "drop"}),
+            1,
+            vec![0, 200],
+        ),
+        (
+            "latency on a read",
+            "plan",
+            "GET",
+            POLICY,
+            json!({"kind": "latency", "ms": 50}),
+            1,
+            vec![200],
+        ),
+        (
+            "malformed body on a read",
+            "apply",
+            "GET",
+            POLICY,
+            json!({"kind": "malformed"}),
+            5,
+            vec![200],
+        ),
+        (
+            "429 with Retry-After on a write",
+            "apply",
+            "PATCH",
+            SMS,
+            json!({"kind": "status", "status": 429, "retryAfter": 0.05}),
+            0,
+            vec![429, 204],
+        ),
+        (
+            "503 with Retry-After on a write",
+            "apply",
+            "PATCH",
+            SMS,
+            json!({"kind": "status", "status": 503, "retryAfter": 0.05}),
+            0,
+            vec![503, 204],
+        ),
+        (
+            "500 on a write is not retried",
+            "apply",
+            "PATCH",
+            SMS,
+            json!({"kind": "status", "status": 500}),
+            6,
+            vec![500],
+        ),
+        (
+            "dropped connection on a write is not resent",
+            "apply",
+            "PATCH",
+            SMS,
+            json!({"kind": "drop"}),
+            6,
+            vec![0],
+        ),
+        (
+            "400 on a write is not retried",
+            "apply",
+            "PATCH",
+            SMS,
+            json!({"kind": "status", "status": 400}),
+            6,
+            vec![400],
+        ),
+    ];
+    for (what, verb, method, path, mut fault, exit, statuses) in cases {
+        let p = Project::sandbox_tenant().await;
+        fault["method"] = json!(method);
+        fault["pathPrefix"] = json!(path);
+        fault["count"] = json!(1);
+        add_fault(&p.h, fault).await;
+        let args: &[&str] = if verb == "plan" {
+            &["plan"]
+        } else {
+            &["apply", "--yes"]
+        };
+        let o = p.run(args);
+        assert_eq!(code(&o), exit, "{what}: {}", stderr(&o));
+        let seen: Vec<u64> =
+            p.h.requests()
+                .await
+                .iter()
+                .filter(|e| e["method"] == method && e["path"] == path)
+                .map(|e| e["status"].as_u64().unwrap_or(0))
+                .collect();
+        assert_eq!(seen, statuses, "{what}");
+    }
+}
