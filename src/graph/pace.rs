@@ -85,26 +85,11 @@ impl Charge {
                     .collect()
             })
             .unwrap_or_default();
-        let has = |k: &str| pairs.iter().any(|(q, _)| q.eq_ignore_ascii_case(k));
-        let mut units: f64 = 1.0;
-        if has("$select") {
-            units -= 1.0;
-        }
-        if has("$expand") {
-            units += 1.0;
-        }
-        let small_top = pairs
-            .iter()
-            .find(|(q, _)| q.eq_ignore_ascii_case("$top"))
-            .and_then(|(_, v)| v.parse::<u32>().ok())
-            .is_some_and(|t| t < 20);
-        if small_top {
-            units -= 1.0;
-        }
-        let write = !method.eq_ignore_ascii_case("GET");
+        // The same documented cost model the emulator charges with.
+        let cost = crate::emulator::throttle::Cost::of(method, &pairs);
         Self {
-            units: units.max(1.0),
-            writes: if write { 1.0 } else { 0.0 },
+            units: cost.units,
+            writes: if cost.write { 1.0 } else { 0.0 },
             reports: 0.0,
             requests: 1.0,
         }
