@@ -2,6 +2,7 @@
 
 use crate::cli::run::RunError;
 use crate::config::ConfigError;
+use crate::controller::CycleError;
 use crate::emulator::EmulatorError;
 use crate::graph::GraphError;
 use crate::plan::live::PlanningError;
@@ -49,6 +50,11 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 }
                 RunError::Sandbox(_) | RunError::NotConverged(_) => ExitCode::Graph,
                 RunError::Refused(_) | RunError::Interrupted => ExitCode::Refused,
+                RunError::Cycle(CycleError::Graph(g))
+                | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => g.exit_code(),
+                RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,
+                RunError::Cycle(CycleError::Audit(_)) | RunError::Controller(_) => ExitCode::Usage,
+                RunError::Cycle(CycleError::NotConverged(_)) => ExitCode::Graph,
                 RunError::Partial { .. } => ExitCode::Partial,
             };
         }

@@ -8,9 +8,11 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod emulator;
 pub mod exit;
 pub mod graph;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod printer;

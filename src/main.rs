@@ -51,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => Ok(run::validate(args, Env::from_process()).await?),
         Command::Plan(args) => Ok(run::plan(args, Env::from_process()).await?),
         Command::Apply(args) => Ok(run::apply(args, Env::from_process()).await?),
+        Command::Reconcile(args) => Ok(run::reconcile(args, Env::from_process()).await?),
         Command::Emulator(args) => emulator(args).await,
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::controller::Mode;
 use crate::emulator::generate::{self, GenerateSpec};
 use crate::emulator::throttle::ThrottleMode;
 use crate::emulator::{EmulatorConfig, EmulatorError, State};
@@ -34,6 +35,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Send the minimal PATCHes, then re-read and verify.
     Apply(ApplyArgs),
+    /// Keep the tenant in line: reconcile on every change to the policy files, every
+    /// interval, and again after an error; or once (`--once`) for CronJobs and CI.
+    Reconcile(ReconcileArgs),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
     Emulator(EmulatorArgs),
 }
@@ -85,6 +89,59 @@ pub struct PlanArgs {
     /// Also save the plan (JSON) to this file, for `mfactl apply PLANFILE`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `mfactl reconcile` flags.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// Tenant and policies.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// One cycle, then exit with the codes of `plan` (observe) or `apply` (enforce).
+    #[arg(long)]
+    pub once: bool,
+    /// Report drift only (observe), or apply and verify (enforce).
+    #[arg(long, value_enum, default_value_t = Mode::Observe)]
+    pub mode: Mode,
+    /// Reconcile at least this often, to catch changes made in the portal (30s, 15m, 1h).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// After a failed cycle, retry after this long, doubling up to the interval.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub retry_interval: Duration,
+    /// Where to serve /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+}
+
+/// Parses `90s`, `15m`, `1h`, `1h30m` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration such as 30s, 15m or 1h"))?;
+        number.clear();
+        total += match c {
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3600,
+            _ => return Err(format!("'{s}' is not a duration such as 30s, 15m or 1h")),
+        };
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(format!("'{s}' is not a duration such as 30s, 15m or 1h"));
+    }
+    Ok(Duration::from_secs(total))
 }
 
 /// `mfactl apply` flags.

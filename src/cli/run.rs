@@ -15,7 +15,8 @@ use crate::policy::{self, PolicySet, Severity};
 use crate::report::{self, Format};
 use crate::{printer, sandbox};
 
-use super::{ApplyArgs, PlanArgs, TargetArgs, ValidateArgs};
+use super::{ApplyArgs, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs};
+use crate::controller::{self, Controller, CycleError, CycleOutcome, Metrics, Mode};
 
 /// Why a verb failed. Each variant maps to one exit code in `crate::exit`.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,12 @@ pub enum RunError {
         #[source]
         cause: Option<GraphError>,
     },
+    /// A reconcile cycle failed.
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    /// The policy files cannot be watched, or the health endpoint cannot listen.
+    #[error("cannot start the controller: {0}")]
+    Controller(String),
     /// A stop was requested before any change was sent.
     #[error("interrupted before any change was sent")]
     Interrupted,
@@ -351,4 +358,145 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
         plan.tenant
     ));
     Ok(ExitCode::Success)
+}
+
+/// One line on stderr about a finished cycle.
+fn report_cycle(tenant: &str, mode: Mode, outcome: &CycleOutcome) {
+    let line = match outcome {
+        CycleOutcome::InSync => format!("{tenant}: in sync"),
+        CycleOutcome::Observed(plan) => format!(
+            "{tenant}: drift in {} propert{} ({}); observe mode, nothing changed",
+            plan.property_count(),
+            if plan.property_count() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            plan.changes
+                .iter()
+                .map(|c| c.resource.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        CycleOutcome::Applied(plan) => format!(
+            "{tenant}: applied {} change(s); re-read and verified",
+            plan.property_count()
+        ),
+        CycleOutcome::Partial { applied, error, .. } => {
+            format!("{tenant}: partial apply, {applied} resource(s) changed before: {error}")
+        }
+        CycleOutcome::Invalid { errors } => {
+            format!(
+                "{tenant}: {errors} error(s) in the policy files and no earlier valid declaration; nothing sent"
+            )
+        }
+        CycleOutcome::Failed(e) => format!("{tenant}: reconcile failed ({mode:?}): {e}"),
+    };
+    printer::status(&line);
+}
+
+/// `mfactl reconcile [--once]`.
+pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunError> {
+    let target = target(&args.target, env).await?;
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let name = target.tenant.name.clone();
+    let mut controller = Controller::new(
+        target.tenant.clone(),
+        target.env.clone(),
+        args.mode,
+        target.audit_log.clone(),
+        std::sync::Arc::clone(&metrics),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut lines = |l: String| printer::status(l.strip_prefix(&cwd_prefix()).unwrap_or(&l));
+    if args.once {
+        let outcome = controller.cycle(&stop, &mut lines).await;
+        report_cycle(&name, args.mode, &outcome);
+        if let Some(plan) = outcome.plan() {
+            printer::data(&report::render(plan, Format::Human, colour()));
+        }
+        return match outcome {
+            CycleOutcome::InSync | CycleOutcome::Applied(_) => Ok(ExitCode::Success),
+            CycleOutcome::Observed(_) => Ok(ExitCode::Drift),
+            CycleOutcome::Partial { applied, .. } => Err(RunError::Partial {
+                applied,
+                failed: 1,
+                cause: None,
+            }),
+            CycleOutcome::Invalid { errors } => Err(RunError::InvalidPolicy(errors)),
+            CycleOutcome::Failed(e) => Err(e.into()),
+        };
+    }
+    let health = std::sync::Arc::new(controller::serve::Health {
+        metrics,
+        ready: std::sync::atomic::AtomicBool::new(false),
+    });
+    let bound = controller::serve::serve(args.listen, std::sync::Arc::clone(&health))
+        .await
+        .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
+    let (_watcher, mut changes) = controller::watch::watch(controller.policy_paths())
+        .map_err(|e| RunError::Controller(e.to_string()))?;
+    let stopped = std::sync::Arc::new(tokio::sync::Notify::new());
+    {
+        let (stop, stopped) = (
+            std::sync::Arc::clone(&stop),
+            std::sync::Arc::clone(&stopped),
+        );
+        tokio::spawn(async move {
+            stop_on_signal(std::sync::Arc::clone(&stop)).await;
+            stopped.notify_one();
+        });
+    }
+    printer::status(&format!(
+        "reconciling {name} ({:?}) on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
+        args.mode,
+        args.interval.as_secs()
+    ));
+    let mut failures = 0u32;
+    loop {
+        let outcome = controller.cycle(&stop, &mut lines).await;
+        report_cycle(&name, args.mode, &outcome);
+        let wait = if outcome.succeeded() {
+            health
+                .ready
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            failures = 0;
+            args.interval
+        } else {
+            failures += 1;
+            controller::retry_delay(args.retry_interval, failures, args.interval)
+        };
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            Some(()) = changes.recv() => {
+                // A burst of changes (a pull, a symlink swap) becomes one reconcile: wait
+                // until the files have been quiet for a moment.
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(DEBOUNCE) => break,
+                        Some(()) = changes.recv() => {}
+                        _ = stopped.notified() => break,
+                    }
+                }
+            }
+            _ = stopped.notified() => break,
+        }
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+    }
+    printer::status("mfactl reconcile: stopped");
+    Ok(ExitCode::Success)
+}
+
+/// How long the policy files must be quiet before a change triggers a reconcile.
+const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn cwd_prefix() -> String {
+    std::env::current_dir()
+        .map(|d| format!("{}/", d.display()))
+        .unwrap_or_default()
 }

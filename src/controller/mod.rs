@@ -1,0 +1,284 @@
+//! `mfactl reconcile`: one reconcile cycle per tenant, and the loop that runs cycles when the
+//! policy files change, every interval, and again after an error with backoff.
+//!
+//! A cycle has one shape (as kube-rs controllers do): read the declaration, read the tenant,
+//! plan, then report (observe) or apply and verify (enforce). An invalid declaration is never
+//! applied, not even in part: the cycle keeps the last valid one and reports the diagnostics.
+
+pub mod metrics;
+pub mod serve;
+pub mod watch;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::apply::{self, AuditLog};
+use crate::config::{Env, TenantSettings};
+use crate::graph::{GraphClient, GraphError};
+use crate::plan::Plan;
+use crate::plan::live::{self, PlanningError};
+use crate::policy::{self, PolicySet, Severity};
+
+pub use metrics::Metrics;
+
+/// What a cycle may do about drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Report drift; change nothing.
+    Observe,
+    /// Apply the plan and verify it.
+    Enforce,
+}
+
+/// How a cycle ended.
+#[derive(Debug)]
+pub enum CycleOutcome {
+    /// The tenant matches the declaration.
+    InSync,
+    /// Drift was found and, in observe mode, left as it is.
+    Observed(Plan),
+    /// Drift was applied and the re-read tenant matches.
+    Applied(Plan),
+    /// Some changes were applied and some were not.
+    Partial {
+        /// The plan that was being applied.
+        plan: Plan,
+        /// Resources changed.
+        applied: usize,
+        /// Why the rest was not.
+        error: String,
+    },
+    /// The policy files are invalid and no earlier valid declaration exists.
+    Invalid {
+        /// How many error diagnostics.
+        errors: usize,
+    },
+    /// The tenant could not be read or written.
+    Failed(CycleError),
+}
+
+/// Why a cycle failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    /// Graph or the token endpoint failed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// No plan could be made.
+    #[error(transparent)]
+    Planning(#[from] PlanningError),
+    /// The audit log cannot be written.
+    #[error(transparent)]
+    Audit(#[from] apply::AuditError),
+    /// The tenant did not converge after an apply.
+    #[error("applied, but the tenant did not converge: {0}")]
+    NotConverged(String),
+}
+
+impl CycleOutcome {
+    /// Whether the cycle ended without an error (drift observed counts as success).
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self,
+            CycleOutcome::InSync | CycleOutcome::Observed(_) | CycleOutcome::Applied(_)
+        )
+    }
+
+    /// The plan the cycle computed, if it got that far.
+    pub fn plan(&self) -> Option<&Plan> {
+        match self {
+            CycleOutcome::Observed(p)
+            | CycleOutcome::Applied(p)
+            | CycleOutcome::Partial { plan: p, .. } => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// One tenant under control.
+pub struct Controller {
+    tenant: TenantSettings,
+    env: Env,
+    mode: Mode,
+    audit_log: PathBuf,
+    client: Option<GraphClient>,
+    last_valid: Option<PolicySet>,
+    metrics: Arc<Metrics>,
+}
+
+impl Controller {
+    /// A controller for one tenant.
+    pub fn new(
+        tenant: TenantSettings,
+        env: Env,
+        mode: Mode,
+        audit_log: PathBuf,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            tenant,
+            env,
+            mode,
+            audit_log,
+            client: None,
+            last_valid: None,
+            metrics,
+        }
+    }
+
+    /// The tenant's settings.
+    pub fn tenant(&self) -> &TenantSettings {
+        &self.tenant
+    }
+
+    /// The policy files and directories to watch.
+    pub fn policy_paths(&self) -> &[PathBuf] {
+        &self.tenant.policies
+    }
+
+    /// Reads the declaration: the current files if they are valid, else the last valid ones.
+    fn declaration(&mut self, report: &mut dyn FnMut(String)) -> Result<PolicySet, usize> {
+        let outcome = policy::load(&self.tenant.policies);
+        let errors = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        for d in &outcome.diagnostics {
+            report(d.to_string());
+        }
+        match outcome.set {
+            Some(set) if errors == 0 => {
+                self.last_valid = Some(set.clone());
+                Ok(set)
+            }
+            _ => match &self.last_valid {
+                Some(set) => {
+                    report(format!(
+                        "{}: the policy files have {errors} error(s); keeping the last valid declaration",
+                        self.tenant.name
+                    ));
+                    Ok(set.clone())
+                }
+                None => Err(errors.max(1)),
+            },
+        }
+    }
+
+    /// One cycle: declaration, tenant, plan, then observe or apply. `stop` is only read
+    /// between two PATCHes; a cycle that started applying finishes its plan.
+    pub async fn cycle(
+        &mut self,
+        stop: &AtomicBool,
+        report: &mut dyn FnMut(String),
+    ) -> CycleOutcome {
+        let started = Instant::now();
+        let outcome = self.run_cycle(stop, report).await;
+        self.metrics
+            .record_cycle(&self.tenant.name, &outcome, started.elapsed(), now_secs());
+        outcome
+    }
+
+    async fn run_cycle(
+        &mut self,
+        stop: &AtomicBool,
+        report: &mut dyn FnMut(String),
+    ) -> CycleOutcome {
+        let set = match self.declaration(report) {
+            Ok(set) => set,
+            Err(errors) => return CycleOutcome::Invalid { errors },
+        };
+        // One client per tenant for the controller's life: one token cache, one pacer.
+        let client = match &mut self.client {
+            Some(c) => &*c,
+            slot @ None => match GraphClient::connect(&self.tenant, &self.env) {
+                Ok(c) => &*slot.insert(c),
+                Err(e) => return CycleOutcome::Failed(e.into()),
+            },
+        };
+        let before = client.requests_sent();
+        let plan = match live::compute(client, &self.tenant.name, &set).await {
+            Ok(p) => p,
+            Err(e) => return CycleOutcome::Failed(e.into()),
+        };
+        if plan.in_sync {
+            self.metrics
+                .record_requests(&self.tenant.name, client.requests_sent() - before);
+            return CycleOutcome::InSync;
+        }
+        if self.mode == Mode::Observe {
+            self.metrics
+                .record_requests(&self.tenant.name, client.requests_sent() - before);
+            return CycleOutcome::Observed(plan);
+        }
+        let mut audit = match AuditLog::open(&self.audit_log, &self.tenant.policies) {
+            Ok(a) => a,
+            Err(e) => return CycleOutcome::Failed(e.into()),
+        };
+        let outcome = match apply::apply(client, &plan, &mut audit, stop).await {
+            Ok(o) => o,
+            Err(e) => return CycleOutcome::Failed(e.into()),
+        };
+        self.metrics
+            .record_applied(&self.tenant.name, outcome.applied.len());
+        if let Some((_, error)) = outcome.failed {
+            self.metrics
+                .record_requests(&self.tenant.name, client.requests_sent() - before);
+            return CycleOutcome::Partial {
+                applied: outcome.applied.len(),
+                plan,
+                error: error.to_string(),
+            };
+        }
+        if outcome.interrupted {
+            return CycleOutcome::Partial {
+                applied: outcome.applied.len(),
+                plan,
+                error: "a stop was requested".into(),
+            };
+        }
+        let after =
+            match live::read(client, plan.reads_policy(), plan.reads_security_defaults()).await {
+                Ok(l) => l,
+                Err(e) => return CycleOutcome::Failed(e.into()),
+            };
+        self.metrics
+            .record_requests(&self.tenant.name, client.requests_sent() - before);
+        let missing = apply::unconverged(&outcome.applied, &after);
+        if missing.is_empty() {
+            CycleOutcome::Applied(plan)
+        } else {
+            CycleOutcome::Failed(CycleError::NotConverged(missing.join(", ")))
+        }
+    }
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The wait before retrying after a failed cycle: `base`, doubled per consecutive failure,
+/// at most `cap`.
+pub fn retry_delay(base: Duration, consecutive_failures: u32, cap: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(consecutive_failures.saturating_sub(1).min(16));
+    base.saturating_mul(factor).min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_the_cap() {
+        let base = Duration::from_secs(60);
+        let cap = Duration::from_secs(900);
+        assert_eq!(retry_delay(base, 1, cap), Duration::from_secs(60));
+        assert_eq!(retry_delay(base, 2, cap), Duration::from_secs(120));
+        assert_eq!(retry_delay(base, 3, cap), Duration::from_secs(240));
+        assert_eq!(retry_delay(base, 10, cap), cap);
+    }
+}
