@@ -54,7 +54,10 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => g.exit_code(),
                 RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,
                 RunError::Cycle(CycleError::Audit(_)) | RunError::Controller(_) => ExitCode::Usage,
-                RunError::Cycle(CycleError::NotConverged(_)) => ExitCode::Graph,
+                RunError::Cycle(CycleError::NotConverged(_)) | RunError::AlertsFailed(_) => {
+                    ExitCode::Graph
+                }
+                RunError::Notify(_) | RunError::NoAlertProvider => ExitCode::Usage,
                 RunError::Partial { .. } => ExitCode::Partial,
             };
         }

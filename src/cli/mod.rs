@@ -38,6 +38,9 @@ pub enum Command {
     /// Keep the tenant in line: reconcile on every change to the policy files, every
     /// interval, and again after an error; or once (`--once`) for CronJobs and CI.
     Reconcile(ReconcileArgs),
+    /// Drift alerts.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
     Emulator(EmulatorArgs),
 }
@@ -112,6 +115,21 @@ pub struct ReconcileArgs {
     /// Where to serve /healthz, /readyz and /metrics.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
+    /// Where alert state is kept (which drift was already reported), so that runs that
+    /// start fresh, such as CronJobs, do not alert twice.
+    #[arg(long, default_value = ".mfactl")]
+    pub state_dir: PathBuf,
+    /// Send the same drift again after this long (e.g. 24h); never when absent.
+    #[arg(long, value_parser = parse_duration)]
+    pub remind_after: Option<Duration>,
+}
+
+/// `mfactl notify` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a sample alert to every configured provider (MFACTL_TEAMS_WEBHOOK,
+    /// MFACTL_SLACK_WEBHOOK, MFACTL_WEBHOOK_URL).
+    Test,
 }
 
 /// Parses `90s`, `15m`, `1h`, `1h30m` or plain seconds.

@@ -15,8 +15,9 @@ use crate::policy::{self, PolicySet, Severity};
 use crate::report::{self, Format};
 use crate::{printer, sandbox};
 
-use super::{ApplyArgs, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs};
+use super::{ApplyArgs, NotifyCommand, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs};
 use crate::controller::{self, Controller, CycleError, CycleOutcome, Metrics, Mode};
+use crate::notify::{self, Notifier};
 
 /// Why a verb failed. Each variant maps to one exit code in `crate::exit`.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,17 @@ pub enum RunError {
         #[source]
         cause: Option<GraphError>,
     },
+    /// Alerts cannot be set up, or their state cannot be kept.
+    #[error(transparent)]
+    Notify(#[from] notify::NotifyError),
+    /// Some alerts could not be delivered.
+    #[error("{0} alert(s) could not be delivered")]
+    AlertsFailed(usize),
+    /// No alert provider is configured.
+    #[error(
+        "no alert provider is configured: set MFACTL_TEAMS_WEBHOOK, MFACTL_SLACK_WEBHOOK or MFACTL_WEBHOOK_URL"
+    )]
+    NoAlertProvider,
     /// A reconcile cycle failed.
     #[error(transparent)]
     Cycle(#[from] CycleError),
@@ -409,9 +421,43 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut lines = |l: String| printer::status(l.strip_prefix(&cwd_prefix()).unwrap_or(&l));
+    let providers = notify::providers_from_env(&target.env);
+    let notifier = if providers.is_empty() {
+        None
+    } else {
+        Some(Notifier::new(providers)?.with_remind_after(args.remind_after))
+    };
+    let link = notify::run_link(&target.env);
+    let alert = |controller: &Controller, outcome: &CycleOutcome| {
+        let alert = controller.alert(outcome, link.clone());
+        let (notifier, metrics, state_dir) = (&notifier, &metrics, &args.state_dir);
+        async move {
+            let Some(notifier) = notifier else { return };
+            match notifier
+                .notify(&alert, state_dir, std::time::SystemTime::now())
+                .await
+            {
+                Ok(outcome) => {
+                    for d in &outcome.deliveries {
+                        if let Some(result) = &d.result {
+                            metrics.record_alert(d.kind.as_str(), result.is_ok());
+                            if let Err(e) = result {
+                                printer::status(&format!(
+                                    "alert to {} not delivered: {e}",
+                                    d.provider
+                                ));
+                            }
+                        }
+                    }
+                }
+                Err(e) => printer::status(&format!("alerts: {e}")),
+            }
+        }
+    };
     if args.once {
         let outcome = controller.cycle(&stop, &mut lines).await;
         report_cycle(&name, args.mode, &outcome);
+        alert(&controller, &outcome).await;
         if let Some(plan) = outcome.plan() {
             printer::data(&report::render(plan, Format::Human, colour()));
         }
@@ -428,7 +474,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         };
     }
     let health = std::sync::Arc::new(controller::serve::Health {
-        metrics,
+        metrics: std::sync::Arc::clone(&metrics),
         ready: std::sync::atomic::AtomicBool::new(false),
     });
     let bound = controller::serve::serve(args.listen, std::sync::Arc::clone(&health))
@@ -456,6 +502,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     loop {
         let outcome = controller.cycle(&stop, &mut lines).await;
         report_cycle(&name, args.mode, &outcome);
+        alert(&controller, &outcome).await;
         let wait = if outcome.succeeded() {
             health
                 .ready
@@ -499,4 +546,28 @@ fn cwd_prefix() -> String {
     std::env::current_dir()
         .map(|d| format!("{}/", d.display()))
         .unwrap_or_default()
+}
+
+/// `mfactl notify test`: a sample alert to every provider the environment configures.
+pub async fn notify_command(command: NotifyCommand, env: Env) -> Result<ExitCode, RunError> {
+    match command {
+        NotifyCommand::Test => {
+            let providers = notify::providers_from_env(&env);
+            if providers.is_empty() {
+                return Err(RunError::NoAlertProvider);
+            }
+            let outcome = Notifier::new(providers)?.send_test().await;
+            for d in &outcome.deliveries {
+                match &d.result {
+                    Some(Ok(_)) => printer::data(&format!("{}: sent\n", d.provider)),
+                    Some(Err(e)) => printer::data(&format!("{}: not delivered: {e}\n", d.provider)),
+                    None => printer::data(&format!("{}: nothing sent\n", d.provider)),
+                }
+            }
+            match outcome.failed() {
+                0 => Ok(ExitCode::Success),
+                n => Err(RunError::AlertsFailed(n)),
+            }
+        }
+    }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::apply::{self, AuditLog};
 use crate::config::{Env, TenantSettings};
 use crate::graph::{GraphClient, GraphError};
+use crate::notify::{Action, DriftAlert};
 use crate::plan::Plan;
 use crate::plan::live::{self, PlanningError};
 use crate::policy::{self, PolicySet, Severity};
@@ -104,6 +105,8 @@ pub struct Controller {
     audit_log: PathBuf,
     client: Option<GraphClient>,
     last_valid: Option<PolicySet>,
+    /// Error count of the policy files at the last cycle, when they were invalid.
+    invalid: Option<usize>,
     metrics: Arc<Metrics>,
 }
 
@@ -123,6 +126,7 @@ impl Controller {
             audit_log,
             client: None,
             last_valid: None,
+            invalid: None,
             metrics,
         }
     }
@@ -148,6 +152,7 @@ impl Controller {
         for d in &outcome.diagnostics {
             report(d.to_string());
         }
+        self.invalid = (errors > 0).then_some(errors);
         match outcome.set {
             Some(set) if errors == 0 => {
                 self.last_valid = Some(set.clone());
@@ -250,6 +255,57 @@ impl Controller {
             CycleOutcome::Applied(plan)
         } else {
             CycleOutcome::Failed(CycleError::NotConverged(missing.join(", ")))
+        }
+    }
+}
+
+impl Controller {
+    /// What to tell people about a cycle: its drift and what was done about it. An invalid
+    /// policy commit is reported as a failure even when the last valid declaration was in
+    /// sync, so that someone fixes it.
+    pub fn alert(&self, outcome: &CycleOutcome, link: Option<String>) -> DriftAlert {
+        let tenant = self.tenant.name.clone();
+        let failed = |error: String, changes| DriftAlert {
+            tenant: tenant.clone(),
+            action: Action::Failed { error },
+            changes,
+            link: link.clone(),
+        };
+        if let Some(errors) = self.invalid {
+            let error = format!(
+                "{errors} error(s) in the policy files; the last valid declaration is kept"
+            );
+            let changes = outcome
+                .plan()
+                .map(|p| DriftAlert::from_plan(p, Action::Observed, None).changes)
+                .unwrap_or_default();
+            return failed(error, changes);
+        }
+        match outcome {
+            CycleOutcome::InSync => DriftAlert {
+                tenant,
+                action: Action::Observed,
+                changes: Vec::new(),
+                link,
+            },
+            CycleOutcome::Observed(plan) => DriftAlert::from_plan(plan, Action::Observed, link),
+            CycleOutcome::Applied(plan) => {
+                DriftAlert::from_plan(plan, Action::Applied { verified: true }, link)
+            }
+            CycleOutcome::Partial { plan, error, .. } => DriftAlert::from_plan(
+                plan,
+                Action::Failed {
+                    error: error.clone(),
+                },
+                link,
+            ),
+            CycleOutcome::Invalid { errors } => failed(
+                format!(
+                    "{errors} error(s) in the policy files and no earlier valid declaration; nothing was sent"
+                ),
+                Vec::new(),
+            ),
+            CycleOutcome::Failed(e) => failed(e.to_string(), Vec::new()),
         }
     }
 }

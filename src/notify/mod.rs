@@ -287,6 +287,30 @@ impl Kind {
     }
 }
 
+/// Alert providers described by the environment, as CI secrets usually arrive:
+/// `MFACTL_TEAMS_WEBHOOK`, `MFACTL_SLACK_WEBHOOK`, `MFACTL_WEBHOOK_URL` (signed with
+/// `MFACTL_WEBHOOK_SECRET` when set).
+pub fn providers_from_env(env: &Env) -> Vec<ProviderConfig> {
+    let mut out = Vec::new();
+    if let Some(url) = env.get("MFACTL_TEAMS_WEBHOOK") {
+        out.push(ProviderConfig::Teams {
+            url: Secret::new(url),
+        });
+    }
+    if let Some(url) = env.get("MFACTL_SLACK_WEBHOOK") {
+        out.push(ProviderConfig::Slack {
+            url: Secret::new(url),
+        });
+    }
+    if let Some(url) = env.get("MFACTL_WEBHOOK_URL") {
+        out.push(ProviderConfig::Webhook {
+            url: Secret::new(url),
+            hmac_key: env.get("MFACTL_WEBHOOK_SECRET").map(Secret::new),
+        });
+    }
+    out
+}
+
 /// The link to this CI run, from the environment: GitHub Actions
 /// (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`), Azure Pipelines
 /// (`SYSTEM_COLLECTIONURI` + `SYSTEM_TEAMPROJECT/_build/results?buildId=BUILD_BUILDID`), or

@@ -29,13 +29,13 @@ const HMAC_KEY: &str = "hmac-k3y";
 
 /// One request as received.
 #[derive(Debug, Clone)]
-struct Captured {
+pub struct Captured {
     headers: Vec<(String, String)>,
     body: Bytes,
 }
 
 impl Captured {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 
@@ -64,7 +64,7 @@ struct Shared {
 /// The stand-in for Teams, Slack and the webhook. Requests are keyed by path and query;
 /// unscripted requests get what each service answers on success (Teams 202, Slack 200
 /// `ok`, the webhook 204).
-struct Receiver {
+pub struct Receiver {
     addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
     task: tokio::task::JoinHandle<()>,
@@ -128,7 +128,7 @@ async fn handle(
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -149,7 +149,7 @@ impl Receiver {
         Self { addr, shared, task }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -179,7 +179,7 @@ impl Receiver {
             });
     }
 
-    fn requests(&self, path: &str) -> Vec<Captured> {
+    pub fn requests(&self, path: &str) -> Vec<Captured> {
         let s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         s.log.get(path).cloned().unwrap_or_default()
     }

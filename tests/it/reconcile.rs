@@ -80,6 +80,7 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, what: &str, seen: &mut Vec<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration() {
     let p = Project::sandbox_tenant().await;
+    let receiver = crate::notify::Receiver::start().await;
     let mut child = p
         .command(&[
             "reconcile",
@@ -90,6 +91,7 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
             "--listen",
             "127.0.0.1:0",
         ])
+        .env("MFACTL_WEBHOOK_URL", receiver.url("/hook"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -125,6 +127,11 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
     wait_for_line(&rx, "keeping the last valid declaration", &mut seen);
     wait_for_line(&rx, "in sync", &mut seen);
     assert_eq!(patches(&p.h.requests().await).len(), first + 1);
+    let last = receiver.requests("/hook").last().map(|c| c.json()).unwrap();
+    assert_eq!(
+        last["action"]["type"], "failed",
+        "the invalid commit is alerted: {last}"
+    );
 
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
@@ -156,4 +163,60 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
         .unwrap();
     assert!(status.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_runs_sharing_a_state_dir_alert_once_per_drift() {
+    let p = Project::sandbox_tenant().await;
+    let receiver = crate::notify::Receiver::start().await;
+    let hook = receiver.url("/hook");
+    let run = |args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("MFACTL_WEBHOOK_URL", &hook)
+            .env("MFACTL_WEBHOOK_SECRET", "k3y");
+        cmd.output().unwrap()
+    };
+    let actions = || -> Vec<String> {
+        receiver
+            .requests("/hook")
+            .iter()
+            .map(|c| {
+                c.json()["action"]["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(run(&["reconcile", "--once"]).status.code(), Some(1));
+    assert_eq!(actions(), ["observed"], "the drift is reported");
+    assert_eq!(run(&["reconcile", "--once"]).status.code(), Some(1));
+    assert_eq!(
+        actions(),
+        ["observed"],
+        "the same drift is not reported again"
+    );
+    assert_eq!(
+        run(&["reconcile", "--once", "--mode", "enforce"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(actions(), ["observed", "applied"]);
+    assert_eq!(
+        run(&["reconcile", "--once", "--mode", "enforce"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        actions(),
+        ["observed", "applied"],
+        "in sync: nothing more to say"
+    );
+    let state = std::fs::read_to_string(p.dir().join(".mfactl/alerts.json")).unwrap();
+    assert!(
+        !state.contains(&hook),
+        "the state file holds no webhook URL"
+    );
 }
