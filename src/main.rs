@@ -2,7 +2,7 @@
 //! code.
 
 use clap::Parser;
-use mfactl::cli::{Cli, Command, EmulatorArgs, run};
+use mfactl::cli::{Cli, Command, EmulatorArgs, LogFormat, run};
 use mfactl::config::Env;
 use mfactl::emulator::Emulator;
 use mfactl::exit::{self, ExitCode};
@@ -10,7 +10,7 @@ use mfactl::printer;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     // One TLS provider for the whole process (ring: smaller and faster to build).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -32,7 +32,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "debug",
@@ -40,10 +40,13 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

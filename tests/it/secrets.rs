@@ -59,3 +59,25 @@ async fn every_command_at_trace_level_prints_no_secret_or_token() {
     assert_eq!(out.status.code(), Some(4));
     assert_clean("plan with a wrong secret", &out);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line_and_hold_no_secret() {
+    let p = Project::sandbox_tenant().await;
+    let out = p
+        .command(&["--log-format", "json", "-vv", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_clean("plan --log-format json", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("each log line is one JSON object"))
+        .collect();
+    assert!(logs.len() > 10, "{stderr}");
+    assert!(
+        logs.iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+}
