@@ -362,6 +362,7 @@ async fn start(latency: Duration, policies: &Path) -> Target {
         graph_url: url::Url::parse(&endpoints.graph_url).expect("graph URL"),
         authority_host: url::Url::parse(&endpoints.login_url).expect("login URL"),
         ca_file: endpoints.ca_file.clone(),
+        control: mfactl::config::TenantControl::default(),
     };
     Target {
         emulator,

@@ -126,6 +126,7 @@ async fn run(full: bool, reads: usize, concurrency: usize) -> i32 {
             graph_url,
             authority_host,
             ca_file: emu.endpoints.ca_file.clone(),
+            control: mfactl::config::TenantControl::default(),
         },
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("emulator URL: {e}");

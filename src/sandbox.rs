@@ -88,6 +88,7 @@ pub async fn start(policies: Vec<PathBuf>) -> Result<Sandbox, EmulatorError> {
         graph_url: parse(&endpoints.graph_url)?,
         authority_host: parse(&endpoints.login_url)?,
         ca_file: endpoints.ca_file.clone(),
+        control: crate::config::TenantControl::default(),
     };
     let env = Env::empty().with(SECRET_VAR, WRITER_SECRET);
     Ok(Sandbox {

@@ -115,9 +115,11 @@ pub struct ReconcileArgs {
     /// One cycle, then exit with the codes of `plan` (observe) or `apply` (enforce).
     #[arg(long)]
     pub once: bool,
-    /// Report drift only (observe), or apply and verify (enforce).
-    #[arg(long, value_enum, default_value_t = Mode::Observe)]
-    pub mode: Mode,
+    /// Report drift only (observe), or apply and verify (enforce); overrides the tenant's
+    /// `mode:` in mfactl.yaml (default: that, else observe). Enforce still waits for the
+    /// tenant's change windows.
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
     /// Reconcile at least this often, to catch changes made in the portal (30s, 15m, 1h).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub interval: Duration,
@@ -131,7 +133,8 @@ pub struct ReconcileArgs {
     /// start fresh, such as CronJobs, do not alert twice.
     #[arg(long, default_value = ".mfactl")]
     pub state_dir: PathBuf,
-    /// Send the same drift again after this long (e.g. 24h); never when absent.
+    /// Send the same drift again after this long (e.g. 24h); overrides
+    /// `notifications.remindAfter` in mfactl.yaml; never when neither is set.
     #[arg(long, value_parser = parse_duration)]
     pub remind_after: Option<Duration>,
 }
@@ -139,40 +142,17 @@ pub struct ReconcileArgs {
 /// `mfactl notify` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum NotifyCommand {
-    /// Send a sample alert to every configured provider (MFACTL_TEAMS_WEBHOOK,
-    /// MFACTL_SLACK_WEBHOOK, MFACTL_WEBHOOK_URL).
-    Test,
+    /// Send a sample alert to every configured provider (`notifications:` in mfactl.yaml,
+    /// plus MFACTL_TEAMS_WEBHOOK, MFACTL_SLACK_WEBHOOK, MFACTL_WEBHOOK_URL).
+    Test {
+        /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, only
+        /// the MFACTL_* variables).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
-/// Parses `90s`, `15m`, `1h`, `1h30m` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("'{s}' is not a duration such as 30s, 15m or 1h"))?;
-        number.clear();
-        total += match c {
-            's' => n,
-            'm' => n * 60,
-            'h' => n * 3600,
-            _ => return Err(format!("'{s}' is not a duration such as 30s, 15m or 1h")),
-        };
-    }
-    if !number.is_empty() || total == 0 {
-        return Err(format!("'{s}' is not a duration such as 30s, 15m or 1h"));
-    }
-    Ok(Duration::from_secs(total))
-}
+pub use crate::config::parse_duration;
 
 /// `mfactl apply` flags.
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::apply::{self, AuditError, AuditLog};
-use crate::config::{self, ConfigError, Env, TenantSettings};
+use crate::config::{self, ConfigError, Env, NotificationSettings, TenantSettings};
 use crate::exit::ExitCode;
 use crate::graph::{GraphClient, GraphError};
 use crate::plan::live::{self, PlanningError};
@@ -81,7 +81,8 @@ pub enum RunError {
     AlertsFailed(usize),
     /// No alert provider is configured.
     #[error(
-        "no alert provider is configured: set MFACTL_TEAMS_WEBHOOK, MFACTL_SLACK_WEBHOOK or MFACTL_WEBHOOK_URL"
+        "no alert provider is configured: add `notifications:` to mfactl.yaml, or set \
+         MFACTL_TEAMS_WEBHOOK, MFACTL_SLACK_WEBHOOK or MFACTL_WEBHOOK_URL"
     )]
     NoAlertProvider,
     /// A reconcile cycle failed.
@@ -103,6 +104,8 @@ struct Target {
     tenant: TenantSettings,
     env: Env,
     audit_log: PathBuf,
+    /// `notifications:` from mfactl.yaml (empty in environment mode and the sandbox).
+    notifications: NotificationSettings,
     _sandbox: Option<crate::emulator::RunningEmulator>,
 }
 
@@ -124,6 +127,7 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
             tenant: sb.tenant,
             env: sb.env,
             audit_log: std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
+            notifications: NotificationSettings::default(),
             _sandbox: Some(sb.emulator),
         });
     }
@@ -136,6 +140,7 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
         tenant,
         env,
         audit_log: settings.audit_log.clone(),
+        notifications: settings.notifications.clone(),
         _sandbox: None,
     })
 }
@@ -373,11 +378,11 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
 }
 
 /// One line on stderr about a finished cycle.
-fn report_cycle(tenant: &str, mode: Mode, outcome: &CycleOutcome) {
+fn report_cycle(tenant: &str, mode: Mode, outside_window: bool, outcome: &CycleOutcome) {
     let line = match outcome {
         CycleOutcome::InSync => format!("{tenant}: in sync"),
         CycleOutcome::Observed(plan) => format!(
-            "{tenant}: drift in {} propert{} ({}); observe mode, nothing changed",
+            "{tenant}: drift in {} propert{} ({}); {}, nothing changed",
             plan.property_count(),
             if plan.property_count() == 1 {
                 "y"
@@ -388,7 +393,12 @@ fn report_cycle(tenant: &str, mode: Mode, outcome: &CycleOutcome) {
                 .iter()
                 .map(|c| c.resource.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            if outside_window {
+                "enforce mode but outside the change windows"
+            } else {
+                "observe mode"
+            }
         ),
         CycleOutcome::Applied(plan) => format!(
             "{tenant}: applied {} change(s); re-read and verified",
@@ -412,20 +422,32 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     let target = target(&args.target, env).await?;
     let metrics = std::sync::Arc::new(Metrics::default());
     let name = target.tenant.name.clone();
+    let mode = args.mode.unwrap_or(target.tenant.control.mode);
+    let suspended = target.tenant.control.suspend;
     let mut controller = Controller::new(
         target.tenant.clone(),
         target.env.clone(),
-        args.mode,
+        mode,
         target.audit_log.clone(),
         std::sync::Arc::clone(&metrics),
     );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut lines = |l: String| printer::status(l.strip_prefix(&cwd_prefix()).unwrap_or(&l));
-    let providers = notify::providers_from_env(&target.env);
+    let suspended_line = || {
+        printer::status(&format!(
+            "{name}: suspended (`suspend: true` in the configuration); skipped, nothing read or changed"
+        ));
+    };
+    if suspended && args.once {
+        suspended_line();
+        return Ok(ExitCode::Success);
+    }
+    let providers = notify::providers(&target.notifications, &target.env)?;
+    let remind_after = args.remind_after.or(target.notifications.remind_after);
     let notifier = if providers.is_empty() {
         None
     } else {
-        Some(Notifier::new(providers)?.with_remind_after(args.remind_after))
+        Some(Notifier::new(providers)?.with_remind_after(remind_after))
     };
     let link = notify::run_link(&target.env);
     let alert = |controller: &Controller, outcome: &CycleOutcome| {
@@ -456,7 +478,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     };
     if args.once {
         let outcome = controller.cycle(&stop, &mut lines).await;
-        report_cycle(&name, args.mode, &outcome);
+        report_cycle(&name, mode, controller.outside_window(), &outcome);
         alert(&controller, &outcome).await;
         if let Some(plan) = outcome.plan() {
             printer::data(&report::render(plan, Format::Human, colour()));
@@ -493,15 +515,33 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
             stopped.notify_one();
         });
     }
+    if suspended {
+        // Nothing to do until the configuration changes and mfactl restarts; keep serving
+        // health so that a Deployment does not restart it in a loop.
+        suspended_line();
+        printer::status(&format!(
+            "/healthz, /readyz, /metrics on http://{bound}; waiting for SIGTERM"
+        ));
+        health
+            .ready
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        stopped.notified().await;
+        printer::status("mfactl reconcile: stopped");
+        return Ok(ExitCode::Success);
+    }
     printer::status(&format!(
-        "reconciling {name} ({:?}) on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
-        args.mode,
+        "reconciling {name} ({mode:?}{}) on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
+        if controller.tenant().control.change_windows.is_empty() {
+            ""
+        } else {
+            ", enforcing only inside the change windows"
+        },
         args.interval.as_secs()
     ));
     let mut failures = 0u32;
     loop {
         let outcome = controller.cycle(&stop, &mut lines).await;
-        report_cycle(&name, args.mode, &outcome);
+        report_cycle(&name, mode, controller.outside_window(), &outcome);
         alert(&controller, &outcome).await;
         let wait = if outcome.succeeded() {
             health
@@ -548,11 +588,19 @@ fn cwd_prefix() -> String {
         .unwrap_or_default()
 }
 
-/// `mfactl notify test`: a sample alert to every provider the environment configures.
+/// `mfactl notify test`: a sample alert to every configured provider (mfactl.yaml's
+/// `notifications:` and the `MFACTL_*` variables).
 pub async fn notify_command(command: NotifyCommand, env: Env) -> Result<ExitCode, RunError> {
     match command {
-        NotifyCommand::Test => {
-            let providers = notify::providers_from_env(&env);
+        NotifyCommand::Test { config } => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let settings = match config::resolve(config.as_deref(), &env, &cwd) {
+                Ok(settings) => settings.notifications,
+                // No mfactl.yaml and no Azure variables: the MFACTL_* variables alone.
+                Err(ConfigError::MissingEnvironment { .. }) => NotificationSettings::default(),
+                Err(e) => return Err(e.into()),
+            };
+            let providers = notify::providers(&settings, &env)?;
             if providers.is_empty() {
                 return Err(RunError::NoAlertProvider);
             }

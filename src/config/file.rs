@@ -19,6 +19,92 @@ pub(super) struct RawConfig {
     pub tenants: Vec<RawTenant>,
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
+    #[serde(default)]
+    pub notifications: Option<RawNotifications>,
+}
+
+/// `notifications:`: the alert providers and the reminder interval.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawNotifications {
+    #[serde(default)]
+    pub remind_after: Option<String>,
+    #[serde(default)]
+    pub teams: Option<RawChatProvider>,
+    #[serde(default)]
+    pub slack: Option<RawChatProvider>,
+    #[serde(default)]
+    pub webhook: Option<RawWebhookProvider>,
+}
+
+/// `teams:` or `slack:`: `{ url: { env | file } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChatProvider {
+    pub url: UrlRef,
+}
+
+/// `webhook:`: `{ url: { env | file }, secret?: { env | file } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhookProvider {
+    pub url: UrlRef,
+    #[serde(default)]
+    pub secret: Option<KeyRef>,
+}
+
+/// Declares a newtype over [`RawSecretRef`] whose errors name the key `$what` and never
+/// quote the value (a webhook URL or an HMAC key is a secret).
+macro_rules! secret_field {
+    ($name:ident, $what:literal) => {
+        #[doc = concat!("`", $what, ": { env | file }`: where a notification secret lives.")]
+        #[derive(Debug)]
+        pub(super) struct $name(pub RawSecretRef);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = serde_yaml::Value::deserialize(deserializer)?;
+                secret_ref_of($what, value)
+                    .map($name)
+                    .map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+secret_field!(UrlRef, "url");
+secret_field!(KeyRef, "secret");
+
+/// `mode:` of a tenant.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawMode {
+    Observe,
+    Enforce,
+}
+
+/// A day of the week in `changeWindows[].days`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawDay {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// One `changeWindows[]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChangeWindow {
+    pub days: Vec<RawDay>,
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// One `tenants[]` entry.
@@ -37,6 +123,12 @@ pub(super) struct RawTenant {
     pub authority_host: Option<String>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub mode: Option<RawMode>,
+    #[serde(default)]
+    pub suspend: Option<bool>,
+    #[serde(default)]
+    pub change_windows: Option<Vec<RawChangeWindow>>,
 }
 
 /// `credential:`: exactly one kind, or the bare word `auto`.

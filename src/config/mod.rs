@@ -22,10 +22,12 @@ mod env;
 mod file;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 pub use env::Env;
 use file::{
-    INLINE_SECRET_MARKER, Located, RawConfig, RawCredential, RawManagedIdentity, RawSecretRef, Seg,
+    INLINE_SECRET_MARKER, Located, RawChangeWindow, RawConfig, RawCredential, RawDay,
+    RawManagedIdentity, RawMode, RawNotifications, RawSecretRef, Seg,
 };
 use url::Url;
 
@@ -78,6 +80,101 @@ pub struct Settings {
     pub audit_log: PathBuf,
     /// Where the settings came from.
     pub source: ConfigSource,
+    /// `notifications:` (empty in environment mode, where `MFACTL_*` variables describe the
+    /// providers: [`crate::notify::providers_from_env`]).
+    pub notifications: NotificationSettings,
+}
+
+/// `notifications:` in mfactl.yaml: where each alert provider's secrets live, never the
+/// secrets themselves; [`crate::notify::providers_from_settings`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NotificationSettings {
+    /// `remindAfter`: re-send an unchanged drift after this long; `None` never reminds.
+    pub remind_after: Option<Duration>,
+    /// The providers, in the order teams, slack, webhook.
+    pub providers: Vec<ProviderSource>,
+}
+
+/// One alert provider as configured: the places its URL (and key) are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSource {
+    /// `teams: { url }`: a Teams Workflows webhook.
+    Teams {
+        /// Where the webhook URL lives.
+        url: SecretRef,
+    },
+    /// `slack: { url }`: a Slack incoming webhook.
+    Slack {
+        /// Where the webhook URL lives.
+        url: SecretRef,
+    },
+    /// `webhook: { url, secret? }`: the generic JSON webhook.
+    Webhook {
+        /// Where the URL lives.
+        url: SecretRef,
+        /// Where the HMAC key lives, if the receiver verifies signatures.
+        key: Option<SecretRef>,
+    },
+}
+
+/// What `mfactl reconcile` may do about a tenant's drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Report drift; change nothing.
+    #[default]
+    Observe,
+    /// Apply the plan and verify it.
+    Enforce,
+}
+
+/// How `mfactl reconcile` treats a tenant (`mode`, `suspend`, `changeWindows` in
+/// mfactl.yaml). `plan` and `apply` ignore all of it: they are explicit actions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TenantControl {
+    /// `mode:` (default observe); `reconcile --mode` overrides it.
+    pub mode: Mode,
+    /// `suspend: true`: reconcile skips the tenant.
+    pub suspend: bool,
+    /// `changeWindows:`: when non-empty, enforce only inside one of them; outside, a cycle
+    /// observes and reports. Empty: enforce at any time.
+    pub change_windows: Vec<ChangeWindow>,
+}
+
+impl TenantControl {
+    /// The mode a cycle starting at `now` runs in, given the requested mode (the tenant's,
+    /// or `--mode`): enforce becomes observe outside every change window.
+    pub fn mode_at(&self, requested: Mode, now: SystemTime) -> Mode {
+        match requested {
+            Mode::Enforce if !self.enforce_allowed_at(now) => Mode::Observe,
+            other => other,
+        }
+    }
+
+    /// Whether enforcing is allowed at `now`: no windows are configured, or one contains it.
+    pub fn enforce_allowed_at(&self, now: SystemTime) -> bool {
+        self.change_windows.is_empty() || self.change_windows.iter().any(|w| w.contains(now))
+    }
+}
+
+/// `changeWindows[]`: days of the week and a time range, in UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeWindow {
+    /// The days the window is open.
+    pub days: Vec<time::Weekday>,
+    /// Opens at this minute of the day (`from: "08:00"` is 480), inclusive.
+    pub from_minute: u16,
+    /// Closes at this minute of the day (`to: "18:00"` is 1080; `"24:00"` is 1440),
+    /// exclusive; always after `from_minute`.
+    pub to_minute: u16,
+}
+
+impl ChangeWindow {
+    /// Whether `at` (read in UTC) falls inside the window.
+    pub fn contains(&self, at: SystemTime) -> bool {
+        let at = time::OffsetDateTime::from(at);
+        let minute = u16::from(at.hour()) * 60 + u16::from(at.minute());
+        self.days.contains(&at.weekday()) && self.from_minute <= minute && minute < self.to_minute
+    }
 }
 
 /// Where [`Settings`] came from.
@@ -108,6 +205,8 @@ pub struct TenantSettings {
     pub authority_host: Url,
     /// An extra CA certificate bundle (PEM) to trust besides the system roots.
     pub ca_file: Option<PathBuf>,
+    /// What `mfactl reconcile` does with the tenant: mode, suspension, change windows.
+    pub control: TenantControl,
 }
 
 /// How a tenant signs in (README "Credentials"). Holds only the names of the places where
@@ -265,12 +364,13 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-    /// A client secret or a certificate password is written in the file itself instead of
-    /// naming where it lives.
+    /// A client secret, a certificate password, or a notification webhook URL or key is
+    /// written in the file itself instead of naming where it lives.
     #[error(
-        "{path}:{line}:{column}: a secret (client secret, certificate password) must not be \
-         written in the configuration file; use `clientSecret: {{ env: VARIABLE }}` or \
-         `clientSecret: {{ file: PATH }}` (`password:` likewise)"
+        "{path}:{line}:{column}: a secret (client secret, certificate password, webhook URL \
+         or key) must not be written in the configuration file; use `clientSecret: {{ env: \
+         VARIABLE }}` or `clientSecret: {{ file: PATH }}` (`password:`, `url:` and `secret:` \
+         likewise)"
     )]
     InlineSecret {
         /// The file.
@@ -559,6 +659,28 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             Some(list) => list.iter().map(|p| base.join(p)).collect(),
             None => vec![base.join(DEFAULT_POLICY_DIR)],
         };
+        let mut change_windows = Vec::new();
+        for (w, window) in t.change_windows.into_iter().flatten().enumerate() {
+            let segs = [
+                Seg::Key("tenants"),
+                Seg::Index(i),
+                Seg::Key("changeWindows"),
+                Seg::Index(w),
+            ];
+            change_windows.push(change_window(window).map_err(|(key, m)| {
+                let mut at = segs.to_vec();
+                at.push(Seg::Key(key));
+                invalid(&at, &format!("changeWindows[{w}].{key}"), m)
+            })?);
+        }
+        let control = TenantControl {
+            mode: match t.mode {
+                Some(RawMode::Enforce) => Mode::Enforce,
+                Some(RawMode::Observe) | None => Mode::Observe,
+            },
+            suspend: t.suspend.unwrap_or(false),
+            change_windows,
+        };
         tenants.push(TenantSettings {
             name: t.name,
             tenant_id: t.tenant_id,
@@ -568,8 +690,13 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             graph_url,
             authority_host,
             ca_file: t.ca_file.map(|p| base.join(p)),
+            control,
         });
     }
+    let notifications = match raw.notifications {
+        Some(n) => notification_settings(n, &base, &invalid)?,
+        None => NotificationSettings::default(),
+    };
     Ok(Settings {
         tenants,
         audit_log: base.join(
@@ -577,7 +704,156 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_AUDIT_LOG)),
         ),
         source: ConfigSource::File(path.to_path_buf()),
+        notifications,
     })
+}
+
+/// Resolves `notifications:`: file paths against the configuration's directory; variable
+/// names and `remindAfter` checked.
+fn notification_settings(
+    raw: RawNotifications,
+    base: &Path,
+    invalid: &dyn Fn(&[Seg<'_>], &str, String) -> ConfigError,
+) -> Result<NotificationSettings, ConfigError> {
+    let remind_after = match &raw.remind_after {
+        Some(text) => Some(parse_duration(text).map_err(|m| {
+            let at = [Seg::Key("notifications"), Seg::Key("remindAfter")];
+            invalid(&at, "notifications.remindAfter", m)
+        })?),
+        None => None,
+    };
+    let resolve = |r: RawSecretRef, provider: &'static str, key: &'static str| match r {
+        RawSecretRef::Env(name) => {
+            check_env_name(&name).map_err(|m| {
+                let at = [
+                    Seg::Key("notifications"),
+                    Seg::Key(provider),
+                    Seg::Key(key),
+                    Seg::Key("env"),
+                ];
+                invalid(&at, &format!("notifications.{provider}.{key}.env"), m)
+            })?;
+            Ok(SecretRef::Env(name))
+        }
+        RawSecretRef::File(p) => Ok(SecretRef::File(base.join(p))),
+    };
+    let mut providers = Vec::new();
+    if let Some(t) = raw.teams {
+        providers.push(ProviderSource::Teams {
+            url: resolve(t.url.0, "teams", "url")?,
+        });
+    }
+    if let Some(s) = raw.slack {
+        providers.push(ProviderSource::Slack {
+            url: resolve(s.url.0, "slack", "url")?,
+        });
+    }
+    if let Some(w) = raw.webhook {
+        providers.push(ProviderSource::Webhook {
+            url: resolve(w.url.0, "webhook", "url")?,
+            key: w
+                .secret
+                .map(|k| resolve(k.0, "webhook", "secret"))
+                .transpose()?,
+        });
+    }
+    Ok(NotificationSettings {
+        remind_after,
+        providers,
+    })
+}
+
+/// Checks one change window; an error names the key at fault.
+fn change_window(raw: RawChangeWindow) -> Result<ChangeWindow, (&'static str, String)> {
+    if let Some(tz) = &raw.timezone
+        && !tz.eq_ignore_ascii_case("UTC")
+    {
+        return Err((
+            "timezone",
+            format!("`{tz}` is not supported: change windows are in UTC only (`timezone: UTC`)"),
+        ));
+    }
+    if raw.days.is_empty() {
+        return Err(("days", "lists no day (mon, tue, … sun)".to_string()));
+    }
+    let from_minute = minute_of_day(&raw.from, false).map_err(|m| ("from", m))?;
+    let to_minute = minute_of_day(&raw.to, true).map_err(|m| ("to", m))?;
+    if to_minute <= from_minute {
+        return Err((
+            "to",
+            format!(
+                "`{}` is not after `{}`: a window across midnight is written as two windows",
+                raw.to, raw.from
+            ),
+        ));
+    }
+    let days = raw
+        .days
+        .iter()
+        .map(|d| match d {
+            RawDay::Mon => time::Weekday::Monday,
+            RawDay::Tue => time::Weekday::Tuesday,
+            RawDay::Wed => time::Weekday::Wednesday,
+            RawDay::Thu => time::Weekday::Thursday,
+            RawDay::Fri => time::Weekday::Friday,
+            RawDay::Sat => time::Weekday::Saturday,
+            RawDay::Sun => time::Weekday::Sunday,
+        })
+        .collect();
+    Ok(ChangeWindow {
+        days,
+        from_minute,
+        to_minute,
+    })
+}
+
+/// `HH:MM` (24-hour clock) as a minute of the day; `24:00` only as an end.
+fn minute_of_day(text: &str, end: bool) -> Result<u16, String> {
+    let bad = || format!("`{text}` is not a time such as \"08:00\" (HH:MM, 24-hour clock)");
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u16 = h.parse().map_err(|_| bad())?;
+    let m: u16 = m.parse().map_err(|_| bad())?;
+    match (h, m) {
+        (24, 0) if end => Ok(1440),
+        (0..=23, 0..=59) => Ok(h * 60 + m),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses `90s`, `15m`, `1h`, `1h30m` or plain seconds (`--interval`, `remindAfter`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("'{s}' is not a duration such as 30s, 15m or 1h");
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
@@ -609,9 +885,11 @@ fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
             graph_url: default_url(DEFAULT_GRAPH_URL),
             authority_host,
             ca_file: None,
+            control: TenantControl::default(),
         }],
         audit_log: cwd.join(DEFAULT_AUDIT_LOG),
         source: ConfigSource::Environment,
+        notifications: NotificationSettings::default(),
     })
 }
 

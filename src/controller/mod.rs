@@ -24,14 +24,8 @@ use crate::policy::{self, PolicySet, Severity};
 
 pub use metrics::Metrics;
 
-/// What a cycle may do about drift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// Report drift; change nothing.
-    Observe,
-    /// Apply the plan and verify it.
-    Enforce,
-}
+/// What a cycle may do about drift (defined with the tenant's settings).
+pub use crate::config::Mode;
 
 /// How a cycle ended.
 #[derive(Debug)]
@@ -107,11 +101,15 @@ pub struct Controller {
     last_valid: Option<PolicySet>,
     /// Error count of the policy files at the last cycle, when they were invalid.
     invalid: Option<usize>,
+    /// Whether the last cycle observed only because it ran outside every change window.
+    outside_window: bool,
     metrics: Arc<Metrics>,
 }
 
 impl Controller {
-    /// A controller for one tenant.
+    /// A controller for one tenant. `mode` is the requested mode (`--mode`, else the
+    /// tenant's `mode:`); the tenant's change windows still turn enforce into observe
+    /// outside them ([`Controller::mode_at`]).
     pub fn new(
         tenant: TenantSettings,
         env: Env,
@@ -127,6 +125,7 @@ impl Controller {
             client: None,
             last_valid: None,
             invalid: None,
+            outside_window: false,
             metrics,
         }
     }
@@ -134,6 +133,18 @@ impl Controller {
     /// The tenant's settings.
     pub fn tenant(&self) -> &TenantSettings {
         &self.tenant
+    }
+
+    /// The mode a cycle starting at `now` runs in: the requested mode, except that enforce
+    /// becomes observe outside every change window of the tenant.
+    pub fn mode_at(&self, now: SystemTime) -> Mode {
+        self.tenant.control.mode_at(self.mode, now)
+    }
+
+    /// Whether the last cycle was an enforce cycle that observed only, because it started
+    /// outside every change window.
+    pub fn outside_window(&self) -> bool {
+        self.outside_window
     }
 
     /// The policy files and directories to watch.
@@ -190,6 +201,8 @@ impl Controller {
         stop: &AtomicBool,
         report: &mut dyn FnMut(String),
     ) -> CycleOutcome {
+        let mode = self.mode_at(SystemTime::now());
+        self.outside_window = mode != self.mode;
         let set = match self.declaration(report) {
             Ok(set) => set,
             Err(errors) => return CycleOutcome::Invalid { errors },
@@ -212,7 +225,7 @@ impl Controller {
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::InSync;
         }
-        if self.mode == Mode::Observe {
+        if mode == Mode::Observe {
             self.metrics
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Observed(plan);

@@ -770,6 +770,7 @@ mod tests {
             graph_url: Url::parse("https://graph.microsoft.com").unwrap(),
             authority_host: Url::parse("https://login.microsoftonline.com").unwrap(),
             ca_file: None,
+            control: crate::config::TenantControl::default(),
         };
         let client = GraphClient::connect(&tenant, &Env::empty().with("S", "x")).unwrap();
         send_sync(&client);

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Env;
+use crate::config::{Env, NotificationSettings, ProviderSource, SecretRef};
 use crate::plan::Plan;
 
 pub use send::{SendError, SendPolicy};
@@ -311,6 +311,70 @@ pub fn providers_from_env(env: &Env) -> Vec<ProviderConfig> {
     out
 }
 
+/// The providers configured under `notifications:` in mfactl.yaml, with their URLs and keys
+/// read now from the environment variables or files named there (a file's trailing line
+/// break is not part of the secret). Errors name the provider and the variable or file,
+/// never the value.
+pub fn providers_from_settings(
+    settings: &NotificationSettings,
+    env: &Env,
+) -> Result<Vec<ProviderConfig>, NotifyError> {
+    let read = |provider: &'static str, what: &'static str, from: &SecretRef| {
+        let fail = |reason: String| NotifyError::Secret {
+            provider,
+            what,
+            from: from.clone(),
+            reason,
+        };
+        let value = match from {
+            SecretRef::Env(name) => env
+                .get(name)
+                .map(str::to_string)
+                .ok_or_else(|| fail("the variable is not set or is empty".to_string()))?,
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| fail(e.to_string()))?,
+        };
+        if value.trim().is_empty() {
+            return Err(fail("it is empty".to_string()));
+        }
+        Ok(Secret::new(value))
+    };
+    settings
+        .providers
+        .iter()
+        .map(|p| {
+            Ok(match p {
+                ProviderSource::Teams { url } => ProviderConfig::Teams {
+                    url: read("teams", "URL", url)?,
+                },
+                ProviderSource::Slack { url } => ProviderConfig::Slack {
+                    url: read("slack", "URL", url)?,
+                },
+                ProviderSource::Webhook { url, key } => ProviderConfig::Webhook {
+                    url: read("webhook", "URL", url)?,
+                    hmac_key: key
+                        .as_ref()
+                        .map(|k| read("webhook", "HMAC key", k))
+                        .transpose()?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Every alert provider: those configured in mfactl.yaml ([`providers_from_settings`]),
+/// then those the `MFACTL_*` variables describe ([`providers_from_env`]). The variables add
+/// to the file's providers; they do not replace them.
+pub fn providers(
+    settings: &NotificationSettings,
+    env: &Env,
+) -> Result<Vec<ProviderConfig>, NotifyError> {
+    let mut out = providers_from_settings(settings, env)?;
+    out.extend(providers_from_env(env));
+    Ok(out)
+}
+
 /// The link to this CI run, from the environment: GitHub Actions
 /// (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`), Azure Pipelines
 /// (`SYSTEM_COLLECTIONURI` + `SYSTEM_TEAMPROJECT/_build/results?buildId=BUILD_BUILDID`), or
@@ -352,6 +416,19 @@ pub enum NotifyError {
     InvalidUrl {
         /// The provider (`teams`, `slack#2`, …).
         provider: String,
+    },
+    /// A provider's URL or HMAC key, configured in mfactl.yaml, cannot be read from its
+    /// environment variable or file. Names the place, never the value.
+    #[error("cannot read the {provider} webhook {what} from {from}: {reason}")]
+    Secret {
+        /// The provider's kind (`teams`, `slack`, `webhook`).
+        provider: &'static str,
+        /// `URL` or `HMAC key`.
+        what: &'static str,
+        /// The variable or file.
+        from: SecretRef,
+        /// Why (unset, empty, or the operating system's reason).
+        reason: String,
     },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client for alerts: {reason}")]

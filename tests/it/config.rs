@@ -448,3 +448,265 @@ fn structural_errors_have_locations() {
     assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
     assert_eq!(location(&err).0, 7, "{err}");
 }
+
+// ---- notifications, mode, suspend and change windows (issue 5) ----
+
+const CONTROLLED: &str = "\
+tenants:
+  - name: contoso
+    tenantId: 00000000-0000-0000-0000-000000000000
+    clientId: 11111111-1111-1111-1111-111111111111
+    credential:
+      clientSecret: { env: CONTOSO_MFACTL_SECRET }
+    mode: enforce
+    changeWindows:
+      - { days: [mon, tue, wed, thu, fri], from: \"08:00\", to: \"18:00\", timezone: UTC }
+      - days: [sat]
+        from: \"22:00\"
+        to: \"24:00\"
+  - name: fabrikam
+    tenantId: fabrikam.onmicrosoft.com
+    clientId: 22222222-2222-2222-2222-222222222222
+    credential: auto
+    suspend: true
+notifications:
+  remindAfter: 24h
+  teams: { url: { env: TEAMS_WEBHOOK } }
+  slack: { url: { file: secrets/slack-webhook } }
+  webhook: { url: { env: HOOK_URL }, secret: { env: HOOK_KEY } }
+";
+
+#[test]
+fn notifications_mode_suspend_and_windows_parse() {
+    use config::{ChangeWindow, Mode, ProviderSource, SecretRef, TenantControl};
+    let s = parse(CONTROLLED).unwrap();
+    let contoso = s.tenant(Some("contoso")).unwrap();
+    assert_eq!(
+        contoso.control,
+        TenantControl {
+            mode: Mode::Enforce,
+            suspend: false,
+            change_windows: vec![
+                ChangeWindow {
+                    days: vec![
+                        time::Weekday::Monday,
+                        time::Weekday::Tuesday,
+                        time::Weekday::Wednesday,
+                        time::Weekday::Thursday,
+                        time::Weekday::Friday,
+                    ],
+                    from_minute: 8 * 60,
+                    to_minute: 18 * 60,
+                },
+                ChangeWindow {
+                    days: vec![time::Weekday::Saturday],
+                    from_minute: 22 * 60,
+                    to_minute: 24 * 60,
+                },
+            ],
+        }
+    );
+    let fabrikam = s.tenant(Some("fabrikam")).unwrap();
+    assert_eq!(fabrikam.control.mode, Mode::Observe, "observe by default");
+    assert!(fabrikam.control.suspend);
+    assert_eq!(
+        s.notifications.remind_after,
+        Some(std::time::Duration::from_secs(24 * 3600))
+    );
+    assert_eq!(
+        s.notifications.providers,
+        vec![
+            ProviderSource::Teams {
+                url: SecretRef::Env("TEAMS_WEBHOOK".into())
+            },
+            ProviderSource::Slack {
+                url: SecretRef::File(PathBuf::from("/repo/secrets/slack-webhook"))
+            },
+            ProviderSource::Webhook {
+                url: SecretRef::Env("HOOK_URL".into()),
+                key: Some(SecretRef::Env("HOOK_KEY".into())),
+            },
+        ]
+    );
+    // Without `notifications:` or tenant controls: none, observe, not suspended, no windows.
+    let plain = parse(VALID).unwrap();
+    assert_eq!(plain.notifications, config::NotificationSettings::default());
+    assert!(
+        plain
+            .tenants
+            .iter()
+            .all(|t| t.control == TenantControl::default())
+    );
+}
+
+#[test]
+fn notification_and_control_errors_are_placed_at_their_key() {
+    let cases: [(&str, &str, (usize, usize), &str); 9] = [
+        (
+            "mode: enforce",
+            "mode: always",
+            (7, 11),
+            "unknown variant `always`",
+        ),
+        ("suspend: true", "suspend: maybe", (17, 14), "suspend"),
+        (
+            "remindAfter: 24h",
+            "remindAfter: soon",
+            (19, 16),
+            "remindAfter",
+        ),
+        (
+            "timezone: UTC",
+            "timezone: Europe/Paris",
+            (9, 82),
+            "UTC only",
+        ),
+        ("from: \"22:00\"", "from: \"10pm\"", (11, 15), "HH:MM"),
+        ("to: \"24:00\"", "to: \"21:00\"", (12, 13), "two windows"),
+        (
+            "days: [sat]",
+            "days: [saturday]",
+            (10, 16),
+            "unknown variant `saturday`",
+        ),
+        (
+            "{ env: HOOK_KEY }",
+            "{ env: \"not a name\" }",
+            (22, 53),
+            "environment variable name",
+        ),
+        (
+            "  teams:",
+            "  matrix: { url: { env: X } }\n  teams:",
+            (20, 3),
+            "unknown field `matrix`",
+        ),
+    ];
+    for (from, to, at, what) in cases {
+        let text = CONTROLLED.replacen(from, to, 1);
+        assert_ne!(text, CONTROLLED, "{from}");
+        let err = error_of(&text);
+        assert_eq!(location(&err), at, "{err}");
+        assert!(err.to_string().contains(what), "{err}");
+    }
+}
+
+#[test]
+fn webhook_urls_and_keys_written_inline_are_refused_without_being_quoted() {
+    let url = format!("https://hooks.slack.com/services/{SECRET}");
+    let cases = [
+        ("{ env: TEAMS_WEBHOOK }", format!("\"{url}\""), 20),
+        ("{ file: secrets/slack-webhook }", url.clone(), 21),
+        ("secret: { env: HOOK_KEY }", format!("secret: {SECRET}"), 22),
+        (
+            "secret: { env: HOOK_KEY }",
+            format!("secret: {{ {SECRET} }}"),
+            22,
+        ),
+        (
+            "secret: { env: HOOK_KEY }",
+            format!("secret: [{SECRET}]"),
+            22,
+        ),
+    ];
+    for (from, to, line) in cases {
+        let text = CONTROLLED.replacen(from, &to, 1);
+        assert_ne!(text, CONTROLLED, "{from}");
+        let err = error_of(&text);
+        assert_eq!(location(&err).0, line, "{err}");
+        let shown = err.to_string();
+        assert!(!shown.contains("hooks.slack.com"), "{shown}");
+    }
+}
+
+#[test]
+fn provider_secrets_are_read_from_env_and_files_and_failures_name_the_place() {
+    use mfactl::notify::{self, NotifyError, ProviderConfig};
+    let dir = TempDir::new();
+    dir.write("mfactl.yaml", CONTROLLED);
+    dir.write(
+        "secrets/slack-webhook",
+        "https://hooks.slack.com/services/T/B/x\n",
+    );
+    let s = config::resolve(None, &Env::empty(), dir.path()).unwrap();
+    let env = Env::empty()
+        .with("TEAMS_WEBHOOK", "https://teams.example/workflows/1")
+        .with("HOOK_URL", "https://hook.example/in")
+        .with("HOOK_KEY", SECRET);
+    let providers = notify::providers_from_settings(&s.notifications, &env).unwrap();
+    assert_eq!(providers.len(), 3);
+    let ProviderConfig::Slack { url } = &providers[1] else {
+        panic!("{providers:?}")
+    };
+    assert_eq!(url.expose(), "https://hooks.slack.com/services/T/B/x");
+    let ProviderConfig::Webhook { hmac_key, .. } = &providers[2] else {
+        panic!("{providers:?}")
+    };
+    assert_eq!(hmac_key.as_ref().map(|k| k.expose()), Some(SECRET));
+
+    // The MFACTL_* variables add to the file's providers.
+    let more = env
+        .clone()
+        .with("MFACTL_SLACK_WEBHOOK", "https://hooks.slack.com/x");
+    let all = notify::providers(&s.notifications, &more).unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(matches!(all[3], ProviderConfig::Slack { .. }));
+
+    // A missing variable is named; no value is shown.
+    let missing = Env::empty()
+        .with("TEAMS_WEBHOOK", "https://teams.example/workflows/1")
+        .with("HOOK_URL", "https://hook.example/in");
+    let err = notify::providers_from_settings(&s.notifications, &missing).unwrap_err();
+    let shown = err.to_string();
+    assert!(matches!(err, NotifyError::Secret { .. }), "{err:?}");
+    assert!(shown.contains("environment variable HOOK_KEY"), "{shown}");
+    assert!(shown.contains("webhook HMAC key"), "{shown}");
+    assert!(!shown.contains("hook.example"), "{shown}");
+
+    // A missing file is named.
+    std::fs::remove_file(dir.path().join("secrets/slack-webhook")).unwrap();
+    let err = notify::providers_from_settings(&s.notifications, &env).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("slack webhook URL"), "{shown}");
+    assert!(shown.contains("secrets/slack-webhook"), "{shown}");
+    assert!(!shown.contains(SECRET), "{shown}");
+}
+
+#[test]
+fn enforce_observes_outside_every_change_window() {
+    use config::Mode;
+    use std::time::{Duration, SystemTime};
+    let s = parse(CONTROLLED).unwrap();
+    let control = &s.tenant(Some("contoso")).unwrap().control;
+    // 2024-01-01 was a Monday.
+    let monday = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+    let at =
+        |days: u64, h: u64, m: u64| monday + Duration::from_secs(days * 86_400 + h * 3600 + m * 60);
+    assert_eq!(control.mode_at(Mode::Enforce, at(0, 8, 0)), Mode::Enforce);
+    assert_eq!(control.mode_at(Mode::Enforce, at(4, 17, 59)), Mode::Enforce);
+    assert_eq!(control.mode_at(Mode::Enforce, at(0, 7, 59)), Mode::Observe);
+    assert_eq!(
+        control.mode_at(Mode::Enforce, at(2, 18, 0)),
+        Mode::Observe,
+        "end is exclusive"
+    );
+    assert_eq!(
+        control.mode_at(Mode::Enforce, at(5, 12, 0)),
+        Mode::Observe,
+        "Saturday noon"
+    );
+    assert_eq!(
+        control.mode_at(Mode::Enforce, at(5, 23, 59)),
+        Mode::Enforce,
+        "until 24:00"
+    );
+    assert_eq!(
+        control.mode_at(Mode::Enforce, at(6, 12, 0)),
+        Mode::Observe,
+        "Sunday"
+    );
+    assert_eq!(control.mode_at(Mode::Observe, at(0, 9, 0)), Mode::Observe);
+    // No windows: enforce at any time.
+    let fabrikam = &s.tenant(Some("fabrikam")).unwrap().control;
+    assert_eq!(fabrikam.mode_at(Mode::Enforce, at(6, 3, 0)), Mode::Enforce);
+}

@@ -134,6 +134,7 @@ fn tenant(h: &Harness, client_id: &str, credential: CredentialSource) -> TenantS
         graph_url: Url::parse(h.emu.graph_url()).unwrap(),
         authority_host: Url::parse(login).unwrap(),
         ca_file: Some(h.emu.endpoints.ca_file.clone().expect("CA file with tls")),
+        control: mfactl::config::TenantControl::default(),
     }
 }
 
@@ -720,6 +721,7 @@ fn auto_takes_the_first_kind_whose_inputs_are_present() {
         graph_url: Url::parse("https://graph.microsoft.com").unwrap(),
         authority_host: Url::parse("https://login.microsoftonline.com").unwrap(),
         ca_file: None,
+        control: mfactl::config::TenantControl::default(),
     };
     let choose = |env: &Env| credential::choose(&settings, env).unwrap();
     let github = [

@@ -43,6 +43,7 @@ fn tenant(h: &Harness, client_id: &str) -> TenantSettings {
         graph_url: Url::parse(h.emu.graph_url()).unwrap(),
         authority_host: Url::parse(login).unwrap(),
         ca_file: Some(h.emu.endpoints.ca_file.clone().expect("CA file with tls")),
+        control: mfactl::config::TenantControl::default(),
     }
 }
 

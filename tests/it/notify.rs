@@ -31,7 +31,7 @@ const HMAC_KEY: &str = "hmac-k3y";
 #[derive(Debug, Clone)]
 pub struct Captured {
     headers: Vec<(String, String)>,
-    body: Bytes,
+    pub body: Bytes,
 }
 
 impl Captured {
@@ -39,7 +39,7 @@ impl Captured {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -365,7 +365,7 @@ fn slack_sections(p: &Value) -> Vec<String> {
         .collect()
 }
 
-fn hmac_hex(key: &str, body: &[u8]) -> String {
+pub fn hmac_hex(key: &str, body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
     ring::hmac::sign(&key, body)
         .as_ref()

@@ -220,3 +220,115 @@ async fn once_runs_sharing_a_state_dir_alert_once_per_drift() {
         "the state file holds no webhook URL"
     );
 }
+
+/// Adds `lines` to the test tenant in the project's mfactl.yaml, and `tail` after it.
+fn configure(p: &Project, lines: &str, tail: &str) {
+    let path = p.dir().join("mfactl.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen(
+        "auditLog: audit.jsonl\n",
+        &format!("{lines}auditLog: audit.jsonl\n{tail}"),
+        1,
+    );
+    assert_ne!(text, edited);
+    std::fs::write(path, edited).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_follows_the_tenants_mode_from_mfactl_yaml_and_the_flag_overrides_it() {
+    let p = Project::sandbox_tenant().await;
+    configure(&p, "    mode: enforce\n", "");
+    let observe = p.run(&["reconcile", "--once", "--mode", "observe"]);
+    assert_eq!(
+        observe.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&observe.stderr)
+    );
+    assert!(patches(&p.h.requests().await).is_empty());
+    let enforce = p.run(&["reconcile", "--once"]);
+    assert_eq!(
+        enforce.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&enforce.stderr)
+    );
+    assert_eq!(patches(&p.h.requests().await).len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_tenant_is_skipped_by_reconcile_but_plan_still_works() {
+    let p = Project::sandbox_tenant().await;
+    configure(&p, "    mode: enforce\n    suspend: true\n", "");
+    let out = p.run(&["reconcile", "--once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("test: suspended"), "{stderr}");
+    assert!(p.h.requests().await.is_empty(), "nothing read or sent");
+    let plan = p.run(&["plan"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(1),
+        "plan on a suspended tenant still shows the drift: {}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_its_change_windows_an_enforce_tenant_observes_and_alerts_from_mfactl_yaml() {
+    let p = Project::sandbox_tenant().await;
+    let receiver = crate::notify::Receiver::start().await;
+    // A window on another day of the week than today (UTC): never open during this test,
+    // unless it runs across midnight, when the window is checked against tomorrow.
+    let today = time::OffsetDateTime::now_utc().weekday();
+    let other = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [usize::from(today.number_days_from_monday() + 3) % 7];
+    std::fs::create_dir_all(p.dir().join("secrets")).unwrap();
+    std::fs::write(
+        p.dir().join("secrets/slack-webhook"),
+        format!("{}\n", receiver.url("/services/T/B/x")),
+    )
+    .unwrap();
+    configure(
+        &p,
+        &format!(
+            "    mode: enforce\n    changeWindows:\n      - {{ days: [{other}], from: \"09:00\", to: \"10:00\", timezone: UTC }}\n"
+        ),
+        "notifications:\n  slack: { url: { file: secrets/slack-webhook } }\n  webhook: { url: { env: IT_HOOK_URL }, secret: { env: IT_HOOK_KEY } }\n",
+    );
+    let out = p
+        .command(&["reconcile", "--once", "--state-dir", "state"])
+        .env("IT_HOOK_URL", receiver.url("/hook"))
+        .env("IT_HOOK_KEY", "k3y")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "drift observed: {stderr}");
+    assert!(stderr.contains("outside the change windows"), "{stderr}");
+    assert!(patches(&p.h.requests().await).is_empty(), "{stderr}");
+
+    let hooks = receiver.requests("/hook");
+    assert_eq!(hooks.len(), 1, "{stderr}");
+    let body = hooks[0].json();
+    assert_eq!(body["action"]["type"], "observed", "{body}");
+    assert_eq!(body["tenant"], "test");
+    let signature = format!("sha256={}", crate::notify::hmac_hex("k3y", &hooks[0].body));
+    assert_eq!(hooks[0].header("x-signature"), Some(signature.as_str()));
+    let slack = receiver.requests("/services/T/B/x");
+    assert_eq!(slack.len(), 1, "{stderr}");
+    assert!(slack[0].json()["text"].as_str().unwrap().contains("test"));
+
+    // A missing variable stops the run before anything is read, naming the variable.
+    let out = p
+        .command(&["reconcile", "--once", "--state-dir", "state"])
+        .env("IT_HOOK_URL", receiver.url("/hook"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("environment variable IT_HOOK_KEY"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&receiver.url("/hook")), "{stderr}");
+}
