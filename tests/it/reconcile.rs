@@ -332,3 +332,53 @@ async fn outside_its_change_windows_an_enforce_tenant_observes_and_alerts_from_m
     );
     assert!(!stderr.contains(&receiver.url("/hook")), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_runs_send_a_reminder_after_remind_after_and_resolved_when_the_drift_is_gone() {
+    let p = Project::sandbox_tenant().await;
+    let receiver = crate::notify::Receiver::start().await;
+    let hook = receiver.url("/hook");
+    let run = |args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("MFACTL_WEBHOOK_URL", &hook);
+        cmd.output().unwrap()
+    };
+    let events = || -> Vec<(String, String)> {
+        receiver
+            .requests("/hook")
+            .iter()
+            .map(|c| {
+                let j = c.json();
+                (
+                    j["event"].as_str().unwrap_or_default().to_string(),
+                    j["action"]["type"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let observe = [
+        "reconcile",
+        "--once",
+        "--mode",
+        "observe",
+        "--remind-after",
+        "1s",
+    ];
+    assert_eq!(run(&observe).status.code(), Some(1));
+    assert_eq!(run(&observe).status.code(), Some(1));
+    assert_eq!(events().len(), 1, "the same drift is reported once");
+    // The reminder is about time passing: wait past remindAfter, then run again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(run(&observe).status.code(), Some(1));
+    let e = events();
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[1].0, "reminder");
+    // Someone fixes the tenant outside the controller; the next pass says the drift is gone.
+    assert_eq!(p.run(&["apply", "--yes"]).status.code(), Some(0));
+    assert_eq!(run(&observe).status.code(), Some(0));
+    let e = events();
+    assert_eq!(e.len(), 3);
+    assert_eq!(e[2].1, "resolved");
+    assert_eq!(run(&observe).status.code(), Some(0));
+    assert_eq!(events().len(), 3, "then silence");
+}
