@@ -129,6 +129,8 @@ pub(super) struct RawTenant {
     pub suspend: Option<bool>,
     #[serde(default)]
     pub change_windows: Option<Vec<RawChangeWindow>>,
+    #[serde(default)]
+    pub freeze_windows: Option<Vec<RawChangeWindow>>,
 }
 
 /// `credential:`: exactly one kind, or the bare word `auto`.

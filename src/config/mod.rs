@@ -138,6 +138,9 @@ pub struct TenantControl {
     /// `changeWindows:`: when non-empty, enforce only inside one of them; outside, a cycle
     /// observes and reports. Empty: enforce at any time.
     pub change_windows: Vec<ChangeWindow>,
+    /// `freezeWindows:`: never enforce inside any of them (a deny list that wins over
+    /// `changeWindows`), e.g. a quarter-end freeze.
+    pub freeze_windows: Vec<ChangeWindow>,
 }
 
 impl TenantControl {
@@ -150,9 +153,12 @@ impl TenantControl {
         }
     }
 
-    /// Whether enforcing is allowed at `now`: no windows are configured, or one contains it.
+    /// Whether enforcing is allowed at `now`: inside a change window (or none is
+    /// configured), and inside no freeze window.
     pub fn enforce_allowed_at(&self, now: SystemTime) -> bool {
-        self.change_windows.is_empty() || self.change_windows.iter().any(|w| w.contains(now))
+        let allowed =
+            self.change_windows.is_empty() || self.change_windows.iter().any(|w| w.contains(now));
+        allowed && !self.freeze_windows.iter().any(|w| w.contains(now))
     }
 }
 
@@ -659,20 +665,25 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             Some(list) => list.iter().map(|p| base.join(p)).collect(),
             None => vec![base.join(DEFAULT_POLICY_DIR)],
         };
-        let mut change_windows = Vec::new();
-        for (w, window) in t.change_windows.into_iter().flatten().enumerate() {
-            let segs = [
-                Seg::Key("tenants"),
-                Seg::Index(i),
-                Seg::Key("changeWindows"),
-                Seg::Index(w),
-            ];
-            change_windows.push(change_window(window).map_err(|(key, m)| {
-                let mut at = segs.to_vec();
-                at.push(Seg::Key(key));
-                invalid(&at, &format!("changeWindows[{w}].{key}"), m)
-            })?);
-        }
+        let windows = |list: Option<Vec<RawChangeWindow>>, name: &'static str| {
+            let mut out = Vec::new();
+            for (w, window) in list.into_iter().flatten().enumerate() {
+                let segs = [
+                    Seg::Key("tenants"),
+                    Seg::Index(i),
+                    Seg::Key(name),
+                    Seg::Index(w),
+                ];
+                out.push(change_window(window).map_err(|(key, m)| {
+                    let mut at = segs.to_vec();
+                    at.push(Seg::Key(key));
+                    invalid(&at, &format!("{name}[{w}].{key}"), m)
+                })?);
+            }
+            Ok::<_, ConfigError>(out)
+        };
+        let change_windows = windows(t.change_windows, "changeWindows")?;
+        let freeze_windows = windows(t.freeze_windows, "freezeWindows")?;
         let control = TenantControl {
             mode: match t.mode {
                 Some(RawMode::Enforce) => Mode::Enforce,
@@ -680,6 +691,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             },
             suspend: t.suspend.unwrap_or(false),
             change_windows,
+            freeze_windows,
         };
         tenants.push(TenantSettings {
             name: t.name,

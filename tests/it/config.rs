@@ -504,6 +504,7 @@ fn notifications_mode_suspend_and_windows_parse() {
                     to_minute: 24 * 60,
                 },
             ],
+            freeze_windows: vec![],
         }
     );
     let fabrikam = s.tenant(Some("fabrikam")).unwrap();
@@ -706,7 +707,46 @@ fn enforce_observes_outside_every_change_window() {
         "Sunday"
     );
     assert_eq!(control.mode_at(Mode::Observe, at(0, 9, 0)), Mode::Observe);
+
     // No windows: enforce at any time.
     let fabrikam = &s.tenant(Some("fabrikam")).unwrap().control;
     assert_eq!(fabrikam.mode_at(Mode::Enforce, at(6, 3, 0)), Mode::Enforce);
+}
+
+#[test]
+fn a_freeze_window_wins_over_a_change_window() {
+    use config::Mode;
+    use std::time::{Duration, SystemTime};
+    let yaml = "\
+tenants:
+  - name: contoso
+    tenantId: 00000000-0000-0000-0000-000000000000
+    clientId: 11111111-1111-1111-1111-111111111111
+    credential: auto
+    mode: enforce
+    changeWindows:
+      - { days: [mon, tue, wed, thu, fri], from: \"08:00\", to: \"18:00\" }
+    freezeWindows:
+      - { days: [wed], from: \"12:00\", to: \"13:00\" }
+";
+    let s = parse(yaml).unwrap();
+    let control = &s.tenant(None).unwrap().control;
+    // 2024-01-03 was a Wednesday.
+    let wednesday = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_240_000);
+    let at = |h: u64, m: u64| wednesday + Duration::from_secs(h * 3600 + m * 60);
+    assert_eq!(control.mode_at(Mode::Enforce, at(11, 59)), Mode::Enforce);
+    assert_eq!(
+        control.mode_at(Mode::Enforce, at(12, 30)),
+        Mode::Observe,
+        "frozen"
+    );
+    assert_eq!(
+        control.mode_at(Mode::Enforce, at(13, 0)),
+        Mode::Enforce,
+        "end is exclusive"
+    );
+    let bad = parse(&yaml.replace("\"13:00\" }", "\"11:00\" }"))
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("freezeWindows[0]"), "{bad}");
 }
