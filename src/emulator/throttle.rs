@@ -101,16 +101,22 @@ struct BucketKey {
     tenant: String,
 }
 
+/// A token bucket that refills continuously: the model of every Graph limit here, and of
+/// the client's pacer (`crate::graph::pace`), so that both meter alike.
 #[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    capacity: f64,
-    per_second: f64,
+pub struct TokenBucket {
+    /// Tokens available now; may go negative when a request is charged regardless.
+    pub tokens: f64,
+    /// Tokens when full.
+    pub capacity: f64,
+    /// Refill rate.
+    pub per_second: f64,
     last: Instant,
 }
 
-impl Bucket {
-    fn new(capacity: f64, window_secs: f64, now: Instant) -> Self {
+impl TokenBucket {
+    /// A full bucket of `capacity` tokens that refills completely in `window_secs`.
+    pub fn new(capacity: f64, window_secs: f64, now: Instant) -> Self {
         Self {
             tokens: capacity,
             capacity,
@@ -119,14 +125,25 @@ impl Bucket {
         }
     }
 
-    fn refill(&mut self, now: Instant) {
+    /// Adds what has refilled since the last call, up to the capacity.
+    pub fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
         self.last = now;
     }
 
-    fn used_fraction(&self) -> f64 {
-        (self.capacity - self.tokens) / self.capacity
+    /// Seconds until `amount` tokens are available (0 when they are).
+    pub fn wait_for(&self, amount: f64) -> f64 {
+        if amount <= 0.0 || self.tokens >= amount {
+            0.0
+        } else {
+            (amount.min(self.capacity) - self.tokens) / self.per_second
+        }
+    }
+
+    /// The share of `limit` tokens in use (above 1 when the bucket is overdrawn).
+    pub fn used_fraction_of(&self, limit: f64) -> f64 {
+        (limit - self.tokens) / limit
     }
 }
 
@@ -155,7 +172,7 @@ fn limit(meter: Meter, scope: Scope, tenant_users: usize) -> (f64, f64) {
 /// All buckets of all apps and tenants.
 pub struct Throttle {
     mode: ThrottleMode,
-    buckets: Mutex<HashMap<BucketKey, Bucket>>,
+    buckets: Mutex<HashMap<BucketKey, TokenBucket>>,
 }
 
 /// Headers for an admitted request.
@@ -206,7 +223,7 @@ impl Throttle {
             let (cap, window) = limit(meter, scope, tenant_users);
             let b = buckets
                 .entry(key)
-                .or_insert_with(|| Bucket::new(cap, window, now));
+                .or_insert_with(|| TokenBucket::new(cap, window, now));
             b.refill(now);
             if b.tokens < amount {
                 // A throttled request still counts; it is admitted once the bucket has
@@ -220,7 +237,7 @@ impl Throttle {
         for &(scope, meter, amount) in &charges {
             if let Some(b) = buckets.get_mut(&key(scope, meter, app, tenant)) {
                 b.tokens = (b.tokens - amount).max(-0.8 * b.capacity);
-                peak_use = peak_use.max(b.used_fraction());
+                peak_use = peak_use.max(b.used_fraction_of(b.capacity));
             }
         }
         drop(buckets);

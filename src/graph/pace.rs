@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use crate::emulator::throttle::TokenBucket;
+
 /// The limits a [`Pacer`] keeps below.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaceLimits {
@@ -119,61 +121,30 @@ impl Charge {
     }
 }
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    capacity: f64,
-    per_second: f64,
-    last: Instant,
+/// A bucket sized at `headroom` times the service's `limit` (at least one token).
+fn bucket(limit: f64, window_secs: f64, headroom: f64, now: Instant) -> TokenBucket {
+    TokenBucket::new((limit * headroom).max(1.0), window_secs, now)
 }
 
-impl Bucket {
-    fn new(limit: f64, window_secs: f64, headroom: f64, now: Instant) -> Self {
-        let capacity = (limit * headroom).max(1.0);
-        Self {
-            tokens: capacity,
-            capacity,
-            per_second: capacity / window_secs,
-            last: now,
-        }
-    }
+/// The share of the service's limit used, as the service would report it.
+fn used_fraction(b: &TokenBucket, headroom: f64) -> f64 {
+    b.used_fraction_of(b.capacity / headroom)
+}
 
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.last = now;
-    }
-
-    /// How long until `amount` can be paid.
-    fn wait_for(&self, amount: f64) -> f64 {
-        if amount <= 0.0 || self.tokens >= amount {
-            0.0
-        } else {
-            (amount.min(self.capacity) - self.tokens) / self.per_second
-        }
-    }
-
-    /// The share of the service's limit used, as the service would report it.
-    fn used_fraction(&self, headroom: f64) -> f64 {
-        let service_capacity = self.capacity / headroom;
-        (service_capacity - self.tokens) / service_capacity
-    }
-
-    /// Takes the service's reported use (fraction of its limit) when it exceeds ours.
-    fn adopt(&mut self, fraction: f64, headroom: f64) {
-        let service_capacity = self.capacity / headroom;
-        let service_tokens = service_capacity * (1.0 - fraction);
-        let ours = service_tokens - (service_capacity - self.capacity);
-        self.tokens = self.tokens.min(ours);
-    }
+/// Takes the service's reported use (fraction of its limit) when it exceeds ours.
+fn adopt(b: &mut TokenBucket, fraction: f64, headroom: f64) {
+    let service_capacity = b.capacity / headroom;
+    let service_tokens = service_capacity * (1.0 - fraction);
+    let ours = service_tokens - (service_capacity - b.capacity);
+    b.tokens = b.tokens.min(ours);
 }
 
 #[derive(Debug)]
 struct Buckets {
-    units: Bucket,
-    writes: Bucket,
-    reports: Bucket,
-    requests: Bucket,
+    units: TokenBucket,
+    writes: TokenBucket,
+    reports: TokenBucket,
+    requests: TokenBucket,
     /// No identity-and-access request before this (after a 429).
     hold: Option<Instant>,
     /// No report request before this.
@@ -205,10 +176,10 @@ impl Pacer {
         let now = Instant::now();
         let h = limits.headroom.clamp(0.1, 1.0);
         let buckets = Buckets {
-            units: Bucket::new(limits.resource_units_per_10s, 10.0, h, now),
-            writes: Bucket::new(limits.writes_per_150s, 150.0, h, now),
-            reports: Bucket::new(limits.reports_per_10s, 10.0, h, now),
-            requests: Bucket::new(limits.requests_per_second, 1.0, h, now),
+            units: bucket(limits.resource_units_per_10s, 10.0, h, now),
+            writes: bucket(limits.writes_per_150s, 150.0, h, now),
+            reports: bucket(limits.reports_per_10s, 10.0, h, now),
+            requests: bucket(limits.requests_per_second, 1.0, h, now),
             hold: None,
             hold_reports: None,
         };
@@ -268,12 +239,11 @@ impl Pacer {
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         b.refill(now);
         let ours = if charge.is_report() {
-            b.reports.used_fraction(h).max(b.requests.used_fraction(h))
+            used_fraction(&b.reports, h).max(used_fraction(&b.requests, h))
         } else {
-            b.units
-                .used_fraction(h)
-                .max(b.writes.used_fraction(h))
-                .max(b.requests.used_fraction(h))
+            used_fraction(&b.units, h)
+                .max(used_fraction(&b.writes, h))
+                .max(used_fraction(&b.requests, h))
         };
         if percentage > ours + PERCENTAGE_TOLERANCE {
             tracing::debug!(
@@ -282,9 +252,9 @@ impl Pacer {
                 "Graph reports more use than paced; slowing down"
             );
             if charge.is_report() {
-                b.reports.adopt(percentage, h);
+                adopt(&mut b.reports, percentage, h);
             } else {
-                b.units.adopt(percentage, h);
+                adopt(&mut b.units, percentage, h);
             }
         }
     }
