@@ -195,12 +195,7 @@ async fn inner_requests_are_authorised_and_faulted_one_by_one() {
     let h = Harness::small().await;
     let reader = h.reader_token().await;
     let fault = json!({"method": "GET", "pathPrefix": "/v1.0/users", "count": 1, "kind": "status", "status": 429, "retryAfter": 1.5});
-    assert_eq!(
-        h.call(Method::POST, "/_emulator/faults", None, Some(&fault))
-            .await
-            .status,
-        201
-    );
+    h.add_fault(fault).await;
     let body = json!({"requests": [
         {"id": "1", "method": "GET", "url": "/users"},
         {"id": "2", "method": "PATCH", "url": "/policies/identitySecurityDefaultsEnforcementPolicy",

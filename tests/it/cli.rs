@@ -10,7 +10,7 @@ use mfactl::emulator::{EmulatorConfig, State};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::Harness;
+use crate::common::{self, Harness};
 
 const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
 
@@ -136,12 +136,7 @@ fn stderr(o: &Output) -> String {
 
 fn graph_requests(log: &[Value]) -> Vec<&Value> {
     log.iter()
-        .filter(|e| {
-            !e["path"]
-                .as_str()
-                .unwrap_or_default()
-                .ends_with("/oauth2/v2.0/token")
-        })
+        .filter(|e| !common::is_token_request(e))
         .collect()
 }
 
@@ -394,12 +389,7 @@ async fn guards_refuse_without_confirmation_or_over_the_change_limit() {
 async fn a_failed_write_mid_apply_is_a_partial_apply_and_the_next_run_converges() {
     let p = Project::sandbox_tenant().await;
     let fault = json!({"method": "PATCH", "pathPrefix": "/beta/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms", "count": 1, "kind": "status", "status": 400});
-    assert_eq!(
-        p.h.call(Method::POST, "/_emulator/faults", None, Some(&fault))
-            .await
-            .status,
-        201
-    );
+    p.h.add_fault(fault).await;
     let o = p.run(&["apply", "--yes"]);
     assert_eq!(code(&o), 6, "{}", stderr(&o));
     let err = stderr(&o);
@@ -508,16 +498,14 @@ async fn no_file_of_the_bad_corpus_gets_a_single_request_sent() {
 async fn a_failed_read_is_never_taken_for_an_empty_tenant() {
     let p = Project::sandbox_tenant().await;
     let fault = json!({"method": "GET", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 10, "kind": "status", "status": 500});
-    p.h.call(Method::POST, "/_emulator/faults", None, Some(&fault))
-        .await;
+    p.h.add_fault(fault).await;
     let o = p.run(&["apply", "--yes"]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(patches(&p.log().await).is_empty());
     p.h.call(Method::DELETE, "/_emulator/faults", None, None)
         .await;
     let malformed = json!({"method": "GET", "pathPrefix": "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", "count": 1, "kind": "malformed"});
-    p.h.call(Method::POST, "/_emulator/faults", None, Some(&malformed))
-        .await;
+    p.h.add_fault(malformed).await;
     let o = p.run(&["apply", "--yes"]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(patches(&p.log().await).is_empty());

@@ -165,6 +165,23 @@ impl Harness {
             .await
     }
 
+    /// Adds a fault rule (`POST /_emulator/faults`), which must be accepted.
+    pub async fn add_fault(&self, fault: Value) {
+        let r = self
+            .call(Method::POST, "/_emulator/faults", None, Some(&fault))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    /// The Graph requests in the emulator's log, token requests left out.
+    pub async fn graph_requests(&self) -> Vec<Value> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|e| !is_token_request(e))
+            .collect()
+    }
+
     /// The emulator's request log.
     pub async fn requests(&self) -> Vec<Value> {
         let r = self
@@ -172,6 +189,14 @@ impl Harness {
             .await;
         r.body["value"].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// Whether a request-log entry is a token request rather than a Graph call.
+pub fn is_token_request(entry: &Value) -> bool {
+    entry["path"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("/oauth2/v2.0/token")
 }
 
 fn app_with_secret(apps: &[App], secret: &str) -> String {

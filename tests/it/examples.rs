@@ -1384,10 +1384,7 @@ async fn throttling_example_matches_an_injected_429() {
     let h = Harness::start(example_state()).await;
     let w = h.writer_token().await;
     let fault = json!({"kind": "status", "status": 429, "retryAfter": seconds, "count": 1, "pathPrefix": "/v1.0/policies"});
-    let added = h
-        .call(Method::POST, "/_emulator/faults", None, Some(&fault))
-        .await;
-    assert_eq!(added.status, 201, "{}", added.body);
+    h.add_fault(fault).await;
 
     let r = h
         .get("/v1.0/policies/authenticationMethodsPolicy", &w)

@@ -8,18 +8,11 @@ use crate::common::{Harness, error_code};
 
 const POLICY: &str = "/v1.0/policies/authenticationMethodsPolicy";
 
-async fn add_fault(h: &Harness, fault: serde_json::Value) {
-    let r = h
-        .call(Method::POST, "/_emulator/faults", None, Some(&fault))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-}
-
 #[tokio::test]
 async fn status_faults_hit_matching_requests_count_times() {
     let h = Harness::small().await;
     let token = h.writer_token().await;
-    add_fault(&h, json!({"method": "GET", "pathPrefix": "/v1.0/policies", "count": 2, "kind": "status", "status": 503, "retryAfter": 0.25})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": "/v1.0/policies", "count": 2, "kind": "status", "status": 503, "retryAfter": 0.25})).await;
     assert_eq!(
         h.get("/v1.0/users", &token).await.status,
         200,
@@ -44,18 +37,12 @@ async fn status_faults_hit_matching_requests_count_times() {
 async fn dropped_connections_and_malformed_bodies() {
     let h = Harness::small().await;
     let token = h.writer_token().await;
-    add_fault(
-        &h,
-        json!({"pathPrefix": "/v1.0/policies", "count": 1, "kind": "drop"}),
-    )
-    .await;
+    h.add_fault(json!({"pathPrefix": "/v1.0/policies", "count": 1, "kind": "drop"}))
+        .await;
     let dropped = h.http.get(h.url(POLICY)).bearer_auth(&token).send().await;
     assert!(dropped.is_err(), "no response at all");
-    add_fault(
-        &h,
-        json!({"pathPrefix": "/v1.0/policies", "count": 1, "kind": "malformed"}),
-    )
-    .await;
+    h.add_fault(json!({"pathPrefix": "/v1.0/policies", "count": 1, "kind": "malformed"}))
+        .await;
     let r = h
         .http
         .get(h.url(POLICY))
@@ -66,11 +53,8 @@ async fn dropped_connections_and_malformed_bodies() {
     assert_eq!(r.status(), 200);
     let bytes = r.bytes().await.unwrap();
     assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_err());
-    add_fault(
-        &h,
-        json!({"pathPrefix": "/v1.0/policies", "count": 1, "kind": "latency", "ms": 30}),
-    )
-    .await;
+    h.add_fault(json!({"pathPrefix": "/v1.0/policies", "count": 1, "kind": "latency", "ms": 30}))
+        .await;
     assert_eq!(
         h.get(POLICY, &token).await.status,
         200,
@@ -83,8 +67,7 @@ async fn dropped_connections_and_malformed_bodies() {
 async fn probability_faults_are_seeded_and_roughly_that_frequent() {
     let h = Harness::small().await;
     let token = h.writer_token().await;
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"pathPrefix": "/v1.0/groups", "probability": 0.5, "kind": "status", "status": 500}),
     )
     .await;

@@ -55,33 +55,12 @@ fn writer(h: &Harness) -> GraphClient {
     GraphClient::connect(&tenant(h, &h.writer), &env_with(WRITER_SECRET)).unwrap()
 }
 
-/// Graph requests in the emulator's log (token requests left out).
-async fn graph_log(h: &Harness) -> Vec<Value> {
-    h.requests()
-        .await
-        .into_iter()
-        .filter(|e| {
-            !e["path"]
-                .as_str()
-                .unwrap_or_default()
-                .ends_with("/oauth2/v2.0/token")
-        })
-        .collect()
-}
-
 async fn count(h: &Harness, method: &str, path: &str) -> usize {
-    graph_log(h)
+    h.graph_requests()
         .await
         .iter()
         .filter(|e| e["method"] == json!(method) && e["path"] == json!(path))
         .count()
-}
-
-async fn add_fault(h: &Harness, fault: Value) {
-    let r = h
-        .call(Method::POST, "/_emulator/faults", None, Some(&fault))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
 }
 
 async fn clear_log(h: &Harness) {
@@ -130,7 +109,7 @@ async fn get_all_follows_next_links_through_every_page() {
     let pages = users.div_ceil(7);
     assert_eq!(count(&h, "GET", "/v1.0/users").await, pages);
     assert_eq!(client.requests_sent(), pages as u64);
-    let log = graph_log(&h).await;
+    let log = h.graph_requests().await;
     assert!(
         log.iter()
             .skip(1)
@@ -232,7 +211,7 @@ async fn a_wrong_secret_is_an_authentication_error_that_does_not_quote_it() {
         0,
         "no Graph request without a token"
     );
-    assert!(graph_log(&h).await.is_empty());
+    assert!(h.graph_requests().await.is_empty());
 }
 
 #[tokio::test]
@@ -294,7 +273,7 @@ async fn an_untrusted_token_endpoint_fails_fast_as_a_network_error() {
 async fn a_503_with_retry_after_is_retried_once_and_succeeds() {
     let h = tls_harness().await;
     let client = writer(&h);
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 1, "kind": "status", "status": 503, "retryAfter": 0.3})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 1, "kind": "status", "status": 503, "retryAfter": 0.3})).await;
     let started = Instant::now();
     let policy = client.get(POLICY_V1).await.unwrap();
     assert!(
@@ -302,7 +281,7 @@ async fn a_503_with_retry_after_is_retried_once_and_succeeds() {
         "Retry-After honoured"
     );
     assert_eq!(policy["id"], json!("authenticationMethodsPolicy"));
-    let log = graph_log(&h).await;
+    let log = h.graph_requests().await;
     let statuses: Vec<&Value> = log.iter().map(|e| &e["status"]).collect();
     assert_eq!(statuses, [&json!(503), &json!(200)]);
     assert_eq!(client.requests_sent(), 2);
@@ -312,12 +291,12 @@ async fn a_503_with_retry_after_is_retried_once_and_succeeds() {
 async fn a_429_is_retried_after_retry_after() {
     let h = tls_harness().await;
     let client = writer(&h);
-    add_fault(&h, json!({"pathPrefix": "/v1.0/users", "count": 2, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
+    h.add_fault(json!({"pathPrefix": "/v1.0/users", "count": 2, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
     let users = client.get_all("/v1.0/users?$top=50").await.unwrap();
     assert_eq!(users.len(), 30);
     assert_eq!(count(&h, "GET", "/v1.0/users").await, 3);
 
-    add_fault(&h, json!({"pathPrefix": "/v1.0/users", "count": MAX_ATTEMPTS, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
+    h.add_fault(json!({"pathPrefix": "/v1.0/users", "count": MAX_ATTEMPTS, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
     let err = client.get("/v1.0/users").await.unwrap_err();
     match &err {
         GraphError::Throttled {
@@ -337,7 +316,7 @@ async fn a_429_is_retried_after_retry_after() {
 async fn persistent_500s_give_up_after_max_attempts() {
     let h = tls_harness().await;
     let client = writer(&h);
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY_V1, "count": MAX_ATTEMPTS + 1, "kind": "status", "status": 500})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY_V1, "count": MAX_ATTEMPTS + 1, "kind": "status", "status": 500})).await;
     let err = client.get(POLICY_V1).await.unwrap_err();
     match &err {
         GraphError::Server {
@@ -361,11 +340,8 @@ async fn persistent_500s_give_up_after_max_attempts() {
 async fn a_malformed_body_is_an_invalid_response_not_empty_state() {
     let h = tls_harness().await;
     let client = writer(&h);
-    add_fault(
-        &h,
-        json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 1, "kind": "malformed"}),
-    )
-    .await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 1, "kind": "malformed"}))
+        .await;
     let err = client.get(POLICY_V1).await.unwrap_err();
     assert!(
         matches!(err, GraphError::InvalidResponse { status: 200, .. }),
@@ -373,8 +349,7 @@ async fn a_malformed_body_is_an_invalid_response_not_empty_state() {
     );
     assert_eq!(err.exit_code(), ExitCode::Graph);
 
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "GET", "pathPrefix": "/v1.0/users", "count": 1, "kind": "malformed"}),
     )
     .await;
@@ -388,11 +363,8 @@ async fn a_dropped_patch_is_not_sent_twice() {
     let client = writer(&h);
     client.get(POLICY_V1).await.unwrap();
     clear_log(&h).await;
-    add_fault(
-        &h,
-        json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "drop"}),
-    )
-    .await;
+    h.add_fault(json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "drop"}))
+        .await;
     let body = json!({"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "state": "enabled"});
     let err = client.patch(SMS, &body).await.unwrap_err();
     match &err {
@@ -408,11 +380,8 @@ async fn a_dropped_patch_is_not_sent_twice() {
     assert_eq!(count(&h, "PATCH", SMS).await, 1, "exactly one PATCH");
 
     // A GET whose connection drops is retried.
-    add_fault(
-        &h,
-        json!({"method": "GET", "pathPrefix": SMS, "count": 1, "kind": "drop"}),
-    )
-    .await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": SMS, "count": 1, "kind": "drop"}))
+        .await;
     client.get(SMS).await.expect("retried after the drop");
     assert_eq!(count(&h, "GET", SMS).await, 2);
 }
@@ -422,13 +391,12 @@ async fn a_patch_is_retried_only_when_graph_refused_it_with_retry_after() {
     let h = tls_harness().await;
     let client = writer(&h);
     let body = json!({"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "state": "enabled"});
-    add_fault(&h, json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 503, "retryAfter": 0.1})).await;
+    h.add_fault(json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 503, "retryAfter": 0.1})).await;
     assert_eq!(client.patch(SMS, &body).await.unwrap(), None);
     assert_eq!(count(&h, "PATCH", SMS).await, 2);
 
     clear_log(&h).await;
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 500}),
     )
     .await;
@@ -445,8 +413,7 @@ async fn a_patch_is_retried_only_when_graph_refused_it_with_retry_after() {
         "{err:?}"
     );
     clear_log(&h).await;
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 503}),
     )
     .await;
@@ -524,7 +491,7 @@ async fn trace_logs_carry_no_token_and_no_secret() {
 
     let client = writer(&h);
     client.get(POLICY_V1).await.unwrap();
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 1, "kind": "status", "status": 503, "retryAfter": 0.05})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY_V1, "count": 1, "kind": "status", "status": 503, "retryAfter": 0.05})).await;
     client.get(POLICY_V1).await.unwrap();
     client
         .patch(SMS, &json!({"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "state": "enabled"}))

@@ -127,10 +127,25 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
     wait_for_line(&rx, "keeping the last valid declaration", &mut seen);
     wait_for_line(&rx, "in sync", &mut seen);
     assert_eq!(patches(&p.h.requests().await).len(), first + 1);
-    let last = receiver.requests("/hook").last().map(|c| c.json()).unwrap();
-    assert_eq!(
-        last["action"]["type"], "failed",
-        "the invalid commit is alerted: {last}"
+    // The alert goes out after the cycle's line is printed: wait for it to arrive.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let last = loop {
+        let last = receiver.requests("/hook").last().map(|c| c.json());
+        if let Some(last) = last.filter(|l| l["action"]["type"] == "failed") {
+            break last;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the invalid commit was not alerted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        last["action"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("error(s) in the policy files"),
+        "{last}"
     );
 
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();

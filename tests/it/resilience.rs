@@ -73,30 +73,9 @@ fn writer(h: &Harness) -> GraphClient {
     client_for(h, h.emu.graph_url(), quick())
 }
 
-async fn add_fault(h: &Harness, fault: Value) {
-    let r = h
-        .call(Method::POST, "/_emulator/faults", None, Some(&fault))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-}
-
-/// Graph requests in the log (token requests left out).
-async fn graph_log(h: &Harness) -> Vec<Value> {
-    h.requests()
-        .await
-        .into_iter()
-        .filter(|e| {
-            !e["path"]
-                .as_str()
-                .unwrap_or_default()
-                .ends_with("/oauth2/v2.0/token")
-        })
-        .collect()
-}
-
 /// Statuses of `method path` in the log, in order.
 async fn statuses(h: &Harness, method: &str, path: &str) -> Vec<u64> {
-    graph_log(h)
+    h.graph_requests()
         .await
         .iter()
         .filter(|e| e["method"] == json!(method) && e["path"] == json!(path))
@@ -113,18 +92,19 @@ async fn clear_log(h: &Harness) {
 async fn a_429_waits_its_fractional_retry_after_for_reads_and_writes() {
     let h = harness().await;
     let client = writer(&h);
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "status", "status": 429, "retryAfter": 0.25})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "status", "status": 429, "retryAfter": 0.25})).await;
     let started = Instant::now();
     client.get(POLICY).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(250));
     assert_eq!(statuses(&h, "GET", POLICY).await, [429, 200]);
 
     // A throttled PATCH was refused before it was acted on: the same PATCH goes again.
-    add_fault(&h, json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
+    h.add_fault(json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 429, "retryAfter": 0.1})).await;
     let started = Instant::now();
     client.patch(SMS, &sms_body()).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(100));
-    let patches: Vec<Value> = graph_log(&h)
+    let patches: Vec<Value> = h
+        .graph_requests()
         .await
         .into_iter()
         .filter(|e| e["method"] == "PATCH")
@@ -212,15 +192,13 @@ async fn a_429_with_an_http_date_retry_after_waits_until_that_date() {
 async fn a_429_without_retry_after_backs_off_for_reads_and_writes() {
     let h = harness().await;
     let client = writer(&h);
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "GET", "pathPrefix": POLICY, "count": 2, "kind": "status", "status": 429}),
     )
     .await;
     client.get(POLICY).await.unwrap();
     assert_eq!(statuses(&h, "GET", POLICY).await, [429, 429, 200]);
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": 429}),
     )
     .await;
@@ -234,7 +212,7 @@ async fn server_errors_back_off_and_are_retried_for_reads_only() {
     let client = writer(&h);
     for status in [500, 502, 503, 504] {
         clear_log(&h).await;
-        add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY, "count": 2, "kind": "status", "status": status})).await;
+        h.add_fault(json!({"method": "GET", "pathPrefix": POLICY, "count": 2, "kind": "status", "status": status})).await;
         client.get(POLICY).await.unwrap();
         assert_eq!(
             statuses(&h, "GET", POLICY).await,
@@ -243,7 +221,7 @@ async fn server_errors_back_off_and_are_retried_for_reads_only() {
         );
         // A write that met a server error may have been acted on: not sent again.
         clear_log(&h).await;
-        add_fault(&h, json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": status})).await;
+        h.add_fault(json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "status", "status": status})).await;
         let err = client.patch(SMS, &sms_body()).await.unwrap_err();
         assert!(
             matches!(err, GraphError::Server { attempts: 1, .. }),
@@ -254,7 +232,7 @@ async fn server_errors_back_off_and_are_retried_for_reads_only() {
     // Persistent failures stop at the attempt limit.
     clear_log(&h).await;
     let attempts = quick().max_attempts;
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY, "count": attempts + 1, "kind": "status", "status": 502})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY, "count": attempts + 1, "kind": "status", "status": 502})).await;
     let err = client.get(POLICY).await.unwrap_err();
     assert!(
         matches!(err, GraphError::Server { status: 502, attempts: a, .. } if a == attempts),
@@ -267,19 +245,13 @@ async fn server_errors_back_off_and_are_retried_for_reads_only() {
 async fn dropped_connections_retry_reads_and_never_resend_a_write() {
     let h = harness().await;
     let client = writer(&h);
-    add_fault(
-        &h,
-        json!({"method": "GET", "pathPrefix": POLICY, "count": 2, "kind": "drop"}),
-    )
-    .await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY, "count": 2, "kind": "drop"}))
+        .await;
     client.get(POLICY).await.unwrap();
     assert_eq!(statuses(&h, "GET", POLICY).await, [0, 0, 200]);
 
-    add_fault(
-        &h,
-        json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "drop"}),
-    )
-    .await;
+    h.add_fault(json!({"method": "PATCH", "pathPrefix": SMS, "count": 1, "kind": "drop"}))
+        .await;
     let err = client.patch(SMS, &sms_body()).await.unwrap_err();
     assert!(
         matches!(err, GraphError::Network { attempts: 1, .. }),
@@ -309,19 +281,15 @@ async fn a_write_that_could_not_connect_is_retried() {
 async fn a_malformed_body_is_an_invalid_response_and_nothing_is_written() {
     let h = harness().await;
     let client = writer(&h);
-    add_fault(
-        &h,
-        json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "malformed"}),
-    )
-    .await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "malformed"}))
+        .await;
     let err = client.get(POLICY).await.unwrap_err();
     assert!(matches!(err, GraphError::InvalidResponse { .. }), "{err:?}");
     assert_eq!(statuses(&h, "GET", POLICY).await, [200], "not retried");
 
     let p = Project::sandbox_tenant().await;
     let fault = json!({"method": "GET", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 1, "kind": "malformed"});
-    p.h.call(Method::POST, "/_emulator/faults", None, Some(&fault))
-        .await;
+    p.h.add_fault(fault).await;
     let o = p.run(&["apply", "--yes"]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(stderr(&o).contains("invalid response"), "{}", stderr(&o));
@@ -343,8 +311,7 @@ async fn the_deadline_bounds_a_call() {
         },
     );
     // A slow answer is cut off at the deadline, not at the 30 s request timeout.
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "latency", "ms": 3000}),
     )
     .await;
@@ -358,7 +325,7 @@ async fn the_deadline_bounds_a_call() {
     );
 
     // A Retry-After beyond the deadline is not waited for.
-    add_fault(&h, json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "status", "status": 429, "retryAfter": 5})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": POLICY, "count": 1, "kind": "status", "status": 429, "retryAfter": 5})).await;
     let started = Instant::now();
     let err = client.get(POLICY).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(600));
@@ -398,7 +365,7 @@ async fn an_inner_batch_429_is_retried_after_its_retry_after() {
         .map(|u| u.id.clone())
         .collect();
     let throttled = format!("/v1.0/users/{}", users[1]);
-    add_fault(&h, json!({"method": "GET", "pathPrefix": throttled, "count": 1, "kind": "status", "status": 429, "retryAfter": 0.3})).await;
+    h.add_fault(json!({"method": "GET", "pathPrefix": throttled, "count": 1, "kind": "status", "status": 429, "retryAfter": 0.3})).await;
     let mut requests: Vec<BatchRequest> = users
         .iter()
         .map(|id| BatchRequest::get(format!("u-{id}"), format!("/v1.0/users/{id}")))
@@ -427,7 +394,7 @@ async fn an_inner_batch_429_is_retried_after_its_retry_after() {
         "{:?}",
         results[3].error
     );
-    let log = graph_log(&h).await;
+    let log = h.graph_requests().await;
     let outer: Vec<&Value> = log.iter().filter(|e| e["path"] == "/v1.0/$batch").collect();
     assert_eq!(
         outer.len(),
@@ -471,7 +438,7 @@ async fn an_inner_batch_429_is_retried_after_its_retry_after() {
             .zip(&ids)
             .all(|(r, id)| r.body.as_ref().unwrap()["id"] == json!(id))
     );
-    let log = graph_log(&h).await;
+    let log = h.graph_requests().await;
     assert_eq!(
         log.iter().filter(|e| e["path"] == "/v1.0/$batch").count(),
         2
@@ -482,16 +449,14 @@ async fn an_inner_batch_429_is_retried_after_its_retry_after() {
 async fn a_400_is_never_retried() {
     let h = harness().await;
     let client = writer(&h);
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "GET", "pathPrefix": POLICY, "count": 3, "kind": "status", "status": 400}),
     )
     .await;
     let err = client.get(POLICY).await.unwrap_err();
     assert!(matches!(err, GraphError::BadRequest { .. }), "{err:?}");
     assert_eq!(statuses(&h, "GET", POLICY).await, [400]);
-    add_fault(
-        &h,
+    h.add_fault(
         json!({"method": "PATCH", "pathPrefix": SMS, "count": 3, "kind": "status", "status": 409}),
     )
     .await;
@@ -847,7 +812,7 @@ async fn each_fault_case_through_the_binary() {
         fault["method"] = json!(method);
         fault["pathPrefix"] = json!(path);
         fault["count"] = json!(1);
-        add_fault(&p.h, fault).await;
+        p.h.add_fault(fault).await;
         let args: &[&str] = if verb == "plan" {
             &["plan"]
         } else {

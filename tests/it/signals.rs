@@ -14,12 +14,7 @@ async fn interrupted_apply(signal: &str) {
     let p = Project::sandbox_tenant().await;
     // The first PATCH (the policy) is held for 3 s in the emulator once it has arrived.
     let fault = json!({"method": "PATCH", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 1, "kind": "latency", "ms": 3000});
-    assert_eq!(
-        p.h.call(Method::POST, "/_emulator/faults", None, Some(&fault))
-            .await
-            .status,
-        201
-    );
+    p.h.add_fault(fault).await;
     let mut child = p
         .command(&["apply", "--yes"])
         .stderr(Stdio::piped())
