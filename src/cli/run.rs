@@ -149,9 +149,7 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
 fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
     let outcome = policy::load(paths);
     // Paths under the working directory are shown relative to it, as people typed them.
-    let cwd = std::env::current_dir()
-        .map(|d| format!("{}/", d.display()))
-        .unwrap_or_default();
+    let cwd = cwd_prefix();
     for d in &outcome.diagnostics {
         let text = d.to_string();
         printer::status(text.strip_prefix(cwd.as_str()).unwrap_or(&text));
@@ -582,6 +580,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
 /// How long the policy files must be quiet before a change triggers a reconcile.
 const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The working directory with a trailing slash, to strip from paths shown to people.
 fn cwd_prefix() -> String {
     std::env::current_dir()
         .map(|d| format!("{}/", d.display()))
