@@ -18,3 +18,4 @@ pub mod policy;
 pub mod printer;
 pub mod report;
 pub mod sandbox;
+pub mod simulate;

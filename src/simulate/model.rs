@@ -1,0 +1,93 @@
+//! The per-user vocabulary shared by the declared kinds, the plan and the simulation.
+
+use serde::{Deserialize, Serialize};
+
+/// Legacy per-user MFA (`strongAuthenticationRequirements.perUserMfaState`, beta).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PerUserMfaState {
+    /// Not required by per-user MFA.
+    Disabled,
+    /// Enrolled: MFA is required once the user registers.
+    Enabled,
+    /// Required at every sign-in.
+    Enforced,
+}
+
+impl PerUserMfaState {
+    /// Every state, in the order documented.
+    pub const ALL: [PerUserMfaState; 3] = [Self::Disabled, Self::Enabled, Self::Enforced];
+
+    /// Graph's wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Enabled => "enabled",
+            Self::Enforced => "enforced",
+        }
+    }
+
+    /// From Graph's wire value (exact, as Graph sends it).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A user's default MFA method (`signInPreferences.userPreferredMethodForSecondaryAuthentication`,
+/// type userDefaultAuthenticationMethodType, which has no `none`: FACTS.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PreferredMethod {
+    /// Microsoft Authenticator notification.
+    Push,
+    /// A one-time code (Authenticator, software or hardware token).
+    Oath,
+    /// A call to the mobile phone.
+    VoiceMobile,
+    /// A call to the alternate mobile phone.
+    VoiceAlternateMobile,
+    /// A call to the office phone.
+    VoiceOffice,
+    /// A text message.
+    Sms,
+}
+
+impl PreferredMethod {
+    /// Every value, in the documented order.
+    pub const ALL: [PreferredMethod; 6] = [
+        Self::Push,
+        Self::Oath,
+        Self::VoiceMobile,
+        Self::VoiceAlternateMobile,
+        Self::VoiceOffice,
+        Self::Sms,
+    ];
+
+    /// Graph's wire value, which is also the prompt method of [`crate::simulate::order`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Oath => "oath",
+            Self::VoiceMobile => "voiceMobile",
+            Self::VoiceAlternateMobile => "voiceAlternateMobile",
+            Self::VoiceOffice => "voiceOffice",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// From Graph's wire value; `none`, `""` and unknown values are `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The `methodsRegistered` values of which the user needs one for this default.
+    pub fn needs(self) -> &'static [&'static str] {
+        match self {
+            Self::Push => &["microsoftAuthenticatorPush"],
+            Self::Oath => &["softwareOneTimePasscode", "hardwareOneTimePasscode"],
+            Self::VoiceMobile | Self::Sms => &["mobilePhone"],
+            Self::VoiceAlternateMobile => &["alternateMobilePhone"],
+            Self::VoiceOffice => &["officePhone"],
+        }
+    }
+}
