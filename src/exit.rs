@@ -53,6 +53,7 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 RunError::Cycle(CycleError::Graph(g))
                 | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => g.exit_code(),
                 RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,
+                RunError::Cycle(CycleError::Lockout(_)) => ExitCode::Refused,
                 RunError::Cycle(CycleError::Audit(_)) | RunError::Controller(_) => ExitCode::Usage,
                 RunError::Cycle(CycleError::NotConverged(_)) | RunError::AlertsFailed(_) => {
                     ExitCode::Graph

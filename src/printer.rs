@@ -50,3 +50,138 @@ pub fn ask(question: &str) -> String {
     let _ = std::io::stdin().read_line(&mut answer);
     answer
 }
+
+/// What a long run has done so far: shown on stderr as a redrawn line on a terminal, and
+/// as a plain line every few seconds (and at the end of each phase) otherwise, so that logs
+/// stay readable.
+pub struct Progress {
+    mode: ProgressMode,
+    inner: std::sync::Mutex<ProgressState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProgressMode {
+    Terminal,
+    Lines,
+    Hidden,
+}
+
+struct ProgressState {
+    users_read: u64,
+    planned: u64,
+    applied: u64,
+    last: Option<std::time::Instant>,
+    drawn: bool,
+}
+
+/// What a [`Progress`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Users whose details or state were read.
+    UsersRead,
+    /// Per-user changes planned.
+    Planned,
+    /// Per-user changes applied.
+    Applied,
+}
+
+impl Progress {
+    /// Progress on stderr: a redrawn line on a terminal, plain lines otherwise.
+    pub fn stderr() -> Self {
+        use std::io::IsTerminal;
+        let terminal = std::io::stderr().is_terminal()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        Self::with_mode(if terminal {
+            ProgressMode::Terminal
+        } else {
+            ProgressMode::Lines
+        })
+    }
+
+    /// No output at all (library callers, the controller loop).
+    pub fn hidden() -> Self {
+        Self::with_mode(ProgressMode::Hidden)
+    }
+
+    fn with_mode(mode: ProgressMode) -> Self {
+        Self {
+            mode,
+            inner: std::sync::Mutex::new(ProgressState {
+                users_read: 0,
+                planned: 0,
+                applied: 0,
+                last: None,
+                drawn: false,
+            }),
+        }
+    }
+
+    /// Adds `n` to a counter and shows it if it is time to.
+    pub fn add(&self, counter: Counter, n: u64) {
+        if self.mode == ProgressMode::Hidden {
+            return;
+        }
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match counter {
+            Counter::UsersRead => s.users_read += n,
+            Counter::Planned => s.planned += n,
+            Counter::Applied => s.applied += n,
+        }
+        let every = match self.mode {
+            ProgressMode::Terminal => std::time::Duration::from_millis(100),
+            _ => std::time::Duration::from_secs(5),
+        };
+        let now = std::time::Instant::now();
+        if s.last.is_some_and(|l| now.duration_since(l) < every) {
+            return;
+        }
+        if s.last.is_none() && self.mode == ProgressMode::Lines {
+            // The first plain line waits a full period: short runs print none.
+            s.last = Some(now);
+            return;
+        }
+        s.last = Some(now);
+        let line = format!(
+            "users read {} · changes planned {} · changes applied {}",
+            thousands(s.users_read),
+            thousands(s.planned),
+            thousands(s.applied)
+        );
+        let mut err = std::io::stderr().lock();
+        if self.mode == ProgressMode::Terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            s.drawn = true;
+        } else {
+            let _ = writeln!(err, "progress: {line}");
+        }
+        let _ = err.flush();
+    }
+
+    /// Ends a phase with a line saying what it did (the redrawn line is cleared first).
+    pub fn phase(&self, msg: &str) {
+        if self.mode == ProgressMode::Hidden {
+            return;
+        }
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut err = std::io::stderr().lock();
+        if s.drawn {
+            let _ = write!(err, "\r\x1b[2K");
+            s.drawn = false;
+        }
+        let _ = writeln!(err, "{msg}");
+        let _ = err.flush();
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::graph::{GraphClient, GraphError};
-use crate::plan::{LiveState, Plan, ResourceChange, diff};
+use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::plan::per_user::{UserChange, UserChangeKind};
+use crate::plan::{LiveState, Plan, PropertyChange, ResourceChange, diff, users};
+use crate::printer::{Counter, Progress};
 
 /// An append-only JSON-lines audit log.
 pub struct AuditLog {
@@ -72,16 +74,17 @@ impl AuditLog {
     fn record(
         &mut self,
         tenant: &str,
-        change: &ResourceChange,
+        resource: &str,
+        properties: &[PropertyChange],
         result: &str,
         error: Option<&str>,
     ) -> Result<(), AuditError> {
-        for p in &change.properties {
+        for p in properties {
             let record = AuditRecord {
                 time: crate::emulator::control::now_rfc3339(),
                 tenant,
                 git_commit: self.git_commit.as_deref(),
-                resource: &change.resource,
+                resource,
                 property: &p.name,
                 before: &p.before,
                 after: &p.after,
@@ -132,43 +135,247 @@ pub struct ApplyOutcome {
     pub failed: Option<(ResourceChange, GraphError)>,
     /// Not sent because an earlier change failed.
     pub not_attempted: Vec<ResourceChange>,
+    /// Per-user changes sent and accepted.
+    pub users_applied: Vec<UserChange>,
+    /// Per-user changes the service refused, with why.
+    pub users_failed: Vec<(UserChange, GraphError)>,
+    /// Per-user changes not sent (a tenant-wide change failed, or a stop was requested).
+    pub users_not_attempted: usize,
+}
+
+impl ApplyOutcome {
+    /// Whether anything failed or was left unsent.
+    pub fn incomplete(&self) -> bool {
+        self.interrupted
+            || self.failed.is_some()
+            || !self.users_failed.is_empty()
+            || self.users_not_attempted > 0
+    }
+
+    /// Changes applied: resources plus users.
+    pub fn applied_count(&self) -> usize {
+        self.applied.len() + self.users_applied.len()
+    }
+
+    /// Changes not applied: failed and not attempted, resources plus users.
+    pub fn unapplied_count(&self) -> usize {
+        usize::from(self.failed.is_some())
+            + self.not_attempted.len()
+            + self.users_failed.len()
+            + self.users_not_attempted
+    }
+
+    /// The first error, if any change failed.
+    pub fn first_error(&self) -> Option<&GraphError> {
+        self.failed
+            .as_ref()
+            .map(|(_, e)| e)
+            .or_else(|| self.users_failed.first().map(|(_, e)| e))
+    }
 }
 
 /// Sends the plan's PATCHes in order, stopping at the first failure, or before the next
-/// PATCH once `stop` is set (a PATCH already sent is always let finish).
+/// PATCH once `stop` is set (a PATCH already sent is always let finish). Then the per-user
+/// changes, in `$batch` POSTs of twenty, several in flight: each user's PATCH succeeds or
+/// fails on its own, and a stop lets the POSTs in flight finish.
 pub async fn apply(
     client: &GraphClient,
     plan: &Plan,
     audit: &mut AuditLog,
     stop: &std::sync::atomic::AtomicBool,
+    progress: &Progress,
 ) -> Result<ApplyOutcome, AuditError> {
     let mut outcome = ApplyOutcome {
         interrupted: false,
         applied: Vec::new(),
         failed: None,
         not_attempted: Vec::new(),
+        users_applied: Vec::new(),
+        users_failed: Vec::new(),
+        users_not_attempted: 0,
     };
     for change in &plan.changes {
         if !outcome.interrupted && stop.load(std::sync::atomic::Ordering::SeqCst) {
             outcome.interrupted = true;
         }
         if outcome.failed.is_some() || outcome.interrupted {
-            audit.record(&plan.tenant, change, "notAttempted", None)?;
+            audit.record(&plan.tenant, &change.resource, &change.properties, "notAttempted", None)?;
             outcome.not_attempted.push(change.clone());
             continue;
         }
         match client.patch(&change.path, &change.body).await {
             Ok(_) => {
-                audit.record(&plan.tenant, change, "applied", None)?;
+                audit.record(&plan.tenant, &change.resource, &change.properties, "applied", None)?;
                 outcome.applied.push(change.clone());
             }
             Err(e) => {
-                audit.record(&plan.tenant, change, "failed", Some(&e.to_string()))?;
+                audit.record(
+                    &plan.tenant,
+                    &change.resource,
+                    &change.properties,
+                    "failed",
+                    Some(&e.to_string()),
+                )?;
                 outcome.failed = Some((change.clone(), e));
             }
         }
     }
+    if outcome.failed.is_some() || outcome.interrupted {
+        for change in &plan.user_changes {
+            audit.record(&plan.tenant, &user_resource(change), &change.properties, "notAttempted", None)?;
+        }
+        outcome.users_not_attempted = plan.user_changes.len();
+        return Ok(outcome);
+    }
+    apply_users(client, plan, audit, stop, progress, &mut outcome).await?;
     Ok(outcome)
+}
+
+/// How a per-user change is named in the audit log and in messages.
+pub fn user_resource(change: &UserChange) -> String {
+    let leaf = match change.kind {
+        UserChangeKind::PerUserMfa => "requirements",
+        UserChangeKind::SignInPreferences => "signInPreferences",
+    };
+    format!("users/{}/authentication/{leaf}", change.user_principal_name)
+}
+
+async fn apply_users(
+    client: &GraphClient,
+    plan: &Plan,
+    audit: &mut AuditLog,
+    stop: &std::sync::atomic::AtomicBool,
+    progress: &Progress,
+    outcome: &mut ApplyOutcome,
+) -> Result<(), AuditError> {
+    if plan.user_changes.is_empty() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let requests = plan
+        .user_changes
+        .iter()
+        .enumerate()
+        .take_while(|_| !stop.load(std::sync::atomic::Ordering::SeqCst))
+        .map(|(i, c)| BatchRequest::patch(i.to_string(), c.path.clone(), c.body.clone()));
+    let mut sent = vec![false; plan.user_changes.len()];
+    let mut audit_error = None;
+    let result = users::batched(client, requests, |responses| {
+        progress.add(Counter::Applied, responses.len() as u64);
+        for response in responses {
+            let Some(i) = response.id.parse::<usize>().ok().filter(|i| *i < sent.len()) else {
+                continue;
+            };
+            sent[i] = true;
+            let change = &plan.user_changes[i];
+            let resource = user_resource(change);
+            let recorded = match response.into_result() {
+                Ok(_) => {
+                    outcome.users_applied.push(change.clone());
+                    audit.record(&plan.tenant, &resource, &change.properties, "applied", None)
+                }
+                Err(e) => {
+                    let r = audit.record(
+                        &plan.tenant,
+                        &resource,
+                        &change.properties,
+                        "failed",
+                        Some(&e.to_string()),
+                    );
+                    outcome.users_failed.push((change.clone(), e));
+                    r
+                }
+            };
+            if let Err(e) = recorded {
+                audit_error.get_or_insert(e);
+            }
+        }
+        Ok(())
+    })
+    .await;
+    if let Some(e) = audit_error {
+        return Err(e);
+    }
+    // A failed POST (after its retries) leaves the users it carried unknown: they are
+    // reported as not applied, and the next run reads them again.
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "a $batch of per-user changes failed");
+        if let Some(i) = sent.iter().position(|s| !s) {
+            outcome.users_failed.push((plan.user_changes[i].clone(), e));
+            sent[i] = true;
+        }
+    }
+    outcome.interrupted |= stop.load(std::sync::atomic::Ordering::SeqCst);
+    for (i, _) in sent.iter().enumerate().filter(|(_, s)| !**s) {
+        let change = &plan.user_changes[i];
+        audit.record(&plan.tenant, &user_resource(change), &change.properties, "notAttempted", None)?;
+        outcome.users_not_attempted += 1;
+    }
+    progress.phase(&format!(
+        "applied {} of {} per-user change(s) in {:.1} s",
+        crate::printer::thousands(outcome.users_applied.len() as u64),
+        crate::printer::thousands(plan.user_changes.len() as u64),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// How many of `changes` no longer start from their `before` values (read again now): a
+/// saved plan with any is stale.
+pub async fn stale_users(client: &GraphClient, changes: &[UserChange]) -> Result<usize, GraphError> {
+    let mut stale = 0;
+    let requests = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| BatchRequest::get(i.to_string(), c.path.clone()));
+    users::batched(client, requests, |responses| {
+        for response in responses {
+            let Some(change) = response.id.parse::<usize>().ok().and_then(|i| changes.get(i)) else {
+                continue;
+            };
+            let body = response.into_result()?.unwrap_or_default();
+            if change
+                .properties
+                .iter()
+                .any(|p| body.get(&p.name).unwrap_or(&Value::Null) != &p.before)
+            {
+                stale += 1;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(stale)
+}
+
+/// Re-reads the users whose changes were applied and lists those that do not show the
+/// declared values (`upn.property`). Empty means they converged.
+pub async fn unconverged_users(
+    client: &GraphClient,
+    applied: &[UserChange],
+) -> Result<Vec<String>, GraphError> {
+    let mut missing = Vec::new();
+    let requests = applied
+        .iter()
+        .enumerate()
+        .map(|(i, c)| BatchRequest::get(i.to_string(), c.path.clone()));
+    users::batched(client, requests, |responses| {
+        for response in responses {
+            let Some(change) = response.id.parse::<usize>().ok().and_then(|i| applied.get(i)) else {
+                continue;
+            };
+            let body = response.into_result()?.unwrap_or_default();
+            for p in &change.properties {
+                if body.get(&p.name) != Some(&p.after) {
+                    missing.push(format!("{}.{}", change.user_principal_name, p.name));
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    missing.sort();
+    Ok(missing)
 }
 
 /// The properties of applied changes that the re-read tenant does not show, as

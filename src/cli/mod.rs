@@ -168,6 +168,10 @@ pub struct ApplyArgs {
     /// Refuse (exit 7) a plan with more property changes than this.
     #[arg(long)]
     pub max_changes: Option<usize>,
+    /// Apply even though the plan leaves up to N users with no usable MFA method (the plan's
+    /// impact lists them); by default any such user makes apply refuse (exit 7).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub allow_lockout: usize,
 }
 
 /// `--throttle`.

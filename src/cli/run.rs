@@ -13,6 +13,7 @@ use crate::plan::live::{self, PlanningError};
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::policy::{self, PolicySet, Severity};
 use crate::report::{self, Format};
+use crate::printer::Progress;
 use crate::{printer, sandbox};
 
 use super::{ApplyArgs, NotifyCommand, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs};
@@ -200,7 +201,7 @@ pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
     // Validate before any network I/O.
     let set = load(&target.tenant.policies)?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
-    let plan = live::compute(&client, &target.tenant.name, &set).await?;
+    let plan = live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?;
     printer::data(&report::render(&plan, args.output, colour()));
     if let Some(out) = &args.out {
         write_file(out, &report::json(&plan))?;
@@ -292,7 +293,9 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
                 saved.reads_security_defaults(),
             )
             .await?;
-            if plan::fingerprint(&live) != saved.fingerprint {
+            if plan::fingerprint(&live) != saved.fingerprint
+                || apply::stale_users(&client, &saved.user_changes).await? > 0
+            {
                 return Err(RunError::Refused(
                     "the tenant changed since this plan was made; run plan again".into(),
                 ));
@@ -303,7 +306,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             let set = load(&target.tenant.policies)?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
-                live::compute(&client, &target.tenant.name, &set).await?,
+                live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?,
                 client,
             )
         }
@@ -321,49 +324,34 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             plan.property_count()
         )));
     }
+    lockout_guard(&plan, args.allow_lockout)?;
     confirm(&plan, args.yes)?;
     let mut audit = AuditLog::open(&target.audit_log, &target.tenant.policies)?;
     // From here on SIGINT and SIGTERM stop the run between two PATCHes, never inside one.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = tokio::spawn(stop_on_signal(std::sync::Arc::clone(&stop)));
-    printer::status(&format!("applying {} change(s)…", plan.changes.len()));
-    let outcome = apply::apply(&client, &plan, &mut audit, &stop).await?;
+    printer::status(&format!(
+        "applying {} change(s)…",
+        plan.changes.len() + plan.user_changes.len()
+    ));
+    let progress = Progress::stderr();
+    let outcome = apply::apply(&client, &plan, &mut audit, &stop, &progress).await?;
     watcher.abort();
     for c in &outcome.applied {
         printer::status(&format!("applied      {}", c.resource));
     }
-    if outcome.interrupted {
-        printer::status(
-            "stopping: a stop was requested; the change in flight finished, nothing after it was sent",
-        );
-        for c in &outcome.not_attempted {
-            printer::status(&format!("not applied  {}", c.resource));
-        }
-        if outcome.applied.is_empty() {
-            return Err(RunError::Interrupted);
-        }
-        return Err(RunError::Partial {
-            applied: outcome.applied.len(),
-            failed: outcome.not_attempted.len(),
-            cause: None,
-        });
+    if !outcome.users_applied.is_empty() {
+        printer::status(&format!(
+            "applied      {} per-user change(s)",
+            printer::thousands(outcome.users_applied.len() as u64)
+        ));
     }
-    if let Some((change, cause)) = outcome.failed {
-        printer::status(&format!("failed       {}: {cause}", change.resource));
-        for c in &outcome.not_attempted {
-            printer::status(&format!("not applied  {}", c.resource));
-        }
-        if outcome.applied.is_empty() {
-            return Err(cause.into());
-        }
-        return Err(RunError::Partial {
-            applied: outcome.applied.len(),
-            failed: outcome.not_attempted.len() + 1,
-            cause: Some(cause),
-        });
+    if outcome.incomplete() {
+        return Err(incomplete(outcome));
     }
     let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;
-    let missing = apply::unconverged(&outcome.applied, &after);
+    let mut missing = apply::unconverged(&outcome.applied, &after);
+    missing.extend(apply::unconverged_users(&client, &outcome.users_applied).await?);
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }
@@ -373,6 +361,76 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
         plan.tenant
     ));
     Ok(ExitCode::Success)
+}
+
+/// Reports what an interrupted or failed apply left undone, and the error it ends with.
+fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
+    const SHOWN: usize = 20;
+    if outcome.interrupted {
+        printer::status(
+            "stopping: a stop was requested; the changes in flight finished, nothing after them was sent",
+        );
+    }
+    if let Some((change, cause)) = &outcome.failed {
+        printer::status(&format!("failed       {}: {cause}", change.resource));
+    }
+    for (change, cause) in outcome.users_failed.iter().take(SHOWN) {
+        printer::status(&format!(
+            "failed       {}: {cause}",
+            apply::user_resource(change)
+        ));
+    }
+    if outcome.users_failed.len() > SHOWN {
+        printer::status(&format!(
+            "failed       … and {} more per-user change(s)",
+            outcome.users_failed.len() - SHOWN
+        ));
+    }
+    for c in &outcome.not_attempted {
+        printer::status(&format!("not applied  {}", c.resource));
+    }
+    if outcome.users_not_attempted > 0 {
+        printer::status(&format!(
+            "not applied  {} per-user change(s)",
+            printer::thousands(outcome.users_not_attempted as u64)
+        ));
+    }
+    let (applied, unapplied) = (outcome.applied_count(), outcome.unapplied_count());
+    let cause = outcome
+        .failed
+        .map(|(_, e)| e)
+        .or_else(|| outcome.users_failed.into_iter().next().map(|(_, e)| e));
+    match (applied, cause) {
+        (0, Some(e)) => e.into(),
+        (0, None) => RunError::Interrupted,
+        (applied, cause) => RunError::Partial {
+            applied,
+            failed: unapplied,
+            cause,
+        },
+    }
+}
+
+/// Refuses (exit 7) a plan that leaves more users than `allowed` with no usable method.
+fn lockout_guard(plan: &Plan, allowed: usize) -> Result<(), RunError> {
+    let Some(impact) = &plan.impact else {
+        return Ok(());
+    };
+    let n = impact.newly_without.len();
+    if n <= allowed {
+        return Ok(());
+    }
+    let named: Vec<&str> = impact
+        .newly_without
+        .iter()
+        .take(5)
+        .map(|u| u.user_principal_name.as_str())
+        .collect();
+    Err(RunError::Refused(format!(
+        "the plan leaves {n} user(s) with no usable MFA method ({}{}); fix the policy, or pass --allow-lockout {n} if this is intended",
+        named.join(", "),
+        if n > named.len() { ", …" } else { "" }
+    )))
 }
 
 /// One line on stderr about a finished cycle.

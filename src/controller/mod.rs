@@ -19,6 +19,7 @@ use crate::config::{Env, TenantSettings};
 use crate::graph::{GraphClient, GraphError};
 use crate::notify::{Action, DriftAlert};
 use crate::plan::Plan;
+use crate::printer::Progress;
 use crate::plan::live::{self, PlanningError};
 use crate::policy::{self, PolicySet, Severity};
 
@@ -69,6 +70,11 @@ pub enum CycleError {
     /// The tenant did not converge after an apply.
     #[error("applied, but the tenant did not converge: {0}")]
     NotConverged(String),
+    /// The plan would leave users with no usable MFA method; enforce mode does not apply it.
+    #[error(
+        "refused: the plan leaves {0} user(s) with no usable MFA method; nothing was applied (plan shows who)"
+    )]
+    Lockout(usize),
 }
 
 impl CycleOutcome {
@@ -216,7 +222,7 @@ impl Controller {
             },
         };
         let before = client.requests_sent();
-        let plan = match live::compute(client, &self.tenant.name, &set).await {
+        let plan = match live::compute(client, &self.tenant.name, &set, &Progress::hidden()).await {
             Ok(p) => p,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };
@@ -230,30 +236,30 @@ impl Controller {
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Observed(plan);
         }
+        if plan.lockouts() > 0 {
+            self.metrics
+                .record_requests(&self.tenant.name, client.requests_sent() - before);
+            return CycleOutcome::Failed(CycleError::Lockout(plan.lockouts()));
+        }
         let mut audit = match AuditLog::open(&self.audit_log, &self.tenant.policies) {
             Ok(a) => a,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };
-        let outcome = match apply::apply(client, &plan, &mut audit, stop).await {
+        let outcome = match apply::apply(client, &plan, &mut audit, stop, &Progress::hidden()).await {
             Ok(o) => o,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };
         self.metrics
-            .record_applied(&self.tenant.name, outcome.applied.len());
-        if let Some((_, error)) = outcome.failed {
+            .record_applied(&self.tenant.name, outcome.applied_count());
+        if outcome.incomplete() {
             self.metrics
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Partial {
-                applied: outcome.applied.len(),
+                applied: outcome.applied_count(),
+                error: outcome
+                    .first_error()
+                    .map_or_else(|| "a stop was requested".into(), ToString::to_string),
                 plan,
-                error: error.to_string(),
-            };
-        }
-        if outcome.interrupted {
-            return CycleOutcome::Partial {
-                applied: outcome.applied.len(),
-                plan,
-                error: "a stop was requested".into(),
             };
         }
         let after =
@@ -261,9 +267,14 @@ impl Controller {
                 Ok(l) => l,
                 Err(e) => return CycleOutcome::Failed(e.into()),
             };
+        let users_missing = match apply::unconverged_users(client, &outcome.users_applied).await {
+            Ok(m) => m,
+            Err(e) => return CycleOutcome::Failed(e.into()),
+        };
         self.metrics
             .record_requests(&self.tenant.name, client.requests_sent() - before);
-        let missing = apply::unconverged(&outcome.applied, &after);
+        let mut missing = apply::unconverged(&outcome.applied, &after);
+        missing.extend(users_missing);
         if missing.is_empty() {
             CycleOutcome::Applied(plan)
         } else {

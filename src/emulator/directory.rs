@@ -286,18 +286,6 @@ pub fn get_sign_in_preferences(slot: &TenantSlot, key: &str) -> Result<ApiRespon
     })))
 }
 
-/// The registered method a preferred-method value needs.
-fn method_needed(preferred: &str) -> &'static [&'static str] {
-    match preferred {
-        "push" => &["microsoftAuthenticatorPush"],
-        "oath" => &["softwareOneTimePasscode", "hardwareOneTimePasscode"],
-        "voiceMobile" | "sms" => &["mobilePhone"],
-        "voiceAlternateMobile" => &["alternateMobilePhone"],
-        "voiceOffice" => &["officePhone"],
-        _ => &[],
-    }
-}
-
 /// PATCH `/users/{id}/authentication/signInPreferences` (beta): 204.
 pub fn patch_sign_in_preferences(
     slot: &mut TenantSlot,
@@ -320,7 +308,9 @@ pub fn patch_sign_in_preferences(
                 ));
             }
             Some(m) => {
-                let needed = method_needed(m);
+                let needed = crate::simulate::PreferredMethod::parse(m)
+                    .map(crate::simulate::PreferredMethod::needs)
+                    .unwrap_or_default();
                 if !needed
                     .iter()
                     .any(|n| user.methods_registered.iter().any(|r| r == n))

@@ -189,10 +189,20 @@ impl PolicyView {
         })
     }
 
+    /// Whether system-preferred MFA applies to the user: the tenant's setting (enabled or
+    /// Microsoft-managed) for users it includes, off for users it excludes, and the user's own
+    /// `isSystemPreferredAuthenticationMethodEnabled` for everyone else. How the two combine
+    /// is not documented; this is the reading `mfactl explain` also uses.
     fn system_preferred_enabled(&self, index: usize, user: &User) -> bool {
-        self.system_preferred
-            .as_ref()
-            .is_some_and(|r| r.allows(index, user))
+        let own = user
+            .sign_in_preferences
+            .is_system_preferred_authentication_method_enabled
+            == Some(true);
+        match &self.system_preferred {
+            Some(r) if r.enabled && r.exclude.covers(index, user) => false,
+            Some(r) if r.enabled && r.include.covers(index, user) => true,
+            _ => own,
+        }
     }
 
     /// The report row for a user.

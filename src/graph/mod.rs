@@ -211,17 +211,33 @@ impl GraphClient {
     /// GETs a collection, following `@odata.nextLink` verbatim until it is absent, and
     /// concatenates every page's `value`.
     pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
-        let mut url = self.url_for(path)?;
         let mut items = Vec::new();
+        self.for_each_page(path, |values| {
+            items.extend(values);
+            Ok(())
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// GETs a collection page by page, following `@odata.nextLink` verbatim until it is
+    /// absent, and hands each page's `value` to `page` before reading the next: memory holds
+    /// one page at a time. An error from `page` stops the reading.
+    pub async fn for_each_page(
+        &self,
+        path: &str,
+        mut page: impl FnMut(Vec<Value>) -> Result<(), GraphError>,
+    ) -> Result<(), GraphError> {
+        let mut url = self.url_for(path)?;
         loop {
             let reply = self.send(Method::GET, url, None).await?;
-            let mut page = parse_json(&reply)?;
-            match page.get_mut("value").map(Value::take) {
-                Some(Value::Array(values)) => items.extend(values),
+            let mut body = parse_json(&reply)?;
+            match body.get_mut("value").map(Value::take) {
+                Some(Value::Array(values)) => page(values)?,
                 _ => return Err(invalid(&reply, "the page has no `value` array")),
             }
-            match page.get("@odata.nextLink") {
-                None | Some(Value::Null) => return Ok(items),
+            match body.get("@odata.nextLink") {
+                None | Some(Value::Null) => return Ok(()),
                 Some(Value::String(next)) => url = self.next_link(&reply, next)?,
                 Some(_) => return Err(invalid(&reply, "`@odata.nextLink` is not a string")),
             }

@@ -197,6 +197,27 @@ impl Pacer {
         &self.limits
     }
 
+    /// Moves the resource-unit limit to the documented tier for a tenant of `users` users
+    /// (3,500 per 10 s under 50 users, 5,000 up to 500, 8,000 above), once the size is
+    /// known; never below what the pacer was made with. Tokens already spent stay spent.
+    pub fn set_tenant_size(&self, users: usize) {
+        let tier: f64 = if users < 50 {
+            3_500.0
+        } else if users <= 500 {
+            5_000.0
+        } else {
+            8_000.0
+        };
+        let limit = tier.max(self.limits.resource_units_per_10s);
+        let capacity = (limit * self.limits.headroom).max(1.0);
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        b.units.refill(Instant::now());
+        if capacity > b.units.capacity {
+            b.units.capacity = capacity;
+            b.units.per_second = capacity / 10.0;
+        }
+    }
+
     /// Reserves `charge` and returns how long to wait before sending. When that wait would
     /// end after `deadline`, nothing is reserved and the wait is the error.
     pub fn reserve(&self, charge: Charge, deadline: Instant) -> Result<Duration, Duration> {

@@ -205,9 +205,11 @@ pub struct DriftAlert {
 }
 
 impl DriftAlert {
-    /// An alert from a plan: one [`DriftChange`] per property change, in plan order.
+    /// An alert from a plan: one [`DriftChange`] per property change, in plan order; per-user
+    /// changes grouped by resource, property and values (`1,200 user(s): authentication/requirements`);
+    /// then the impact on sign-in prompts, one entry per from→to transition.
     pub fn from_plan(plan: &Plan, action: Action, link: Option<String>) -> Self {
-        let changes = plan
+        let mut changes: Vec<DriftChange> = plan
             .changes
             .iter()
             .flat_map(|c| {
@@ -219,6 +221,32 @@ impl DriftAlert {
                 })
             })
             .collect();
+        let mut grouped: Vec<(String, String, Value, Value, usize)> = Vec::new();
+        for c in &plan.user_changes {
+            let leaf = c.path.rsplit('/').next().unwrap_or_default().to_string();
+            for p in &c.properties {
+                match grouped.iter_mut().find(|(l, n, b, a, _)| {
+                    *l == leaf && *n == p.name && *b == p.before && *a == p.after
+                }) {
+                    Some(g) => g.4 += 1,
+                    None => grouped.push((leaf.clone(), p.name.clone(), p.before.clone(), p.after.clone(), 1)),
+                }
+            }
+        }
+        changes.extend(grouped.into_iter().map(|(leaf, property, live, declared, n)| DriftChange {
+            resource: format!("{} user(s): authentication/{leaf}", crate::printer::thousands(n as u64)),
+            property,
+            live,
+            declared,
+        }));
+        if let Some(impact) = &plan.impact {
+            changes.extend(impact.transitions.iter().map(|t| DriftChange {
+                resource: "impact on sign-in prompts".into(),
+                property: format!("{} user(s)", crate::printer::thousands(t.users as u64)),
+                live: Value::String(t.from.clone()),
+                declared: Value::String(t.to.clone()),
+            }));
+        }
         Self {
             tenant: plan.tenant.clone(),
             action,
@@ -858,6 +886,10 @@ mod tests {
                 }],
                 body: Value::Null,
             }],
+            user_changes: vec![],
+            skipped_users: vec![],
+            overlaps: vec![],
+            impact: None,
         };
         let a = DriftAlert::from_plan(&plan, Action::Observed, None);
         assert_eq!(a.changes.len(), 1);

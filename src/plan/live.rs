@@ -9,8 +9,15 @@ use super::{
 };
 use serde_json::Value;
 
+use super::per_user;
+use super::users::{self, DirectoryNeeds, UserResource};
+use crate::emulator::schema::is_guid;
 use crate::graph::{BatchRequest, GraphClient, GraphError, RequestContext};
-use crate::policy::{Location, PolicySet};
+use crate::policy::{Location, PolicySet, RuleTarget};
+use crate::printer::{Counter, Progress};
+use crate::simulate::directory::{Registered, UserRecord, parse_guid};
+use crate::simulate::explain::{Simulation, TenantPolicy};
+use crate::simulate::impact;
 
 /// Why no plan could be made: the tenant could not be read, a target does not resolve, or
 /// the declaration does not fit the tenant. Nothing was changed in any case.
@@ -79,21 +86,106 @@ pub async fn read(
 }
 
 /// Reads the tenant and resolves the declared targets, concurrently (one round of reads),
-/// then compares: the whole of `plan` for one tenant.
+/// then compares: the whole of `plan` for one tenant. Per-user kinds, and policy changes
+/// that can change who is prompted with what, then read the directory (the
+/// registration-details report, users, group members, per-user state) to plan per-user
+/// changes and the impact.
 pub async fn compute(
     client: &GraphClient,
     tenant: &str,
     set: &PolicySet,
+    progress: &Progress,
 ) -> Result<Plan, PlanningError> {
+    let per_user_declared = set.per_user_mfa.is_some() || set.sign_in_preferences.is_some();
     let (live, desired) = tokio::join!(
         read(
             client,
-            set.methods_policy.is_some(),
+            set.methods_policy.is_some() || set.sign_in_preferences.is_some(),
             set.security_defaults.is_some()
         ),
         resolve(client, set)
     );
-    Ok(super::plan(tenant, &desired?, &live?)?)
+    let (live, desired) = (live?, desired?);
+    let mut plan = super::plan(tenant, &desired, &live)?;
+    let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
+    if !per_user_declared && !prompts_change {
+        return Ok(plan);
+    }
+    let security_defaults = live
+        .security_defaults
+        .as_ref()
+        .and_then(|sd| sd["isEnabled"].as_bool());
+    let live_policy = live.methods_policy.clone().unwrap_or(Value::Null);
+    let before = TenantPolicy::new(&live_policy, security_defaults);
+    let after_security_defaults = desired.security_defaults.or(security_defaults);
+    let after = TenantPolicy::new(
+        &super::after_policy(&live_policy, &plan.changes),
+        after_security_defaults,
+    );
+    let simulate = live.methods_policy.is_some();
+    let per_user = desired.per_user_mfa.as_ref();
+    let sign_in = desired.sign_in_preferences.as_ref();
+    let mut groups = per_user::groups(per_user, sign_in);
+    if simulate {
+        for g in before.groups().into_iter().chain(after.groups()) {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+    let needs = DirectoryNeeds {
+        report: simulate,
+        all_users: per_user::needs_all_users(per_user, sign_in),
+        groups,
+    };
+    let mut dir = users::read_directory(client, &needs, progress).await?;
+    for (id, upn) in &desired.named_users {
+        if let Some(id) = parse_guid(id) {
+            dir.upsert(UserRecord {
+                id,
+                upn: upn.as_str().into(),
+                registered: Registered::default(),
+                in_report: false,
+            });
+        }
+    }
+    if let Some(p) = per_user {
+        let scope = per_user::scope(&dir, &p.targets(), p.state.is_some());
+        users::read_user_state(client, &mut dir, &scope, UserResource::Requirements, progress)
+            .await?;
+    }
+    if let Some(s) = sign_in {
+        let scope = per_user::scope(&dir, &s.targets(), false);
+        users::read_user_state(
+            client,
+            &mut dir,
+            &scope,
+            UserResource::SignInPreferences,
+            progress,
+        )
+        .await?;
+    }
+    let users_plan = per_user::plan_users(&dir, per_user, sign_in);
+    progress.add(Counter::Planned, users_plan.changes.len() as u64);
+    plan.user_changes = users_plan.changes;
+    plan.skipped_users = users_plan.skipped;
+    plan.overlaps = users_plan.overlaps;
+    plan.in_sync = plan.changes.is_empty() && plan.user_changes.is_empty();
+    if simulate && !plan.in_sync {
+        plan.impact = Some(impact::impact(
+            &Simulation {
+                policy: &before,
+                directory: &dir,
+            },
+            dir.state(),
+            &Simulation {
+                policy: &after,
+                directory: &dir,
+            },
+            &users_plan.after,
+        ));
+    }
+    Ok(plan)
 }
 
 /// OData string literal: single quotes doubled.
@@ -102,35 +194,87 @@ fn literal(s: &str) -> String {
 }
 
 /// Turns the loaded policy set into the desired state, resolving every target written by
-/// name into an object id. Each distinct name is looked up once.
+/// name into an object id, and every user that per-user targets name into id and UPN. Each
+/// distinct name is looked up once, all in one `$batch`.
 pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredState, PlanningError> {
     let mut desired = DesiredState {
-        policy: None,
         security_defaults: set.security_defaults.as_ref().map(|sd| sd.is_enabled),
+        per_user_mfa: set.per_user_mfa.clone(),
+        sign_in_preferences: set.sign_in_preferences.clone(),
+        ..DesiredState::default()
     };
-    let Some(declared) = &set.methods_policy else {
-        return Ok(desired);
-    };
-    let mut policy = declared.clone();
-    let targets = declared.unresolved_targets();
-    // Each distinct name once, all in one `$batch`: one round of reads, however many names.
     let mut names: Vec<(String, String, Location)> = Vec::new();
-    for t in &targets {
-        if !names
-            .iter()
-            .any(|(ty, n, _)| *ty == t.target_type && *n == t.name)
-        {
+    let mut add = |ty: &str, name: &str, location: Location| {
+        if !names.iter().any(|(t, n, _)| t == ty && n == name) {
+            names.push((ty.to_string(), name.to_string(), location));
+        }
+    };
+    let targets = set
+        .methods_policy
+        .as_ref()
+        .map(|p| p.unresolved_targets())
+        .unwrap_or_default();
+    if let Some(declared) = &set.methods_policy {
+        for t in &targets {
             let location = declared
                 .locations
                 .get(&t.pointer)
                 .cloned()
                 .unwrap_or_else(|| declared.location.clone());
-            names.push((t.target_type.clone(), t.name.clone(), location));
+            add(&t.target_type, &t.name, location);
+        }
+    }
+    let rule_targets = set
+        .per_user_mfa
+        .iter()
+        .flat_map(|p| p.exceptions.iter().map(|e| (&e.target, &e.location)))
+        .chain(
+            set.sign_in_preferences
+                .iter()
+                .flat_map(|s| s.rules.iter().map(|r| (&r.target, &r.location))),
+        );
+    for (target, location) in rule_targets {
+        match target {
+            RuleTarget::Group(name) if !is_guid(name) => add("group", name, location.clone()),
+            // Users are looked up by id too: the plan needs their UPN.
+            RuleTarget::User(name) => add("user", name, location.clone()),
+            _ => {}
         }
     }
     let resolved = lookup_all(client, names).await?;
+    let id_of = |ty: &str, name: &str| resolved.get(&(ty.to_string(), name.to_string()));
+    for (ty, name) in resolved.keys() {
+        if ty == "user"
+            && let Some((id, Some(upn))) = resolved.get(&(ty.clone(), name.clone()))
+        {
+            desired.named_users.push((id.clone(), upn.clone()));
+        }
+    }
+    let fix = |target: &mut RuleTarget| match target {
+        RuleTarget::Group(name) if !is_guid(name) => {
+            if let Some((id, _)) = id_of("group", name) {
+                *name = id.clone();
+            }
+        }
+        RuleTarget::User(name) => {
+            if let Some((id, _)) = id_of("user", name) {
+                *name = id.clone();
+            }
+        }
+        _ => {}
+    };
+    if let Some(p) = desired.per_user_mfa.as_mut() {
+        p.exceptions.iter_mut().for_each(|e| fix(&mut e.target));
+    }
+    if let Some(s) = desired.sign_in_preferences.as_mut() {
+        s.rules.iter_mut().for_each(|r| fix(&mut r.target));
+    }
+    let Some(declared) = &set.methods_policy else {
+        return Ok(desired);
+    };
+    let mut policy = declared.clone();
     for t in &targets {
-        if let Some(id) = resolved.get(&(t.target_type.clone(), t.name.clone())) {
+        if let Some((id, _)) = id_of(&t.target_type, &t.name) {
             policy.set_target_id(&t.pointer, id);
         }
     }
@@ -154,7 +298,7 @@ fn lookup_path(target_type: &str, name: &str) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     if target_type == "user" {
         return format!(
-            "/v1.0/users/{}?$select=id",
+            "/v1.0/users/{}?$select=id,userPrincipalName",
             utf8_percent_encode(name, NON_ALPHANUMERIC)
         );
     }
@@ -165,14 +309,14 @@ fn lookup_path(target_type: &str, name: &str) -> String {
     )
 }
 
-/// Resolves every `(type, name)` into an object id with one `$batch` (one request for up to
+/// Resolves every `(type, name)` into an object id (and, for a user, the UPN) with one `$batch` (one request for up to
 /// twenty names, their POSTs concurrent beyond that): one round of reads however many
 /// names. A group page that continues (`@odata.nextLink`: more groups of that name than
 /// fit a page) is read to its end on its own.
 async fn lookup_all(
     client: &GraphClient,
     names: Vec<(String, String, Location)>,
-) -> Result<BTreeMap<(String, String), String>, PlanningError> {
+) -> Result<BTreeMap<(String, String), (String, Option<String>)>, PlanningError> {
     let mut resolved = BTreeMap::new();
     if names.is_empty() {
         return Ok(resolved);
@@ -186,11 +330,13 @@ async fn lookup_all(
     for ((ty, name, location), response) in names.into_iter().zip(responses) {
         let id = if ty == "user" {
             match response.into_result() {
-                Ok(user) => user
-                    .as_ref()
-                    .and_then(|u| u["id"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
+                Ok(user) => {
+                    let user = user.unwrap_or_default();
+                    let id = user["id"].as_str().unwrap_or_default().to_string();
+                    let upn = user["userPrincipalName"].as_str().map(String::from);
+                    resolved.insert((ty, name), (id, upn));
+                    continue;
+                }
                 Err(GraphError::NotFound { .. }) => {
                     return Err(PlanningError::NoSuchUser { name, location });
                 }
@@ -215,7 +361,7 @@ async fn lookup_all(
                 }
             };
             match groups.as_slice() {
-                [one] => one["id"].as_str().unwrap_or_default().to_string(),
+                [one] => (one["id"].as_str().unwrap_or_default().to_string(), None),
                 [] => return Err(PlanningError::NoSuchGroup { name, location }),
                 many => {
                     return Err(PlanningError::AmbiguousGroup {

@@ -3,6 +3,8 @@
 
 pub mod diff;
 pub mod live;
+pub mod per_user;
+pub mod users;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -23,6 +25,12 @@ pub struct DesiredState {
     pub policy: Option<DesiredPolicy>,
     /// Security defaults on or off, if declared.
     pub security_defaults: Option<bool>,
+    /// Legacy per-user MFA, targets resolved to object ids.
+    pub per_user_mfa: Option<crate::policy::DeclaredPerUserMfa>,
+    /// Sign-in preferences, targets resolved to object ids.
+    pub sign_in_preferences: Option<crate::policy::DeclaredSignInPreferences>,
+    /// The users that per-user targets name directly: object id and UPN.
+    pub named_users: Vec<(String, String)>,
 }
 
 /// Declared tenant-wide properties and method configurations.
@@ -98,6 +106,19 @@ pub struct Plan {
     pub in_sync: bool,
     /// The PATCHes, in the order they will be sent.
     pub changes: Vec<ResourceChange>,
+    /// Per-user PATCHes (legacy per-user MFA, sign-in preferences), sent after `changes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_changes: Vec<per_user::UserChange>,
+    /// Declared per-user values that cannot be applied (a default method the user has not
+    /// registered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_users: Vec<per_user::SkippedUser>,
+    /// Users matched by two sign-in rules that set the same property.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlaps: Vec<per_user::Overlap>,
+    /// Who is prompted with what before and after, when the plan can change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<crate::simulate::impact::Impact>,
 }
 
 impl Plan {
@@ -111,9 +132,19 @@ impl Plan {
         self.reads.iter().any(|r| r == SECURITY_DEFAULTS_PATH)
     }
 
-    /// Number of property changes.
+    /// Number of property changes, per-user ones included.
     pub fn property_count(&self) -> usize {
-        self.changes.iter().map(|c| c.properties.len()).sum()
+        self.changes.iter().map(|c| c.properties.len()).sum::<usize>()
+            + self
+                .user_changes
+                .iter()
+                .map(|c| c.properties.len())
+                .sum::<usize>()
+    }
+
+    /// Users left with no usable method by this plan.
+    pub fn lockouts(&self) -> usize {
+        self.impact.as_ref().map_or(0, |i| i.newly_without.len())
     }
 }
 
@@ -261,7 +292,40 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         .collect(),
         in_sync: changes.is_empty(),
         changes,
+        user_changes: Vec::new(),
+        skipped_users: Vec::new(),
+        overlaps: Vec::new(),
+        impact: None,
     })
+}
+
+/// The authentication methods policy as it will be once `changes` are applied: each changed
+/// property takes its `after` value.
+pub fn after_policy(live: &Value, changes: &[ResourceChange]) -> Value {
+    let mut policy = live.clone();
+    for change in changes.iter().filter(|c| c.path.starts_with(POLICY_PATH)) {
+        let target = match change
+            .resource
+            .strip_prefix("authenticationMethodConfigurations/")
+        {
+            None => Some(&mut policy),
+            Some(id) => policy["authenticationMethodConfigurations"]
+                .as_array_mut()
+                .and_then(|configs| {
+                    configs.iter_mut().find(|c| {
+                        c["id"]
+                            .as_str()
+                            .is_some_and(|cid| cid.eq_ignore_ascii_case(id))
+                    })
+                }),
+        };
+        if let Some(Value::Object(target)) = target {
+            for p in &change.properties {
+                target.insert(p.name.clone(), p.after.clone());
+            }
+        }
+    }
+    policy
 }
 
 /// A digest of the live state, ignoring response annotations: equal digests mean nothing

@@ -138,6 +138,11 @@ pub mod codes {
     pub const DEPRECATED: &str = "MFA023";
     /// A required key is missing.
     pub const MISSING_KEY: &str = "MFA024";
+    /// Two SignInPreferences rules or two PerUserMfa exceptions name the same group or user:
+    /// the later one (or the property both set) never applies.
+    pub const SAME_TARGET: &str = "MFA025";
+    /// A SignInPreferences rule property that an earlier `all_users` rule already sets.
+    pub const AFTER_ALL_USERS: &str = "MFA026";
 }
 
 /// The code table, one line per code.
@@ -258,6 +263,16 @@ pub const CODES: &[CodeInfo] = &[
         codes::MISSING_KEY,
         Severity::Error,
         "a required key is missing",
+    ),
+    row(
+        codes::SAME_TARGET,
+        Severity::Warning,
+        "two SignInPreferences rules or PerUserMfa exceptions name the same group or user: the later one, or the property it repeats, never applies",
+    ),
+    row(
+        codes::AFTER_ALL_USERS,
+        Severity::Warning,
+        "a SignInPreferences rule property after an all_users rule that sets it never applies",
     ),
 ];
 

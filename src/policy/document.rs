@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::diagnostic::{Finding, Pos, codes};
 use super::methods_policy::{self, DeclaredMethodsPolicy};
+use super::per_user::{self, DeclaredPerUserMfa, DeclaredSignInPreferences};
 use super::security_defaults::{self, DeclaredSecurityDefaults};
 use super::suggest;
 use super::yaml::{Document, Node, NodeKind};
@@ -21,17 +22,28 @@ pub enum Kind {
     AuthenticationMethodsPolicy,
     /// `SecurityDefaults`.
     SecurityDefaults,
+    /// `PerUserMfa`: legacy per-user MFA state.
+    PerUserMfa,
+    /// `SignInPreferences`: each user's default MFA method and system-preferred flag.
+    SignInPreferences,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 2] = [Kind::AuthenticationMethodsPolicy, Kind::SecurityDefaults];
+    pub const ALL: [Kind; 4] = [
+        Kind::AuthenticationMethodsPolicy,
+        Kind::SecurityDefaults,
+        Kind::PerUserMfa,
+        Kind::SignInPreferences,
+    ];
 
     /// The name written after `kind:`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::AuthenticationMethodsPolicy => "AuthenticationMethodsPolicy",
             Kind::SecurityDefaults => "SecurityDefaults",
+            Kind::PerUserMfa => "PerUserMfa",
+            Kind::SignInPreferences => "SignInPreferences",
         }
     }
 }
@@ -40,6 +52,8 @@ impl Kind {
 pub(crate) enum Declared {
     MethodsPolicy(DeclaredMethodsPolicy),
     SecurityDefaults(DeclaredSecurityDefaults),
+    PerUserMfa(DeclaredPerUserMfa),
+    SignInPreferences(DeclaredSignInPreferences),
 }
 
 /// A document whose kind is known: where the kind is written, and what it declares (if its
@@ -133,6 +147,28 @@ pub(crate) fn read(
             let (sd, found) = security_defaults::read(&spec.value, spec.key_pos, file);
             findings.extend(found);
             sd.map(Declared::SecurityDefaults)
+        }
+        Kind::PerUserMfa => {
+            let (declared, found) = per_user::read_per_user_mfa(
+                &spec.value,
+                spec.key_pos,
+                name.unwrap_or_default(),
+                root.pos.at(file),
+                file,
+            );
+            findings.extend(found);
+            Some(Declared::PerUserMfa(declared))
+        }
+        Kind::SignInPreferences => {
+            let (declared, found) = per_user::read_sign_in_preferences(
+                &spec.value,
+                spec.key_pos,
+                name.unwrap_or_default(),
+                root.pos.at(file),
+                file,
+            );
+            findings.extend(found);
+            Some(Declared::SignInPreferences(declared))
         }
     });
     Some(KindedDocument {

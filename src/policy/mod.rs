@@ -1,7 +1,7 @@
 //! The declared policy: YAML documents in `policies/*.yaml`, loaded and validated.
 //!
 //! Documents are Kubernetes-shaped (`apiVersion: mfactl/v1`, `kind`, `metadata.name`,
-//! `spec`), several per file. Two kinds exist, each at most once per policy set:
+//! `spec`), several per file. Four kinds exist, each at most once per policy set:
 //!
 //! - `AuthenticationMethodsPolicy`: the spec holds Graph's own properties of
 //!   `authenticationMethodsPolicy` (systemCredentialPreferences, registrationEnforcement,
@@ -9,6 +9,13 @@
 //!   entry per method configuration, keyed by its documented path segment (`fido2`, `sms`,
 //!   ...) or, for an external method, its GUID.
 //! - `SecurityDefaults`: `spec: {enabled: true|false}`.
+//! - `PerUserMfa`: legacy per-user MFA state (beta `users/{id}/authentication/requirements`),
+//!   `spec: {state, exceptions: [{group | user, state}]}`.
+//! - `SignInPreferences`: each user's default MFA method and system-preferred flag (beta
+//!   `users/{id}/authentication/signInPreferences`), `spec: {rules: [{group | user, ...}]}`.
+//!
+//! The last two, their values and the order in which their exceptions and rules apply are
+//! described in [`per_user`].
 //!
 //! Keys and values are checked against the Graph CSDL (through the emulator's
 //! [`Schema`](crate::emulator::schema::Schema)); targets are normalised to Graph's
@@ -42,9 +49,11 @@
 //! | MFA019 | error | registration campaign snoozeDurationInDays outside 0–14 |
 //! | MFA020 | error | registration campaign targeting a method other than microsoftAuthenticator |
 //! | MFA021 | error | every MFA-capable method declared and none usable (lockout) |
-//! | MFA022 | warning | every MFA-capable method declared and only one usable |
+//! | MFA022 | error | every MFA-capable method declared and fewer than two usable (Entra requires two) |
 //! | MFA023 | warning | deprecated property declared |
 //! | MFA024 | error | required key missing |
+//! | MFA025 | warning | two SignInPreferences rules or PerUserMfa exceptions name the same group or user: the later exception, or the property the later rule repeats, never applies |
+//! | MFA026 | warning | a SignInPreferences rule property that an earlier `all_users` rule already sets never applies |
 //!
 //! The same table is [`CODES`], for `mfactl explain`.
 
@@ -52,6 +61,7 @@ mod diagnostic;
 mod document;
 mod graph_types;
 mod methods_policy;
+pub mod per_user;
 pub mod rules;
 mod security_defaults;
 mod spec;
@@ -67,6 +77,9 @@ use serde::Serialize;
 pub use diagnostic::{CODES, CodeInfo, Diagnostic, Location, Severity, codes, severity_of};
 pub use document::{API_VERSION, Kind};
 pub use methods_policy::{DeclaredMethod, DeclaredMethodsPolicy, EXTERNAL_METHOD_TYPE};
+pub use per_user::{
+    DeclaredPerUserMfa, DeclaredSignInPreferences, PerUserMfaException, RuleTarget, SignInRule,
+};
 pub use security_defaults::DeclaredSecurityDefaults;
 pub use targets::{ALL_USERS, UnresolvedTarget, unresolved_targets};
 
@@ -74,7 +87,7 @@ use diagnostic::{Finding, Pos};
 use document::Declared;
 
 /// Everything declared across the loaded files.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PolicySet {
     /// Every file read, in the order read.
     pub files: Vec<PathBuf>,
@@ -82,6 +95,10 @@ pub struct PolicySet {
     pub methods_policy: Option<DeclaredMethodsPolicy>,
     /// The `SecurityDefaults` document, if one is declared.
     pub security_defaults: Option<DeclaredSecurityDefaults>,
+    /// The `PerUserMfa` document, if one is declared.
+    pub per_user_mfa: Option<DeclaredPerUserMfa>,
+    /// The `SignInPreferences` document, if one is declared.
+    pub sign_in_preferences: Option<DeclaredSignInPreferences>,
 }
 
 /// The result of [`load`]: the policy set if it is usable, and every diagnostic.
@@ -130,6 +147,8 @@ struct Loader {
     diagnostics: Vec<Diagnostic>,
     methods_policy: Option<DeclaredMethodsPolicy>,
     security_defaults: Option<DeclaredSecurityDefaults>,
+    per_user_mfa: Option<DeclaredPerUserMfa>,
+    sign_in_preferences: Option<DeclaredSignInPreferences>,
     /// Where the first document of each kind is.
     first: BTreeMap<Kind, Location>,
 }
@@ -164,6 +183,8 @@ impl Loader {
             match read.declared {
                 Some(Declared::MethodsPolicy(p)) => self.methods_policy = Some(p),
                 Some(Declared::SecurityDefaults(s)) => self.security_defaults = Some(s),
+                Some(Declared::PerUserMfa(p)) => self.per_user_mfa = Some(p),
+                Some(Declared::SignInPreferences(s)) => self.sign_in_preferences = Some(s),
                 None => {}
             }
         }
@@ -182,6 +203,8 @@ impl Loader {
             files,
             methods_policy: self.methods_policy,
             security_defaults: self.security_defaults,
+            per_user_mfa: self.per_user_mfa,
+            sign_in_preferences: self.sign_in_preferences,
         });
         LoadOutcome {
             set,

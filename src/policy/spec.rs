@@ -330,7 +330,9 @@ impl Reader {
         None
     }
 
-    fn enum_value(
+    /// Reads a member of an enum (`flags`: a comma-separated list of members), reporting a
+    /// non-string as MFA009 and an unknown member as MFA010 with a suggestion.
+    pub(crate) fn enum_value(
         &mut self,
         members: &[String],
         flags: bool,

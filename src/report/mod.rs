@@ -4,6 +4,8 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+pub mod users;
+
 use crate::plan::{Plan, PropertyChange};
 
 /// Output formats of `plan` (`-o`).
@@ -84,12 +86,22 @@ fn summary(plan: &Plan) -> String {
     }
     let props = plan.property_count();
     let resources = plan.changes.len();
-    format!(
-        "Tenant {}: {props} change{} to {resources} resource{}.",
+    let users = plan.user_changes.len();
+    let mut s = format!(
+        "Tenant {}: {props} change{} to {resources} resource{}",
         plan.tenant,
         if props == 1 { "" } else { "s" },
         if resources == 1 { "" } else { "s" }
-    )
+    );
+    if users > 0 {
+        s.push_str(&format!(
+            " and {} user{}",
+            crate::printer::thousands(users as u64),
+            if users == 1 { "" } else { "s" }
+        ));
+    }
+    s.push('.');
+    s
 }
 
 fn human_property(p: &PropertyChange, colour: bool) -> String {
@@ -120,6 +132,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             out.push_str(&human_property(p, colour));
         }
     }
+    out.push_str(&users::section(plan, false));
     out
 }
 
@@ -159,6 +172,7 @@ pub fn markdown(plan: &Plan) -> String {
             ));
         }
     }
+    out.push_str(&users::section(plan, true));
     out
 }
 
@@ -193,6 +207,10 @@ mod tests {
                 ],
                 body: json!({}),
             }],
+            user_changes: vec![],
+            skipped_users: vec![],
+            overlaps: vec![],
+            impact: None,
         }
     }
 

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mfactl::policy::{CODES, Diagnostic, LoadOutcome, Severity, load};
+use mfactl::policy::{CODES, Diagnostic, LoadOutcome, RuleTarget, Severity, load};
+use mfactl::simulate::{PerUserMfaState, PreferredMethod};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -160,11 +161,28 @@ fn diagnostics_print_as_file_line_column_with_help() {
         render(&outcome.diagnostics),
         "tests/policies/bad/mfa011-fido.yaml:7:5: error[MFA011]: unknown method `fido`\n  help: did you mean `fido2`?"
     );
-    let warning = load(&[PathBuf::from(BAD).join("mfa023-deprecated-key-restrictions.yaml")]);
-    assert_eq!(warning.diagnostics[0].severity, Severity::Warning);
-    assert!(
-        warning.set.is_some(),
-        "a warning alone leaves the set usable"
+    for file in [
+        "mfa023-deprecated-key-restrictions.yaml",
+        "mfa025-same-group-twice.yaml",
+        "mfa025-rule-repeats-a-property.yaml",
+        "mfa026-rule-after-all-users.yaml",
+    ] {
+        let warning = load(&[PathBuf::from(BAD).join(file)]);
+        assert_eq!(warning.diagnostics[0].severity, Severity::Warning, "{file}");
+        assert!(
+            warning.set.is_some(),
+            "{file}: a warning alone leaves the set usable"
+        );
+    }
+    let shadowed = load(&[PathBuf::from(BAD).join("mfa026-rule-after-all-users.yaml")]);
+    assert_eq!(
+        render(&shadowed.diagnostics),
+        "tests/policies/bad/mfa026-rule-after-all-users.yaml:11:7: warning[MFA026]: \
+         `userPreferredMethodForSecondaryAuthentication` of this rule never applies: \
+         the all_users rule at tests/policies/bad/mfa026-rule-after-all-users.yaml:7:7 sets it first\n  \
+         help: for each property, the first rule that targets a user and sets it decides: \
+         move this rule above the all_users rule (overlaps through group membership show only \
+         against the tenant: `mfactl plan` reports them)"
     );
 }
 
@@ -203,6 +221,7 @@ fn the_good_set_loads_cleanly_and_normalises_to_graph_json() {
         set.files,
         [
             PathBuf::from("tests/policies/good/baseline/security-defaults.yml"),
+            PathBuf::from("tests/policies/good/per-user.yaml"),
             PathBuf::from("tests/policies/good/tenant.yaml"),
         ]
     );
@@ -211,6 +230,31 @@ fn the_good_set_loads_cleanly_and_normalises_to_graph_json() {
     assert_eq!(
         sd.location.to_string(),
         "tests/policies/good/baseline/security-defaults.yml:7:3"
+    );
+
+    let per_user = set.per_user_mfa.as_ref().expect("per-user MFA");
+    assert_eq!(per_user.state, Some(PerUserMfaState::Disabled));
+    assert_eq!(
+        per_user.targets(),
+        [
+            &RuleTarget::Group("Legacy VPN Users".into()),
+            &RuleTarget::User("svc-nps@contoso.com".into())
+        ]
+    );
+    let preferences = set
+        .sign_in_preferences
+        .as_ref()
+        .expect("sign-in preferences");
+    assert_eq!(
+        preferences.targets(),
+        [
+            &RuleTarget::Group("Break Glass Accounts".into()),
+            &RuleTarget::AllUsers
+        ]
+    );
+    assert_eq!(
+        preferences.rules[1].preferred_method,
+        Some(PreferredMethod::Push)
     );
 
     let policy = set.methods_policy.as_ref().expect("methods policy");

@@ -1,0 +1,298 @@
+//! Reading and writing users at tenant scale: the registration-details report, `/users` and
+//! group members page by page (memory holds one page at a time plus a compact record per
+//! user), and per-user state and changes through `$batch`, twenty requests a POST, several
+//! POSTs in flight, paced by the client below Graph's limits.
+
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError, MAX_BATCH};
+use crate::printer::{Counter, Progress};
+use crate::simulate::directory::{Directory, Registered, UserRecord, format_guid, parse_guid};
+use crate::simulate::{PerUserMfaState, PreferredMethod};
+
+/// `$batch` POSTs in flight at once: enough to cover the round trip while the pacer keeps
+/// the rate below Graph's limits.
+pub const BATCHES_IN_FLIGHT: usize = 8;
+
+/// The registration-details report, only the columns the simulation uses.
+pub const REPORT_PATH: &str = "/v1.0/reports/authenticationMethods/userRegistrationDetails?$select=id,userPrincipalName,methodsRegistered,userPreferredMethodForSecondaryAuthentication,isSystemPreferredAuthenticationMethodEnabled&$top=1000";
+/// Every user, id and UPN.
+pub const USERS_PATH: &str = "/v1.0/users?$select=id,userPrincipalName&$top=999";
+
+/// The path of a group's transitive members, ids and UPNs.
+pub fn members_path(group_id: &str) -> String {
+    format!("/v1.0/groups/{group_id}/transitiveMembers?$select=id,userPrincipalName&$top=999")
+}
+
+/// The beta path of a user's sign-in preferences.
+pub fn sign_in_preferences_path(user_id: u128) -> String {
+    format!(
+        "/beta/users/{}/authentication/signInPreferences",
+        format_guid(user_id)
+    )
+}
+
+/// The beta path of a user's legacy per-user MFA state.
+pub fn requirements_path(user_id: u128) -> String {
+    format!(
+        "/beta/users/{}/authentication/requirements",
+        format_guid(user_id)
+    )
+}
+
+/// What to read of the directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryNeeds {
+    /// The registration-details report (registered methods, default method).
+    pub report: bool,
+    /// Every user from `/users` (the report leaves out disabled accounts).
+    pub all_users: bool,
+    /// Groups whose transitive members to read, by object id.
+    pub groups: Vec<String>,
+}
+
+fn row_id(row: &Value) -> Option<u128> {
+    row["id"].as_str().and_then(parse_guid)
+}
+
+fn row_upn(row: &Value) -> Box<str> {
+    row["userPrincipalName"].as_str().unwrap_or_default().into()
+}
+
+/// Reads what `needs` asks for. The report, `/users` and each group are read concurrently,
+/// each page by page.
+pub async fn read_directory(
+    client: &GraphClient,
+    needs: &DirectoryNeeds,
+    progress: &Progress,
+) -> Result<Directory, GraphError> {
+    let started = std::time::Instant::now();
+    let report = async {
+        let mut rows = Vec::new();
+        if needs.report {
+            client
+                .for_each_page(REPORT_PATH, |page| {
+                    progress.add(Counter::UsersRead, page.len() as u64);
+                    rows.extend(page.iter().filter_map(|row| {
+                        let id = row_id(row)?;
+                        let registered = Registered::from_values(
+                            row["methodsRegistered"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str),
+                        );
+                        let preferred = row["userPreferredMethodForSecondaryAuthentication"]
+                            .as_str()
+                            .and_then(PreferredMethod::parse);
+                        let system_preferred =
+                            row["isSystemPreferredAuthenticationMethodEnabled"].as_bool();
+                        Some((
+                            UserRecord {
+                                id,
+                                upn: row_upn(row),
+                                registered,
+                                in_report: true,
+                            },
+                            preferred,
+                            system_preferred,
+                        ))
+                    }));
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok::<_, GraphError>(rows)
+    };
+    let users = async {
+        let mut users = Vec::new();
+        if needs.all_users {
+            client
+                .for_each_page(USERS_PATH, |page| {
+                    users.extend(page.iter().filter_map(|u| Some((row_id(u)?, row_upn(u)))));
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok::<_, GraphError>(users)
+    };
+    let groups = futures_util::future::try_join_all(needs.groups.iter().map(|g| async move {
+        let mut members = Vec::new();
+        client
+            .for_each_page(&members_path(g), |page| {
+                members.extend(
+                    page.iter()
+                        .filter(|m| {
+                            m["@odata.type"]
+                                .as_str()
+                                .is_none_or(|t| t.eq_ignore_ascii_case("#microsoft.graph.user"))
+                        })
+                        .filter_map(|m| Some((row_id(m)?, row_upn(m)))),
+                );
+                Ok(())
+            })
+            .await?;
+        Ok::<_, GraphError>((g.clone(), members))
+    }));
+    let (report, users, groups) = tokio::try_join!(report, users, groups)?;
+    let mut dir = Directory::new();
+    let report_rows = report.len();
+    for (record, preferred, system_preferred) in report {
+        let i = dir.upsert(record);
+        if let Some(s) = dir.state_mut(i) {
+            s.preferred = preferred;
+            s.system_preferred = system_preferred;
+        }
+    }
+    let listed = users.len();
+    for (id, upn) in users {
+        dir.upsert(UserRecord {
+            id,
+            upn,
+            registered: Registered::default(),
+            in_report: false,
+        });
+    }
+    for (g, members) in groups {
+        dir.set_group(&g, members);
+    }
+    client.pacer().set_tenant_size(dir.users().len());
+    let mut parts = Vec::new();
+    if needs.report {
+        parts.push(format!("{} registration rows", crate::printer::thousands(report_rows as u64)));
+    }
+    if needs.all_users {
+        parts.push(format!("{} users", crate::printer::thousands(listed as u64)));
+    }
+    if !needs.groups.is_empty() {
+        parts.push(format!("the members of {} group(s)", needs.groups.len()));
+    }
+    if !parts.is_empty() {
+        progress.phase(&format!(
+            "read {} in {:.1} s",
+            parts.join(", "),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(dir)
+}
+
+/// Which per-user state to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserResource {
+    /// `authentication/signInPreferences`.
+    SignInPreferences,
+    /// `authentication/requirements`.
+    Requirements,
+}
+
+impl UserResource {
+    /// The beta path for a user.
+    pub fn path(self, user_id: u128) -> String {
+        match self {
+            Self::SignInPreferences => sign_in_preferences_path(user_id),
+            Self::Requirements => requirements_path(user_id),
+        }
+    }
+}
+
+/// Sends `requests` in `$batch` POSTs of [`MAX_BATCH`], [`BATCHES_IN_FLIGHT`] at a time,
+/// making the requests as they are needed, and hands each POST's responses to `each` as they
+/// arrive (in no particular order: correlate by id). Memory holds the POSTs in flight, not
+/// the whole run. After an error no new POST is started, the ones in flight are let finish
+/// (a PATCH already sent gets its answer), and the first error is returned.
+pub async fn batched(
+    client: &GraphClient,
+    requests: impl Iterator<Item = BatchRequest>,
+    mut each: impl FnMut(Vec<BatchResponse>) -> Result<(), GraphError>,
+) -> Result<(), GraphError> {
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let mut requests = requests.peekable();
+    let chunks = std::iter::from_fn(|| {
+        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        requests.peek()?;
+        Some(requests.by_ref().take(MAX_BATCH).collect::<Vec<_>>())
+    });
+    let mut stream = futures_util::stream::iter(chunks.map(|chunk| client.batch(chunk)))
+        .buffer_unordered(BATCHES_IN_FLIGHT);
+    let mut first_error = None;
+    while let Some(result) = stream.next().await {
+        if let Err(e) = result.and_then(&mut each) {
+            failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Reads `resource` for the users at `indexes` and records it in the directory. A user
+/// deleted since it was listed (404) is left unread; any other failure fails the read,
+/// never an empty state.
+pub async fn read_user_state(
+    client: &GraphClient,
+    dir: &mut Directory,
+    indexes: &[u32],
+    resource: UserResource,
+    progress: &Progress,
+) -> Result<(), GraphError> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let ids: Vec<(u32, u128)> = indexes
+        .iter()
+        .filter_map(|&i| dir.users().get(i as usize).map(|u| (i, u.id)))
+        .collect();
+    let requests = ids
+        .iter()
+        .map(|&(i, id)| BatchRequest::get(i.to_string(), resource.path(id)));
+    let mut count = 0usize;
+    batched(client, requests, |responses| {
+        progress.add(Counter::UsersRead, responses.len() as u64);
+        count += responses.len();
+        for response in responses {
+            let Ok(index) = response.id.parse::<u32>() else {
+                continue;
+            };
+            let body = match response.into_result() {
+                Ok(body) => body.unwrap_or(Value::Null),
+                Err(GraphError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(state) = dir.state_mut(index) else {
+                continue;
+            };
+            match resource {
+                UserResource::SignInPreferences => {
+                    state.preferred = body["userPreferredMethodForSecondaryAuthentication"]
+                        .as_str()
+                        .and_then(PreferredMethod::parse);
+                    state.system_preferred = body["isSystemPreferredAuthenticationMethodEnabled"]
+                        .as_bool()
+                        .or(Some(false));
+                    state.sign_in_read = true;
+                }
+                UserResource::Requirements => {
+                    state.per_user_mfa = body["perUserMfaState"]
+                        .as_str()
+                        .and_then(PerUserMfaState::parse);
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    progress.phase(&format!(
+        "read the {} of {} user(s) in {:.1} s",
+        match resource {
+            UserResource::SignInPreferences => "sign-in preferences",
+            UserResource::Requirements => "per-user MFA state",
+        },
+        crate::printer::thousands(count as u64),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
