@@ -58,6 +58,7 @@ use mfactl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use mfactl::graph::GraphClient;
 use mfactl::plan::live;
 use mfactl::policy::{self, PolicySet, Severity};
+use mfactl::printer::Progress;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -392,7 +393,7 @@ async fn converge(target: &Target, audit_path: &Path) -> usize {
     let mut applied = 0;
     for _ in 0..3 {
         let client = GraphClient::connect(&target.tenant, &target.env).expect("connect");
-        let plan = live::compute(&client, &target.tenant.name, &set)
+        let plan = live::compute(&client, &target.tenant.name, &set, &Progress::hidden())
             .await
             .expect("plan");
         if plan.in_sync {
@@ -404,6 +405,7 @@ async fn converge(target: &Target, audit_path: &Path) -> usize {
             &plan,
             &mut audit,
             &std::sync::atomic::AtomicBool::new(false),
+            &Progress::hidden(),
         )
         .await
         .expect("audit log writes");
@@ -425,7 +427,7 @@ async fn run(target: &Target) -> Run {
     let load_done = t.elapsed();
     let client = GraphClient::connect(&target.tenant, &target.env).expect("connect");
     let connect_done = t.elapsed();
-    let plan = live::compute(&client, &target.tenant.name, &set)
+    let plan = live::compute(&client, &target.tenant.name, &set, &Progress::hidden())
         .await
         .expect("plan");
     let total = t.elapsed();

@@ -50,6 +50,7 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 }
                 RunError::Sandbox(_) | RunError::NotConverged(_) => ExitCode::Graph,
                 RunError::Refused(_) | RunError::Interrupted => ExitCode::Refused,
+                RunError::NoSuchUser(_) => ExitCode::Usage,
                 RunError::Cycle(CycleError::Graph(g))
                 | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => g.exit_code(),
                 RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,

@@ -55,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => Ok(run::plan(args, Env::from_process()).await?),
         Command::Apply(args) => Ok(run::apply(args, Env::from_process()).await?),
         Command::Reconcile(args) => Ok(run::reconcile(args, Env::from_process()).await?),
+        Command::Explain(args) => Ok(run::explain(args, Env::from_process()).await?),
         Command::Notify(command) => Ok(run::notify_command(command, Env::from_process()).await?),
         Command::Emulator(args) => emulator(args).await,
     }

@@ -89,8 +89,8 @@ impl Progress {
     /// Progress on stderr: a redrawn line on a terminal, plain lines otherwise.
     pub fn stderr() -> Self {
         use std::io::IsTerminal;
-        let terminal = std::io::stderr().is_terminal()
-            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let terminal =
+            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
         Self::with_mode(if terminal {
             ProgressMode::Terminal
         } else {
@@ -178,10 +178,18 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+/// Streams data to stdout through a buffer (a million-row table is written as it is made,
+/// never held whole). A closed pipe ends the writing quietly.
+pub fn data_stream(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let _ = write(&mut out).and_then(|()| out.flush());
 }

@@ -199,13 +199,25 @@ pub async fn apply(
             outcome.interrupted = true;
         }
         if outcome.failed.is_some() || outcome.interrupted {
-            audit.record(&plan.tenant, &change.resource, &change.properties, "notAttempted", None)?;
+            audit.record(
+                &plan.tenant,
+                &change.resource,
+                &change.properties,
+                "notAttempted",
+                None,
+            )?;
             outcome.not_attempted.push(change.clone());
             continue;
         }
         match client.patch(&change.path, &change.body).await {
             Ok(_) => {
-                audit.record(&plan.tenant, &change.resource, &change.properties, "applied", None)?;
+                audit.record(
+                    &plan.tenant,
+                    &change.resource,
+                    &change.properties,
+                    "applied",
+                    None,
+                )?;
                 outcome.applied.push(change.clone());
             }
             Err(e) => {
@@ -222,7 +234,13 @@ pub async fn apply(
     }
     if outcome.failed.is_some() || outcome.interrupted {
         for change in &plan.user_changes {
-            audit.record(&plan.tenant, &user_resource(change), &change.properties, "notAttempted", None)?;
+            audit.record(
+                &plan.tenant,
+                &user_resource(change),
+                &change.properties,
+                "notAttempted",
+                None,
+            )?;
         }
         outcome.users_not_attempted = plan.user_changes.len();
         return Ok(outcome);
@@ -263,7 +281,12 @@ async fn apply_users(
     let result = users::batched(client, requests, |responses| {
         progress.add(Counter::Applied, responses.len() as u64);
         for response in responses {
-            let Some(i) = response.id.parse::<usize>().ok().filter(|i| *i < sent.len()) else {
+            let Some(i) = response
+                .id
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < sent.len())
+            else {
                 continue;
             };
             sent[i] = true;
@@ -308,7 +331,13 @@ async fn apply_users(
     outcome.interrupted |= stop.load(std::sync::atomic::Ordering::SeqCst);
     for (i, _) in sent.iter().enumerate().filter(|(_, s)| !**s) {
         let change = &plan.user_changes[i];
-        audit.record(&plan.tenant, &user_resource(change), &change.properties, "notAttempted", None)?;
+        audit.record(
+            &plan.tenant,
+            &user_resource(change),
+            &change.properties,
+            "notAttempted",
+            None,
+        )?;
         outcome.users_not_attempted += 1;
     }
     progress.phase(&format!(
@@ -322,7 +351,10 @@ async fn apply_users(
 
 /// How many of `changes` no longer start from their `before` values (read again now): a
 /// saved plan with any is stale.
-pub async fn stale_users(client: &GraphClient, changes: &[UserChange]) -> Result<usize, GraphError> {
+pub async fn stale_users(
+    client: &GraphClient,
+    changes: &[UserChange],
+) -> Result<usize, GraphError> {
     let mut stale = 0;
     let requests = changes
         .iter()
@@ -330,7 +362,12 @@ pub async fn stale_users(client: &GraphClient, changes: &[UserChange]) -> Result
         .map(|(i, c)| BatchRequest::get(i.to_string(), c.path.clone()));
     users::batched(client, requests, |responses| {
         for response in responses {
-            let Some(change) = response.id.parse::<usize>().ok().and_then(|i| changes.get(i)) else {
+            let Some(change) = response
+                .id
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| changes.get(i))
+            else {
                 continue;
             };
             let body = response.into_result()?.unwrap_or_default();
@@ -361,7 +398,12 @@ pub async fn unconverged_users(
         .map(|(i, c)| BatchRequest::get(i.to_string(), c.path.clone()));
     users::batched(client, requests, |responses| {
         for response in responses {
-            let Some(change) = response.id.parse::<usize>().ok().and_then(|i| applied.get(i)) else {
+            let Some(change) = response
+                .id
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| applied.get(i))
+            else {
                 continue;
             };
             let body = response.into_result()?.unwrap_or_default();

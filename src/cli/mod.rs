@@ -50,6 +50,9 @@ pub enum Command {
     /// Keep the tenant in line: reconcile on every change to the policy files, every
     /// interval, and again after an error; or once (`--once`) for CronJobs and CI.
     Reconcile(ReconcileArgs),
+    /// Who will be prompted with which MFA method: per user, from the declared policy (as
+    /// it will be once applied) or the live tenant (`--live`).
+    Explain(ExplainArgs),
     /// Drift alerts.
     #[command(subcommand)]
     Notify(NotifyCommand),
@@ -104,6 +107,23 @@ pub struct PlanArgs {
     /// Also save the plan (JSON) to this file, for `mfactl apply PLANFILE`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `mfactl explain` flags.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Tenant and policies.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// One user's reasoning, step by step.
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Explain the tenant as it is now, ignoring the policy files.
+    #[arg(long)]
+    pub live: bool,
+    /// Output format on stdout.
+    #[arg(short, long, value_enum, default_value_t = crate::report::explain::ExplainFormat::Human)]
+    pub output: crate::report::explain::ExplainFormat,
 }
 
 /// `mfactl reconcile` flags.

@@ -12,11 +12,13 @@ use crate::graph::{GraphClient, GraphError};
 use crate::plan::live::{self, PlanningError};
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::policy::{self, PolicySet, Severity};
-use crate::report::{self, Format};
 use crate::printer::Progress;
+use crate::report::{self, Format};
 use crate::{printer, sandbox};
 
-use super::{ApplyArgs, NotifyCommand, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs};
+use super::{
+    ApplyArgs, ExplainArgs, NotifyCommand, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs,
+};
 use crate::controller::{self, Controller, CycleError, CycleOutcome, Metrics, Mode};
 use crate::notify::{self, Notifier};
 
@@ -95,6 +97,9 @@ pub enum RunError {
     /// A stop was requested before any change was sent.
     #[error("interrupted before any change was sent")]
     Interrupted,
+    /// `explain --user` names a user the registration-details report does not have.
+    #[error("no user '{0}' in the registration-details report (unknown, or a disabled account)")]
+    NoSuchUser(String),
     /// The tenant was changed but does not show the declared values on re-read.
     #[error("applied, but the tenant did not converge: {0}")]
     NotConverged(String),
@@ -431,6 +436,63 @@ fn lockout_guard(plan: &Plan, allowed: usize) -> Result<(), RunError> {
         named.join(", "),
         if n > named.len() { ", …" } else { "" }
     )))
+}
+
+/// `mfactl explain`: who will be prompted with which method.
+pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> {
+    let target = target(&args.target, env).await?;
+    let set = if args.live {
+        PolicySet::default()
+    } else {
+        load(&target.tenant.policies)?
+    };
+    let client = GraphClient::connect(&target.tenant, &target.env)?;
+    let scope = match &args.user {
+        Some(upn) => live::ExplainScope::User(upn.clone()),
+        None => live::ExplainScope::All,
+    };
+    let computed = live::compute_full(
+        &client,
+        &target.tenant.name,
+        &set,
+        &Progress::stderr(),
+        Some(scope),
+    )
+    .await?;
+    let Some(inputs) = computed.simulation else {
+        return Err(RunError::Refused(
+            "the authentication methods policy could not be read".into(),
+        ));
+    };
+    let (policy, state, basis) = if args.live {
+        (&inputs.before, inputs.directory.state(), "live tenant")
+    } else {
+        (
+            &inputs.after,
+            inputs.after_state.as_slice(),
+            "declared policy, as it will be once applied",
+        )
+    };
+    let sim = crate::simulate::explain::Simulation {
+        policy,
+        directory: &inputs.directory,
+    };
+    let format = args.output;
+    match &args.user {
+        Some(upn) => {
+            let index = (0..inputs.directory.users().len())
+                .find(|&i| inputs.directory.users()[i].upn.eq_ignore_ascii_case(upn))
+                .ok_or_else(|| RunError::NoSuchUser(upn.clone()))?;
+            let st = state.get(index).copied().unwrap_or_default();
+            printer::data_stream(|out| {
+                report::explain::write_user(out, format, &sim, index as u32, &st)
+            });
+        }
+        None => printer::data_stream(|out| {
+            report::explain::write_all(out, format, &target.tenant.name, basis, &sim, state)
+        }),
+    }
+    Ok(ExitCode::Success)
 }
 
 /// One line on stderr about a finished cycle.

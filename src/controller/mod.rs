@@ -19,9 +19,9 @@ use crate::config::{Env, TenantSettings};
 use crate::graph::{GraphClient, GraphError};
 use crate::notify::{Action, DriftAlert};
 use crate::plan::Plan;
-use crate::printer::Progress;
 use crate::plan::live::{self, PlanningError};
 use crate::policy::{self, PolicySet, Severity};
+use crate::printer::Progress;
 
 pub use metrics::Metrics;
 
@@ -245,7 +245,8 @@ impl Controller {
             Ok(a) => a,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };
-        let outcome = match apply::apply(client, &plan, &mut audit, stop, &Progress::hidden()).await {
+        let outcome = match apply::apply(client, &plan, &mut audit, stop, &Progress::hidden()).await
+        {
             Ok(o) => o,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };

@@ -229,16 +229,29 @@ impl DriftAlert {
                     *l == leaf && *n == p.name && *b == p.before && *a == p.after
                 }) {
                     Some(g) => g.4 += 1,
-                    None => grouped.push((leaf.clone(), p.name.clone(), p.before.clone(), p.after.clone(), 1)),
+                    None => grouped.push((
+                        leaf.clone(),
+                        p.name.clone(),
+                        p.before.clone(),
+                        p.after.clone(),
+                        1,
+                    )),
                 }
             }
         }
-        changes.extend(grouped.into_iter().map(|(leaf, property, live, declared, n)| DriftChange {
-            resource: format!("{} user(s): authentication/{leaf}", crate::printer::thousands(n as u64)),
-            property,
-            live,
-            declared,
-        }));
+        changes.extend(
+            grouped
+                .into_iter()
+                .map(|(leaf, property, live, declared, n)| DriftChange {
+                    resource: format!(
+                        "{} user(s): authentication/{leaf}",
+                        crate::printer::thousands(n as u64)
+                    ),
+                    property,
+                    live,
+                    declared,
+                }),
+        );
         if let Some(impact) = &plan.impact {
             changes.extend(impact.transitions.iter().map(|t| DriftChange {
                 resource: "impact on sign-in prompts".into(),

@@ -15,7 +15,7 @@ use crate::emulator::schema::is_guid;
 use crate::graph::{BatchRequest, GraphClient, GraphError, RequestContext};
 use crate::policy::{Location, PolicySet, RuleTarget};
 use crate::printer::{Counter, Progress};
-use crate::simulate::directory::{Registered, UserRecord, parse_guid};
+use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
 use crate::simulate::impact;
 
@@ -96,20 +96,66 @@ pub async fn compute(
     set: &PolicySet,
     progress: &Progress,
 ) -> Result<Plan, PlanningError> {
+    Ok(compute_full(client, tenant, set, progress, None)
+        .await?
+        .plan)
+}
+
+/// Whom `mfactl explain` simulates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainScope {
+    /// Every user in the registration-details report.
+    All,
+    /// One user, by UPN: only their report row and their own state are read.
+    User(String),
+}
+
+/// What the simulation needs: the directory read, and the policy before and after the plan.
+pub struct SimulationInputs {
+    /// Users, group members and the state read.
+    pub directory: Directory,
+    /// The live policy.
+    pub before: TenantPolicy,
+    /// The policy once the plan is applied.
+    pub after: TenantPolicy,
+    /// Every user's state once the plan is applied.
+    pub after_state: Vec<UserState>,
+}
+
+/// A plan, and the simulation inputs when the directory was read.
+pub struct Computed {
+    /// The plan.
+    pub plan: Plan,
+    /// Present when the directory was read (per-user kinds, prompt changes, or explain).
+    pub simulation: Option<SimulationInputs>,
+}
+
+/// [`compute`], keeping what was read for the simulation; `explain` forces the directory
+/// to be read even when nothing changes.
+pub async fn compute_full(
+    client: &GraphClient,
+    tenant: &str,
+    set: &PolicySet,
+    progress: &Progress,
+    explain: Option<ExplainScope>,
+) -> Result<Computed, PlanningError> {
     let per_user_declared = set.per_user_mfa.is_some() || set.sign_in_preferences.is_some();
     let (live, desired) = tokio::join!(
         read(
             client,
-            set.methods_policy.is_some() || set.sign_in_preferences.is_some(),
-            set.security_defaults.is_some()
+            set.methods_policy.is_some() || set.sign_in_preferences.is_some() || explain.is_some(),
+            set.security_defaults.is_some() || explain.is_some()
         ),
         resolve(client, set)
     );
     let (live, desired) = (live?, desired?);
     let mut plan = super::plan(tenant, &desired, &live)?;
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
-    if !per_user_declared && !prompts_change {
-        return Ok(plan);
+    if !per_user_declared && !prompts_change && explain.is_none() {
+        return Ok(Computed {
+            plan,
+            simulation: None,
+        });
     }
     let security_defaults = live
         .security_defaults
@@ -133,8 +179,11 @@ pub async fn compute(
             }
         }
     }
+    let one_user = match &explain {
+        Some(ExplainScope::User(upn)) => Some(upn.clone()),
+        _ => None,
+    };
     let needs = DirectoryNeeds {
-        report: simulate,
         all_users: per_user::needs_all_users(per_user, sign_in),
         groups,
     };
@@ -149,21 +198,71 @@ pub async fn compute(
             });
         }
     }
-    if let Some(p) = per_user {
-        let scope = per_user::scope(&dir, &p.targets(), p.state.is_some());
-        users::read_user_state(client, &mut dir, &scope, UserResource::Requirements, progress)
-            .await?;
-    }
-    if let Some(s) = sign_in {
-        let scope = per_user::scope(&dir, &s.targets(), false);
-        users::read_user_state(
-            client,
-            &mut dir,
-            &scope,
-            UserResource::SignInPreferences,
-            progress,
-        )
-        .await?;
+    // The report pages slowly (its own small limit), so the per-user reads of the users in
+    // scope run alongside it: the run is as long as the slower of the two.
+    let requirements = per_user
+        .map(|p| {
+            users::ids(
+                &dir,
+                &per_user::scope(&dir, &p.targets(), p.state.is_some()),
+            )
+        })
+        .unwrap_or_default();
+    let sign_ins = sign_in
+        .map(|s| users::ids(&dir, &per_user::scope(&dir, &s.targets(), false)))
+        .unwrap_or_default();
+    let report = async {
+        if simulate {
+            users::read_report(client, one_user.as_deref(), progress).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let states = async {
+        let mut reads =
+            users::read_states(client, &requirements, UserResource::Requirements, progress).await?;
+        reads.extend(
+            users::read_states(client, &sign_ins, UserResource::SignInPreferences, progress)
+                .await?,
+        );
+        Ok::<_, GraphError>(reads)
+    };
+    let (report, states) = tokio::try_join!(report, states)?;
+    users::add_report(&mut dir, report);
+    client.pacer().set_tenant_size(dir.users().len());
+    users::add_states(&mut dir, states);
+    // The report's system-preferred column is the effective value, the user's own flag only
+    // where the live tenant setting does not decide. Where the live setting decides and the
+    // declared one does not, the user's own flag matters after the change: read it.
+    let own_flag_needed: Vec<u32> = (0..dir.users().len() as u32)
+        .filter(|&i| {
+            !dir.state()[i as usize].sign_in_read
+                && dir.users()[i as usize].in_report
+                && before.decides_system_preferred(&dir, i)
+                && !after.decides_system_preferred(&dir, i)
+        })
+        .collect();
+    let own_flag_needed = users::ids(&dir, &own_flag_needed);
+    let reads = users::read_states(
+        client,
+        &own_flag_needed,
+        UserResource::SignInPreferences,
+        progress,
+    )
+    .await?;
+    users::add_states(&mut dir, reads);
+    if let Some(upn) = &one_user {
+        // One user: their own state is read too, so that every step is shown from it.
+        let me: Vec<u32> = (0..dir.users().len() as u32)
+            .filter(|&i| dir.users()[i as usize].upn.eq_ignore_ascii_case(upn))
+            .collect();
+        let me = users::ids(&dir, &me);
+        let mut reads =
+            users::read_states(client, &me, UserResource::Requirements, progress).await?;
+        reads.extend(
+            users::read_states(client, &me, UserResource::SignInPreferences, progress).await?,
+        );
+        users::add_states(&mut dir, reads);
     }
     let users_plan = per_user::plan_users(&dir, per_user, sign_in);
     progress.add(Counter::Planned, users_plan.changes.len() as u64);
@@ -171,7 +270,7 @@ pub async fn compute(
     plan.skipped_users = users_plan.skipped;
     plan.overlaps = users_plan.overlaps;
     plan.in_sync = plan.changes.is_empty() && plan.user_changes.is_empty();
-    if simulate && !plan.in_sync {
+    if simulate && !plan.in_sync && one_user.is_none() {
         plan.impact = Some(impact::impact(
             &Simulation {
                 policy: &before,
@@ -185,7 +284,15 @@ pub async fn compute(
             &users_plan.after,
         ));
     }
-    Ok(plan)
+    Ok(Computed {
+        plan,
+        simulation: Some(SimulationInputs {
+            directory: dir,
+            before,
+            after,
+            after_state: users_plan.after,
+        }),
+    })
 }
 
 /// OData string literal: single quotes doubled.

@@ -134,7 +134,10 @@ impl Plan {
 
     /// Number of property changes, per-user ones included.
     pub fn property_count(&self) -> usize {
-        self.changes.iter().map(|c| c.properties.len()).sum::<usize>()
+        self.changes
+            .iter()
+            .map(|c| c.properties.len())
+            .sum::<usize>()
             + self
                 .user_changes
                 .iter()
@@ -390,6 +393,7 @@ mod tests {
                 ],
             }),
             security_defaults: Some(false),
+            ..DesiredState::default()
         };
         let plan = plan("t", &desired, &live()).unwrap();
         assert!(!plan.in_sync);
@@ -425,6 +429,7 @@ mod tests {
                 )],
             }),
             security_defaults: None,
+            ..DesiredState::default()
         };
         assert!(matches!(
             plan("t", &desired, &live()),

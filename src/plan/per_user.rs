@@ -95,20 +95,25 @@ pub fn covers(target: &RuleTarget, dir: &Directory, index: u32) -> bool {
     match target {
         RuleTarget::AllUsers => true,
         RuleTarget::Group(id) => dir.is_member(id, index),
-        RuleTarget::User(id) => {
-            parse_guid(id).is_some_and(|u| dir.users().get(index as usize).is_some_and(|r| r.id == u))
-        }
+        RuleTarget::User(id) => parse_guid(id)
+            .is_some_and(|u| dir.users().get(index as usize).is_some_and(|r| r.id == u)),
     }
 }
 
 /// Whether `targets` need every user listed (an all_users rule, or a state for everyone).
-pub fn needs_all_users(per_user: Option<&DeclaredPerUserMfa>, sign_in: Option<&DeclaredSignInPreferences>) -> bool {
+pub fn needs_all_users(
+    per_user: Option<&DeclaredPerUserMfa>,
+    sign_in: Option<&DeclaredSignInPreferences>,
+) -> bool {
     per_user.is_some_and(|p| p.state.is_some())
         || sign_in.is_some_and(|s| s.rules.iter().any(|r| r.target == RuleTarget::AllUsers))
 }
 
 /// The groups whose members decide who a declaration covers.
-pub fn groups(per_user: Option<&DeclaredPerUserMfa>, sign_in: Option<&DeclaredSignInPreferences>) -> Vec<String> {
+pub fn groups(
+    per_user: Option<&DeclaredPerUserMfa>,
+    sign_in: Option<&DeclaredSignInPreferences>,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let targets = per_user
         .map(|p| p.targets())
@@ -137,7 +142,11 @@ fn per_user_target(decl: &DeclaredPerUserMfa, dir: &Directory, i: u32) -> Option
     decl.exceptions
         .iter()
         .filter(|e| matches!(e.target, RuleTarget::User(_)))
-        .chain(decl.exceptions.iter().filter(|e| !matches!(e.target, RuleTarget::User(_))))
+        .chain(
+            decl.exceptions
+                .iter()
+                .filter(|e| !matches!(e.target, RuleTarget::User(_))),
+        )
         .find(|e| covers(&e.target, dir, i))
         .map(|e| e.state)
         .or(decl.state)
@@ -198,17 +207,28 @@ pub fn plan_users(
         if matching.is_empty() || !live.sign_in_read {
             continue;
         }
-        let first = |set: &dyn Fn(&crate::policy::SignInRule) -> bool, property: &str, overlaps: &mut BTreeMap<(String, usize, usize), usize>| {
-            let setting: Vec<usize> = matching.iter().copied().filter(|&n| set(&decl.rules[n])).collect();
+        let first = |set: &dyn Fn(&crate::policy::SignInRule) -> bool,
+                     property: &str,
+                     overlaps: &mut BTreeMap<(String, usize, usize), usize>| {
+            let setting: Vec<usize> = matching
+                .iter()
+                .copied()
+                .filter(|&n| set(&decl.rules[n]))
+                .collect();
             for &later in setting.iter().skip(1) {
-                *overlaps.entry((property.to_string(), setting[0], later)).or_default() += 1;
+                *overlaps
+                    .entry((property.to_string(), setting[0], later))
+                    .or_default() += 1;
             }
             setting.first().copied()
         };
         let mut properties = Vec::new();
         let mut body = Map::new();
-        if let Some(n) = first(&|r| r.system_preferred.is_some(), SYSTEM_PREFERRED, &mut overlaps)
-            && let Some(want) = decl.rules[n].system_preferred
+        if let Some(n) = first(
+            &|r| r.system_preferred.is_some(),
+            SYSTEM_PREFERRED,
+            &mut overlaps,
+        ) && let Some(want) = decl.rules[n].system_preferred
             && live.system_preferred != Some(want)
         {
             properties.push(PropertyChange {
@@ -228,7 +248,8 @@ pub fn plan_users(
                     user_id: id.clone(),
                     user_principal_name: user.upn.to_string(),
                     property: PREFERRED.into(),
-                    reason: "no registration details (a disabled account, or not in the report)".into(),
+                    reason: "no registration details (a disabled account, or not in the report)"
+                        .into(),
                 });
             } else if !user.registered.any(want.needs()) {
                 out.skipped.push(SkippedUser {

@@ -44,8 +44,6 @@ pub fn requirements_path(user_id: u128) -> String {
 /// What to read of the directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirectoryNeeds {
-    /// The registration-details report (registered methods, default method).
-    pub report: bool,
     /// Every user from `/users` (the report leaves out disabled accounts).
     pub all_users: bool,
     /// Groups whose transitive members to read, by object id.
@@ -60,51 +58,94 @@ fn row_upn(row: &Value) -> Box<str> {
     row["userPrincipalName"].as_str().unwrap_or_default().into()
 }
 
-/// Reads what `needs` asks for. The report, `/users` and each group are read concurrently,
-/// each page by page.
+/// One row of the registration-details report, as kept.
+pub struct ReportRow {
+    /// The user, with registered methods.
+    pub record: UserRecord,
+    /// `userPreferredMethodForSecondaryAuthentication`.
+    pub preferred: Option<PreferredMethod>,
+    /// `isSystemPreferredAuthenticationMethodEnabled`.
+    pub system_preferred: Option<bool>,
+}
+
+/// Reads the registration-details report page by page (every row, or one user's by UPN),
+/// keeping a compact row per user.
+pub async fn read_report(
+    client: &GraphClient,
+    user: Option<&str>,
+    progress: &Progress,
+) -> Result<Vec<ReportRow>, GraphError> {
+    let started = std::time::Instant::now();
+    let path = match user {
+        None => REPORT_PATH.to_string(),
+        Some(upn) => {
+            use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+            let filter = format!("userPrincipalName eq '{}'", upn.replace('\'', "''"));
+            format!(
+                "{REPORT_PATH}&$filter={}",
+                utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+            )
+        }
+    };
+    let mut rows = Vec::new();
+    client
+        .for_each_page(&path, |page| {
+            progress.add(Counter::UsersRead, page.len() as u64);
+            rows.extend(page.iter().filter_map(|row| {
+                let id = row_id(row)?;
+                let registered = Registered::from_values(
+                    row["methodsRegistered"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str),
+                );
+                Some(ReportRow {
+                    record: UserRecord {
+                        id,
+                        upn: row_upn(row),
+                        registered,
+                        in_report: true,
+                    },
+                    preferred: row["userPreferredMethodForSecondaryAuthentication"]
+                        .as_str()
+                        .and_then(PreferredMethod::parse),
+                    system_preferred: row["isSystemPreferredAuthenticationMethodEnabled"].as_bool(),
+                })
+            }));
+            Ok(())
+        })
+        .await?;
+    progress.phase(&format!(
+        "read {} registration rows in {:.1} s",
+        crate::printer::thousands(rows.len() as u64),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(rows)
+}
+
+/// Adds report rows to the directory; the default method and system-preferred flag they
+/// carry are kept only for users whose sign-in preferences were not read themselves.
+pub fn add_report(dir: &mut Directory, rows: Vec<ReportRow>) {
+    for row in rows {
+        let i = dir.upsert(row.record);
+        if let Some(s) = dir.state_mut(i)
+            && !s.sign_in_read
+        {
+            s.preferred = row.preferred;
+            s.system_preferred = row.system_preferred;
+        }
+    }
+}
+
+/// Reads `/users` and the members of groups, as `needs` asks (not the report: see
+/// [`read_report`]), concurrently, each page by page.
 pub async fn read_directory(
     client: &GraphClient,
     needs: &DirectoryNeeds,
     progress: &Progress,
 ) -> Result<Directory, GraphError> {
     let started = std::time::Instant::now();
-    let report = async {
-        let mut rows = Vec::new();
-        if needs.report {
-            client
-                .for_each_page(REPORT_PATH, |page| {
-                    progress.add(Counter::UsersRead, page.len() as u64);
-                    rows.extend(page.iter().filter_map(|row| {
-                        let id = row_id(row)?;
-                        let registered = Registered::from_values(
-                            row["methodsRegistered"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(Value::as_str),
-                        );
-                        let preferred = row["userPreferredMethodForSecondaryAuthentication"]
-                            .as_str()
-                            .and_then(PreferredMethod::parse);
-                        let system_preferred =
-                            row["isSystemPreferredAuthenticationMethodEnabled"].as_bool();
-                        Some((
-                            UserRecord {
-                                id,
-                                upn: row_upn(row),
-                                registered,
-                                in_report: true,
-                            },
-                            preferred,
-                            system_preferred,
-                        ))
-                    }));
-                    Ok(())
-                })
-                .await?;
-        }
-        Ok::<_, GraphError>(rows)
-    };
     let users = async {
         let mut users = Vec::new();
         if needs.all_users {
@@ -135,16 +176,8 @@ pub async fn read_directory(
             .await?;
         Ok::<_, GraphError>((g.clone(), members))
     }));
-    let (report, users, groups) = tokio::try_join!(report, users, groups)?;
+    let (users, groups) = tokio::try_join!(users, groups)?;
     let mut dir = Directory::new();
-    let report_rows = report.len();
-    for (record, preferred, system_preferred) in report {
-        let i = dir.upsert(record);
-        if let Some(s) = dir.state_mut(i) {
-            s.preferred = preferred;
-            s.system_preferred = system_preferred;
-        }
-    }
     let listed = users.len();
     for (id, upn) in users {
         dir.upsert(UserRecord {
@@ -159,11 +192,11 @@ pub async fn read_directory(
     }
     client.pacer().set_tenant_size(dir.users().len());
     let mut parts = Vec::new();
-    if needs.report {
-        parts.push(format!("{} registration rows", crate::printer::thousands(report_rows as u64)));
-    }
     if needs.all_users {
-        parts.push(format!("{} users", crate::printer::thousands(listed as u64)));
+        parts.push(format!(
+            "{} users",
+            crate::printer::thousands(listed as u64)
+        ));
     }
     if !needs.groups.is_empty() {
         parts.push(format!("the members of {} group(s)", needs.groups.len()));
@@ -228,31 +261,38 @@ pub async fn batched(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Reads `resource` for the users at `indexes` and records it in the directory. A user
-/// deleted since it was listed (404) is left unread; any other failure fails the read,
-/// never an empty state.
-pub async fn read_user_state(
+/// What one per-user read found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateRead {
+    /// `signInPreferences`.
+    SignIn {
+        /// The default method.
+        preferred: Option<PreferredMethod>,
+        /// The user's own system-preferred flag.
+        system_preferred: bool,
+    },
+    /// `requirements`.
+    Requirements(Option<PerUserMfaState>),
+}
+
+/// Reads `resource` for `users` (directory index, object id). A user deleted since it was
+/// listed (404) is left out; any other failure fails the read, never an empty state.
+pub async fn read_states(
     client: &GraphClient,
-    dir: &mut Directory,
-    indexes: &[u32],
+    users: &[(u32, u128)],
     resource: UserResource,
     progress: &Progress,
-) -> Result<(), GraphError> {
-    if indexes.is_empty() {
-        return Ok(());
+) -> Result<Vec<(u32, StateRead)>, GraphError> {
+    let mut out = Vec::with_capacity(users.len());
+    if users.is_empty() {
+        return Ok(out);
     }
     let started = std::time::Instant::now();
-    let ids: Vec<(u32, u128)> = indexes
-        .iter()
-        .filter_map(|&i| dir.users().get(i as usize).map(|u| (i, u.id)))
-        .collect();
-    let requests = ids
+    let requests = users
         .iter()
         .map(|&(i, id)| BatchRequest::get(i.to_string(), resource.path(id)));
-    let mut count = 0usize;
     batched(client, requests, |responses| {
         progress.add(Counter::UsersRead, responses.len() as u64);
-        count += responses.len();
         for response in responses {
             let Ok(index) = response.id.parse::<u32>() else {
                 continue;
@@ -262,25 +302,24 @@ pub async fn read_user_state(
                 Err(GraphError::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let Some(state) = dir.state_mut(index) else {
-                continue;
-            };
-            match resource {
-                UserResource::SignInPreferences => {
-                    state.preferred = body["userPreferredMethodForSecondaryAuthentication"]
-                        .as_str()
-                        .and_then(PreferredMethod::parse);
-                    state.system_preferred = body["isSystemPreferredAuthenticationMethodEnabled"]
-                        .as_bool()
-                        .or(Some(false));
-                    state.sign_in_read = true;
-                }
-                UserResource::Requirements => {
-                    state.per_user_mfa = body["perUserMfaState"]
-                        .as_str()
-                        .and_then(PerUserMfaState::parse);
-                }
-            }
+            out.push((
+                index,
+                match resource {
+                    UserResource::SignInPreferences => StateRead::SignIn {
+                        preferred: body["userPreferredMethodForSecondaryAuthentication"]
+                            .as_str()
+                            .and_then(PreferredMethod::parse),
+                        system_preferred: body["isSystemPreferredAuthenticationMethodEnabled"]
+                            .as_bool()
+                            .unwrap_or(false),
+                    },
+                    UserResource::Requirements => StateRead::Requirements(
+                        body["perUserMfaState"]
+                            .as_str()
+                            .and_then(PerUserMfaState::parse),
+                    ),
+                },
+            ));
         }
         Ok(())
     })
@@ -291,8 +330,36 @@ pub async fn read_user_state(
             UserResource::SignInPreferences => "sign-in preferences",
             UserResource::Requirements => "per-user MFA state",
         },
-        crate::printer::thousands(count as u64),
+        crate::printer::thousands(users.len() as u64),
         started.elapsed().as_secs_f64()
     ));
-    Ok(())
+    Ok(out)
+}
+
+/// Records what [`read_states`] found.
+pub fn add_states(dir: &mut Directory, reads: Vec<(u32, StateRead)>) {
+    for (index, read) in reads {
+        let Some(state) = dir.state_mut(index) else {
+            continue;
+        };
+        match read {
+            StateRead::SignIn {
+                preferred,
+                system_preferred,
+            } => {
+                state.preferred = preferred;
+                state.system_preferred = Some(system_preferred);
+                state.sign_in_read = true;
+            }
+            StateRead::Requirements(mfa) => state.per_user_mfa = mfa,
+        }
+    }
+}
+
+/// (index, object id) of the users at `indexes`.
+pub fn ids(dir: &Directory, indexes: &[u32]) -> Vec<(u32, u128)> {
+    indexes
+        .iter()
+        .filter_map(|&i| dir.users().get(i as usize).map(|u| (i, u.id)))
+        .collect()
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+pub mod explain;
 pub mod users;
 
 use crate::plan::{Plan, PropertyChange};

@@ -24,7 +24,9 @@ fn change_line(c: &UserChange) -> String {
 
 fn title(kind: UserChangeKind) -> &'static str {
     match kind {
-        UserChangeKind::PerUserMfa => "legacy per-user MFA (users/{id}/authentication/requirements)",
+        UserChangeKind::PerUserMfa => {
+            "legacy per-user MFA (users/{id}/authentication/requirements)"
+        }
         UserChangeKind::SignInPreferences => {
             "sign-in preferences (users/{id}/authentication/signInPreferences)"
         }
@@ -34,20 +36,43 @@ fn title(kind: UserChangeKind) -> &'static str {
 /// The per-user changes, skipped users and overlaps; Markdown or terminal text.
 pub fn section(plan: &Plan, markdown: bool) -> String {
     let mut out = String::new();
-    for kind in [UserChangeKind::PerUserMfa, UserChangeKind::SignInPreferences] {
-        let changes: Vec<&UserChange> = plan.user_changes.iter().filter(|c| c.kind == kind).collect();
+    for kind in [
+        UserChangeKind::PerUserMfa,
+        UserChangeKind::SignInPreferences,
+    ] {
+        let changes: Vec<&UserChange> = plan
+            .user_changes
+            .iter()
+            .filter(|c| c.kind == kind)
+            .collect();
         if changes.is_empty() {
             continue;
         }
         if markdown {
-            out.push_str(&format!("\n#### {}: {} user(s)\n\n| user | change |\n|---|---|\n", title(kind), n(changes.len())));
+            out.push_str(&format!(
+                "\n#### {}: {} user(s)\n\n| user | change |\n|---|---|\n",
+                title(kind),
+                n(changes.len())
+            ));
             for c in changes.iter().take(SHOWN) {
-                out.push_str(&format!("| {} | {} |\n", c.user_principal_name, change_line(c).replace('|', "\\|")));
+                out.push_str(&format!(
+                    "| {} | {} |\n",
+                    c.user_principal_name,
+                    change_line(c).replace('|', "\\|")
+                ));
             }
         } else {
-            out.push_str(&format!("\n~ {}: {} user(s)\n", title(kind), n(changes.len())));
+            out.push_str(&format!(
+                "\n~ {}: {} user(s)\n",
+                title(kind),
+                n(changes.len())
+            ));
             for c in changes.iter().take(SHOWN) {
-                out.push_str(&format!("    {}: {}\n", c.user_principal_name, change_line(c)));
+                out.push_str(&format!(
+                    "    {}: {}\n",
+                    c.user_principal_name,
+                    change_line(c)
+                ));
             }
         }
         if changes.len() > SHOWN {
@@ -122,7 +147,12 @@ pub fn impact_section(impact: &Impact, markdown: bool) -> String {
             if markdown {
                 out.push_str(&format!("| {} | {} | {} |\n", t.from, t.to, n(t.users)));
             } else {
-                out.push_str(&format!("    {:<22} → {:<22} {:>9}\n", t.from, t.to, n(t.users)));
+                out.push_str(&format!(
+                    "    {:<22} → {:<22} {:>9}\n",
+                    t.from,
+                    t.to,
+                    n(t.users)
+                ));
             }
         }
     }

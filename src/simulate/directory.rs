@@ -160,7 +160,11 @@ impl Directory {
 
     /// Records the transitive user members of a group (ids of users not in the directory
     /// are added without registration details).
-    pub fn set_group(&mut self, group_id: &str, members: impl IntoIterator<Item = (u128, Box<str>)>) {
+    pub fn set_group(
+        &mut self,
+        group_id: &str,
+        members: impl IntoIterator<Item = (u128, Box<str>)>,
+    ) {
         let mut indexes: Vec<u32> = members
             .into_iter()
             .map(|(id, upn)| {
@@ -230,7 +234,11 @@ mod tests {
         let g = "DAD4AE4A-730C-4E52-826C-0D9094971F04";
         let id = parse_guid(g).unwrap();
         assert_eq!(format_guid(id), g.to_ascii_lowercase());
-        for bad in ["", "dad4ae4a730c4e52826c0d9094971f04", "zad4ae4a-730c-4e52-826c-0d9094971f04"] {
+        for bad in [
+            "",
+            "dad4ae4a730c4e52826c0d9094971f04",
+            "zad4ae4a-730c-4e52-826c-0d9094971f04",
+        ] {
             assert_eq!(parse_guid(bad), None, "{bad}");
         }
     }

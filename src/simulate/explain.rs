@@ -197,6 +197,17 @@ impl TenantPolicy {
         out
     }
 
+    /// Whether the tenant's system-preferred setting decides for user `index` (enabled or
+    /// Microsoft-managed, and the user included or excluded), so that the user's own flag
+    /// plays no part. The report's `isSystemPreferredAuthenticationMethodEnabled` is the
+    /// effective value: it is the user's own flag only where this is false.
+    pub fn decides_system_preferred(&self, dir: &Directory, index: u32) -> bool {
+        self.system_preferred.as_ref().is_some_and(|s| {
+            matches!(s.state.as_str(), "enabled" | "default")
+                && (s.exclude.covers(dir, index) || s.include.covers(dir, index))
+        })
+    }
+
     fn row_allowed(&self, row: &RankedMethod, dir: &Directory, index: u32) -> bool {
         row.configurations.is_empty()
             || self.configurations.iter().any(|c| {
@@ -230,7 +241,10 @@ pub enum SystemPreferred {
 impl SystemPreferred {
     /// Whether the most preferred method is prompted.
     pub fn applies(self) -> bool {
-        matches!(self, Self::Tenant | Self::MicrosoftManaged | Self::UserSetting)
+        matches!(
+            self,
+            Self::Tenant | Self::MicrosoftManaged | Self::UserSetting
+        )
     }
 }
 
@@ -260,7 +274,8 @@ pub enum MfaRequirement {
     SecurityDefaults,
     /// Only Conditional Access (not modelled) can require it.
     ConditionalAccessOnly,
-    /// Unknown: per-user MFA and security defaults were not read.
+    /// Unknown: per-user MFA or security defaults was not read, and what was read does not
+    /// require MFA.
     Unknown,
 }
 
@@ -347,7 +362,9 @@ impl Simulation<'_> {
         let system_preferred = self.system_preferred(index, state);
         let default_row = state.preferred.and_then(|p| {
             (0..SYSTEM_PREFERRED_ORDER.len())
-                .find(|&i| usable & (1 << i) != 0 && SYSTEM_PREFERRED_ORDER[i].report_value == p.as_str())
+                .find(|&i| {
+                    usable & (1 << i) != 0 && SYSTEM_PREFERRED_ORDER[i].report_value == p.as_str()
+                })
                 .map(|i| i as u8)
         });
         let (row, source) = match (most_preferred, system_preferred.applies(), default_row) {
@@ -460,7 +477,8 @@ impl Simulation<'_> {
                 SystemPreferred::Tenant => "on (the tenant enables it for this user)",
                 SystemPreferred::MicrosoftManaged => "on (Microsoft-managed)",
                 SystemPreferred::Excluded => "off (the tenant excludes this user; exclusion wins)",
-                SystemPreferred::UserSetting => "on (the user's own setting; the tenant does not apply it to this user)",
+                SystemPreferred::UserSetting =>
+                    "on (the user's own setting; the tenant does not apply it to this user)",
                 SystemPreferred::Off => "off",
             }
         ));
@@ -493,11 +511,24 @@ impl Simulation<'_> {
             Source::NoUsableMethod => "Prompted first: none — no registered method is usable: the user cannot complete MFA.".to_string(),
         });
         steps.push(match outcome.mfa {
-            MfaRequirement::PerUserEnforced => "MFA required: at every sign-in (legacy per-user MFA enforced).".to_string(),
-            MfaRequirement::PerUserEnabled => "MFA required: at every sign-in once registered (legacy per-user MFA enabled).".to_string(),
-            MfaRequirement::SecurityDefaults => "MFA required: when security defaults ask for it.".to_string(),
-            MfaRequirement::ConditionalAccessOnly => "MFA required: only where Conditional Access asks for it (not modelled).".to_string(),
-            MfaRequirement::Unknown => "MFA required: unknown (per-user MFA state or security defaults not read).".to_string(),
+            MfaRequirement::PerUserEnforced => {
+                "MFA required: at every sign-in (legacy per-user MFA enforced).".to_string()
+            }
+            MfaRequirement::PerUserEnabled => {
+                "MFA required: at every sign-in once registered (legacy per-user MFA enabled)."
+                    .to_string()
+            }
+            MfaRequirement::SecurityDefaults => {
+                "MFA required: when security defaults ask for it.".to_string()
+            }
+            MfaRequirement::ConditionalAccessOnly => {
+                "MFA required: only where Conditional Access asks for it (not modelled)."
+                    .to_string()
+            }
+            MfaRequirement::Unknown => {
+                "MFA required: unknown (per-user MFA state or security defaults not read)."
+                    .to_string()
+            }
         });
         if outcome.sms_sign_in {
             steps.push("SMS sign-in: on — the user can also sign in with a text message as the first factor.".into());
@@ -518,14 +549,17 @@ impl Simulation<'_> {
         let reasons: Vec<String> = configs
             .iter()
             .map(|c| {
-                let name = c.odata_type.trim_end_matches("AuthenticationMethodConfiguration");
+                let name = c
+                    .odata_type
+                    .trim_end_matches("AuthenticationMethodConfiguration");
                 if !c.enabled {
                     format!("{name} is disabled")
                 } else if c.exclude.covers(self.directory, index) {
                     format!("{name} excludes the user")
                 } else if !c.include.covers(self.directory, index) {
                     format!("{name} does not include the user")
-                } else if let Some(flag) = row.requires.filter(|f| !c.flags.iter().any(|x| x == f)) {
+                } else if let Some(flag) = row.requires.filter(|f| !c.flags.iter().any(|x| x == f))
+                {
                     format!("{name} has {flag} off")
                 } else {
                     format!("{name} allows it")

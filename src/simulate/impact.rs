@@ -91,7 +91,11 @@ pub fn impact(
             users,
         })
         .collect();
-    transitions.sort_by(|x, y| y.users.cmp(&x.users).then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to))));
+    transitions.sort_by(|x, y| {
+        y.users
+            .cmp(&x.users)
+            .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
+    });
     out.transitions = transitions;
     out
 }
@@ -102,7 +106,9 @@ pub fn summary(sim: &Simulation<'_>, state: &[UserState]) -> BTreeMap<&'static s
     let default = UserState::default();
     for (i, user) in sim.directory.users().iter().enumerate() {
         if user.in_report {
-            let m = sim.outcome(i as u32, state.get(i).unwrap_or(&default)).method();
+            let m = sim
+                .outcome(i as u32, state.get(i).unwrap_or(&default))
+                .method();
             *counts.entry(m).or_default() += 1;
         }
     }

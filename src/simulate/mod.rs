@@ -5,3 +5,8 @@ pub mod model;
 pub mod order;
 
 pub use model::{PerUserMfaState, PreferredMethod};
+pub mod directory;
+pub mod explain;
+pub mod impact;
+#[cfg(test)]
+mod tests;

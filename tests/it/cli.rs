@@ -200,7 +200,7 @@ async fn drift_plan_apply_converge_with_exactly_the_minimal_patches() {
             .all(|r| r["result"] == "applied" && r["tenant"] == "test")
     );
     assert!(records.iter().any(
-        |r| r["resource"] == "authenticationMethodConfigurations/Sms"
+        |r| r["resource"] == "authenticationMethodConfigurations/Voice"
             && r["property"] == "state"
             && r["before"] == "enabled"
             && r["after"] == "disabled"
@@ -309,15 +309,15 @@ async fn output_formats() {
     let plan: Value = serde_json::from_slice(&json_out.stdout).expect("JSON plan");
     assert_eq!(plan["formatVersion"], json!(1));
     assert_eq!(plan["inSync"], json!(false));
-    let sms = plan["changes"]
+    let voice = plan["changes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["resource"] == "authenticationMethodConfigurations/Sms")
+        .find(|c| c["resource"] == "authenticationMethodConfigurations/Voice")
         .unwrap();
     assert_eq!(
-        sms["body"],
-        json!({"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "state": "disabled"})
+        voice["body"],
+        json!({"@odata.type": "#microsoft.graph.voiceAuthenticationMethodConfiguration", "state": "disabled"})
     );
     let md = stdout(&p.run(&["plan", "-o", "markdown"]));
     assert!(md.starts_with("### mfactl plan: test"), "{md}");

@@ -15,6 +15,7 @@ mod fixtures;
 mod graph_client;
 mod identity;
 mod notify;
+mod per_user;
 mod plan_props;
 mod policy_rules;
 mod reconcile;

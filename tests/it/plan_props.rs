@@ -194,6 +194,7 @@ fn declaration(k: &Knobs, groups: &[String]) -> DesiredState {
             methods,
         }),
         security_defaults: k.security_defaults,
+        ..DesiredState::default()
     }
 }
 
@@ -364,6 +365,7 @@ fn a_change_to_one_feature_setting_keeps_its_siblings() {
             }],
         }),
         security_defaults: None,
+        ..DesiredState::default()
     };
     let p = plan::plan("t", &desired, &live(&t)).unwrap();
     apply(&mut t, &p).unwrap();

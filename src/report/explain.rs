@@ -1,0 +1,212 @@
+//! `mfactl explain` output: a summary by method and one row per user (human, JSON, CSV),
+//! streamed; or one user's reasoning step by step.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::simulate::directory::{UserState, format_guid};
+use crate::simulate::explain::{MfaRequirement, Outcome, Simulation, Source, SystemPreferred};
+use crate::simulate::impact::summary;
+
+/// Version of the JSON explain format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Output formats of `explain` (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// A summary by method and a table, for people.
+    Human,
+    /// `formatVersion`, `summary` and `users`.
+    Json,
+    /// One row per user, with a header.
+    Csv,
+}
+
+/// One user's result, as written in JSON.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserResult<'a> {
+    /// UPN.
+    pub user_principal_name: &'a str,
+    /// Object id.
+    pub id: String,
+    /// The method prompted first, or `none`.
+    pub method: &'static str,
+    /// Where it comes from.
+    pub source: Source,
+    /// Whether system-preferred MFA applies, and why.
+    pub system_preferred: SystemPreferred,
+    /// What system-preferred MFA would prompt.
+    pub system_preferred_method: &'static str,
+    /// The user's default method, if set.
+    pub default_method: Option<&'static str>,
+    /// Usable methods, most preferred first.
+    pub usable_methods: Vec<&'static str>,
+    /// What requires MFA.
+    pub mfa_required: MfaRequirement,
+    /// Whether SMS sign-in (first factor) is open to the user.
+    pub sms_sign_in: bool,
+    /// The reasoning, step by step (only for `--user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<String>>,
+}
+
+fn result<'a>(sim: &'a Simulation<'_>, i: u32, state: &UserState, o: &Outcome) -> UserResult<'a> {
+    let user = &sim.directory.users()[i as usize];
+    UserResult {
+        user_principal_name: &user.upn,
+        id: format_guid(user.id),
+        method: o.method(),
+        source: o.source,
+        system_preferred: o.system_preferred,
+        system_preferred_method: o.most_preferred_method(),
+        default_method: state.preferred.map(|p| p.as_str()),
+        usable_methods: o.usable_methods(),
+        mfa_required: o.mfa,
+        sms_sign_in: o.sms_sign_in,
+        steps: None,
+    }
+}
+
+fn word<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes every user with registration details: summary and rows.
+pub fn write_all(
+    out: &mut dyn Write,
+    format: ExplainFormat,
+    tenant: &str,
+    basis: &str,
+    sim: &Simulation<'_>,
+    state: &[UserState],
+) -> std::io::Result<()> {
+    let default = UserState::default();
+    let rows = || {
+        sim.directory
+            .users()
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.in_report)
+            .map(|(i, _)| {
+                let st = state.get(i).unwrap_or(&default);
+                (i as u32, *st, sim.outcome(i as u32, st))
+            })
+    };
+    let counts = summary(sim, state);
+    match format {
+        ExplainFormat::Json => {
+            write!(
+                out,
+                "{{\"formatVersion\":{FORMAT_VERSION},\"tenant\":{},\"basis\":{},\"summary\":{},\"users\":[",
+                serde_json::to_string(tenant).unwrap_or_default(),
+                serde_json::to_string(basis).unwrap_or_default(),
+                serde_json::to_string(&counts).unwrap_or_default()
+            )?;
+            for (n, (i, st, o)) in rows().enumerate() {
+                if n > 0 {
+                    out.write_all(b",")?;
+                }
+                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *out, &result(sim, i, &st, &o))?;
+            }
+            out.write_all(b"\n]}\n")
+        }
+        ExplainFormat::Csv => {
+            writeln!(out, "{CSV_HEADER}")?;
+            for (i, st, o) in rows() {
+                csv_row(out, &result(sim, i, &st, &o))?;
+            }
+            Ok(())
+        }
+        ExplainFormat::Human => {
+            let total: usize = counts.values().sum();
+            writeln!(
+                out,
+                "Tenant {tenant} ({basis}): first MFA prompt of {total} user(s)\n"
+            )?;
+            let mut by_count: Vec<(&&str, &usize)> = counts.iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (method, n) in by_count {
+                writeln!(
+                    out,
+                    "  {method:<24} {:>9}",
+                    crate::printer::thousands(*n as u64)
+                )?;
+            }
+            writeln!(out, "\n{:<48} {:<24} why", "user", "method")?;
+            for (i, st, o) in rows() {
+                let r = result(sim, i, &st, &o);
+                writeln!(
+                    out,
+                    "{:<48} {:<24} {}",
+                    r.user_principal_name,
+                    r.method,
+                    word(&r.source)
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes one user's reasoning.
+pub fn write_user(
+    out: &mut dyn Write,
+    format: ExplainFormat,
+    sim: &Simulation<'_>,
+    index: u32,
+    state: &UserState,
+) -> std::io::Result<()> {
+    let o = sim.outcome(index, state);
+    let mut r = result(sim, index, state, &o);
+    let steps = sim.steps(index, state);
+    match format {
+        ExplainFormat::Json => {
+            r.steps = Some(steps);
+            serde_json::to_writer_pretty(&mut *out, &r)?;
+            out.write_all(b"\n")
+        }
+        ExplainFormat::Csv => {
+            writeln!(out, "{CSV_HEADER}")?;
+            csv_row(out, &r)
+        }
+        ExplainFormat::Human => {
+            writeln!(out, "{} ({})", r.user_principal_name, r.id)?;
+            for (n, step) in steps.iter().enumerate() {
+                writeln!(out, "  {}. {step}", n + 1)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+const CSV_HEADER: &str = "userPrincipalName,id,method,source,systemPreferred,systemPreferredMethod,defaultMethod,usableMethods,mfaRequired";
+
+fn csv_row(out: &mut dyn Write, r: &UserResult<'_>) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{},{},{},{},{},{},{},{},{}",
+        csv_field(r.user_principal_name),
+        r.id,
+        r.method,
+        word(&r.source),
+        word(&r.system_preferred),
+        r.system_preferred_method,
+        r.default_method.unwrap_or(""),
+        csv_field(&r.usable_methods.join(" ")),
+        word(&r.mfa_required)
+    )
+}
