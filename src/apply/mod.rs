@@ -349,13 +349,13 @@ async fn apply_users(
     Ok(())
 }
 
-/// How many of `changes` no longer start from their `before` values (read again now): a
-/// saved plan with any is stale.
-pub async fn stale_users(
+/// Reads each change's resource again through `$batch` and hands the change and the body
+/// read to `each`.
+async fn read_back(
     client: &GraphClient,
     changes: &[UserChange],
-) -> Result<usize, GraphError> {
-    let mut stale = 0;
+    mut each: impl FnMut(&UserChange, &Value),
+) -> Result<(), GraphError> {
     let requests = changes
         .iter()
         .enumerate()
@@ -370,16 +370,28 @@ pub async fn stale_users(
             else {
                 continue;
             };
-            let body = response.into_result()?.unwrap_or_default();
-            if change
-                .properties
-                .iter()
-                .any(|p| body.get(&p.name).unwrap_or(&Value::Null) != &p.before)
-            {
-                stale += 1;
-            }
+            each(change, &response.into_result()?.unwrap_or_default());
         }
         Ok(())
+    })
+    .await
+}
+
+/// How many of `changes` no longer start from their `before` values (read again now): a
+/// saved plan with any is stale.
+pub async fn stale_users(
+    client: &GraphClient,
+    changes: &[UserChange],
+) -> Result<usize, GraphError> {
+    let mut stale = 0;
+    read_back(client, changes, |change, body| {
+        if change
+            .properties
+            .iter()
+            .any(|p| body.get(&p.name).unwrap_or(&Value::Null) != &p.before)
+        {
+            stale += 1;
+        }
     })
     .await?;
     Ok(stale)
@@ -392,28 +404,12 @@ pub async fn unconverged_users(
     applied: &[UserChange],
 ) -> Result<Vec<String>, GraphError> {
     let mut missing = Vec::new();
-    let requests = applied
-        .iter()
-        .enumerate()
-        .map(|(i, c)| BatchRequest::get(i.to_string(), c.path.clone()));
-    users::batched(client, requests, |responses| {
-        for response in responses {
-            let Some(change) = response
-                .id
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| applied.get(i))
-            else {
-                continue;
-            };
-            let body = response.into_result()?.unwrap_or_default();
-            for p in &change.properties {
-                if body.get(&p.name) != Some(&p.after) {
-                    missing.push(format!("{}.{}", change.user_principal_name, p.name));
-                }
+    read_back(client, applied, |change, body| {
+        for p in &change.properties {
+            if body.get(&p.name) != Some(&p.after) {
+                missing.push(format!("{}.{}", change.user_principal_name, p.name));
             }
         }
-        Ok(())
     })
     .await?;
     missing.sort();
