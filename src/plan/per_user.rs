@@ -63,7 +63,8 @@ pub struct SkippedUser {
     pub reason: String,
 }
 
-/// Users matched by two rules that set the same property: the earlier rule decides.
+/// Users matched by two rules that set the same property: the earlier rule decides. A later
+/// `all_users` rule is a catch-all meant to be overridden, and never reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overlap {
@@ -215,7 +216,12 @@ pub fn plan_users(
                 .copied()
                 .filter(|&n| set(&decl.rules[n]))
                 .collect();
-            for &later in setting.iter().skip(1) {
+            // An all_users rule is a catch-all, meant to be overridden: no overlap with it.
+            for &later in setting
+                .iter()
+                .skip(1)
+                .filter(|&&n| decl.rules[n].target != RuleTarget::AllUsers)
+            {
                 *overlaps
                     .entry((property.to_string(), setting[0], later))
                     .or_default() += 1;

@@ -83,7 +83,10 @@ impl PreferredMethod {
     /// The `methodsRegistered` values of which the user needs one for this default.
     pub fn needs(self) -> &'static [&'static str] {
         match self {
-            Self::Push => &["microsoftAuthenticatorPush"],
+            Self::Push => &[
+                "microsoftAuthenticatorPush",
+                "microsoftAuthenticatorPasswordless",
+            ],
             Self::Oath => &["softwareOneTimePasscode", "hardwareOneTimePasscode"],
             Self::VoiceMobile | Self::Sms => &["mobilePhone"],
             Self::VoiceAlternateMobile => &["alternateMobilePhone"],
