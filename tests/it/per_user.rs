@@ -1451,3 +1451,50 @@ async fn a_stale_saved_plan_is_refused_and_a_refused_user_patch_is_a_partial_app
         .collect();
     assert_eq!(sent, [failing["path"].clone()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_report_page_size_falls_back_to_the_service_default() {
+    let state = explain_state(60, "enabled");
+    let in_report = state.tenants[0]
+        .users
+        .iter()
+        .filter(|u| u.account_enabled)
+        .count();
+    let p = Project::new(state, &[]).await;
+    p.clear_log().await;
+    p.h.add_fault(json!({
+        "pathPrefix": "/v1.0/reports/authenticationMethods/userRegistrationDetails",
+        "count": 1,
+        "kind": "status",
+        "status": 400
+    }))
+    .await;
+    let o = p.run(&["explain", "--live", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json_out(&o)["users"].as_array().unwrap().len(), in_report);
+    let reads: Vec<(String, u64)> = p
+        .log()
+        .await
+        .iter()
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/userRegistrationDetails"))
+        })
+        .map(|e| {
+            (
+                e["query"].as_str().unwrap_or_default().to_string(),
+                e["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert!(
+        reads[0].0.contains("top=1000") && reads[0].1 == 400,
+        "{reads:?}"
+    );
+    assert!(
+        !reads[1].0.contains("top") && reads[1].1 == 200,
+        "{reads:?}"
+    );
+}
