@@ -416,7 +416,11 @@ fn run(
         r.log.inner_429
     );
     if let Ok(text) = std::fs::read_to_string(&stderr) {
-        for line in text.lines().filter(|l| !l.trim().is_empty()).take(40) {
+        for line in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.contains("progress:"))
+            .take(40)
+        {
             eprintln!("  {name} | {line}");
         }
     }
