@@ -101,7 +101,7 @@ report() {
   peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
   bytes=$(stat -c %s "$work/out.$format")
   echo "explain --live -o $format: exit $status, wall $wall, peak RSS $(( peak_kb / 1024 )) MiB ($peak_kb KiB), output $bytes bytes"
-  grep -E '^(read|explain|mfactl)|registration rows|users' "$log" | grep -v '^\s' | tail -n 5 || true
+  grep -E 'registration rows|^read ' "$log" | grep -v 'progress:' || true
   if [ "$status" -ne 0 ]; then
     grep -v '^\s' "$log" | tail -n 20 >&2
   fi

@@ -164,16 +164,7 @@ impl GraphClient {
         while !pending.is_empty() {
             let body =
                 json!({ "requests": pending.iter().map(|p| inner_json(p)).collect::<Vec<_>>() });
-            let charge = pending.iter().fold(Charge::request_only(), |c, p| {
-                let (path, query) = p
-                    .request
-                    .path
-                    .split_once('?')
-                    .map_or((p.request.path.as_str(), None), |(a, b)| (a, Some(b)));
-                let mut inner = Charge::of(&p.request.method, path, query);
-                inner.requests = 0.0;
-                c.plus(inner)
-            });
+            let charge = charge_of(pending.iter().map(|p| &p.request));
             let safe = pending.iter().all(|p| p.request.is_read());
             let reply = self
                 .send_with(Method::POST, url.clone(), Some(&body), charge, safe)
@@ -302,6 +293,18 @@ fn prepare(requests: Vec<BatchRequest>) -> Result<Vec<Prepared>, GraphError> {
     Ok(out)
 }
 
+/// What a `$batch` POST costs: Graph meters each request inside on its own, the
+/// requests-per-second limit included, so twenty inner requests are twenty requests.
+fn charge_of<'a>(requests: impl Iterator<Item = &'a BatchRequest>) -> Charge {
+    requests.fold(Charge::default(), |c, r| {
+        let (path, query) = r
+            .path
+            .split_once('?')
+            .map_or((r.path.as_str(), None), |(a, b)| (a, Some(b)));
+        c.plus(Charge::of(&r.method, path, query))
+    })
+}
+
 fn inner_json(p: &Prepared) -> Value {
     let mut o = Map::new();
     o.insert("id".into(), json!(p.request.id));
@@ -404,6 +407,24 @@ fn read_answer(p: &Prepared, answer: &Value, attempts: u32) -> BatchResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_inner_request_is_charged_as_a_request() {
+        let gets: Vec<BatchRequest> = (0..20)
+            .map(|i| {
+                BatchRequest::get(
+                    i.to_string(),
+                    format!("/beta/users/{i}/authentication/requirements"),
+                )
+            })
+            .collect();
+        let c = charge_of(gets.iter());
+        assert_eq!((c.requests, c.units, c.writes), (20.0, 20.0, 0.0));
+        let patch =
+            BatchRequest::patch("p", "/beta/users/x/authentication/requirements", json!({}));
+        let c = charge_of(std::iter::once(&patch));
+        assert_eq!((c.requests, c.units, c.writes), (1.0, 1.0, 1.0));
+    }
 
     #[test]
     fn ids_must_be_unique_and_paths_versioned() {

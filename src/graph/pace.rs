@@ -97,15 +97,6 @@ impl Charge {
         }
     }
 
-    /// Only the request itself (the outer `$batch` POST, whose inner requests are charged
-    /// on their own).
-    pub fn request_only() -> Self {
-        Self {
-            requests: 1.0,
-            ..Self::default()
-        }
-    }
-
     /// Both charges together.
     pub fn plus(self, other: Charge) -> Self {
         Self {
@@ -213,6 +204,9 @@ impl Pacer {
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         b.units.refill(Instant::now());
         if capacity > b.units.capacity {
+            // The service's bucket had the larger size all along: what was spent from the
+            // smaller one was spent from it, and the difference is there to use.
+            b.units.tokens += capacity - b.units.capacity;
             b.units.capacity = capacity;
             b.units.per_second = capacity / 10.0;
         }
@@ -440,5 +434,35 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         let d = shared(&graph, "t", "other-app", PaceLimits::default());
         assert!(!Arc::ptr_eq(&a, &d));
+    }
+
+    #[test]
+    fn a_large_tenant_moves_the_pacer_to_the_larger_tier_at_once() {
+        let limits = PaceLimits {
+            headroom: 1.0,
+            requests_per_second: 1e9,
+            ..PaceLimits::default()
+        };
+        let p = Pacer::new(limits.clone());
+        let read = Charge::of("GET", "/v1.0/users/x", None);
+        let burst = |p: &Pacer| {
+            (0..10_000)
+                .take_while(|_| p.reserve(read, far()) == Ok(Duration::ZERO))
+                .count()
+        };
+        assert_eq!(
+            burst(&p),
+            3_500,
+            "the strictest tier until the size is known"
+        );
+        let q = Pacer::new(limits.clone());
+        assert_eq!(burst(&q), 3_500);
+        q.set_tenant_size(100_000);
+        // What was spent from the small bucket was spent from the large one: 4,500 remain.
+        let after = burst(&q);
+        assert!((4_499..=4_501).contains(&after), "{after}");
+        let small = Pacer::new(limits);
+        small.set_tenant_size(10);
+        assert_eq!(burst(&small), 3_500, "never below the tier made with");
     }
 }
