@@ -904,6 +904,69 @@ mod tests {
             overlaps: vec![],
             impact: None,
         };
+        let mut with_users = plan.clone();
+        let user_change = |id: &str, before: &str| crate::plan::per_user::UserChange {
+            kind: crate::plan::per_user::UserChangeKind::PerUserMfa,
+            user_id: id.into(),
+            user_principal_name: format!("{id}@x"),
+            path: format!("/beta/users/{id}/authentication/requirements"),
+            properties: vec![crate::plan::PropertyChange {
+                name: "perUserMfaState".into(),
+                before: Value::String(before.into()),
+                after: Value::String("disabled".into()),
+            }],
+            body: Value::Null,
+        };
+        with_users.user_changes = vec![
+            user_change("a", "enforced"),
+            user_change("b", "enforced"),
+            user_change("c", "enabled"),
+        ];
+        with_users.impact = Some(crate::simulate::impact::Impact {
+            transitions: vec![crate::simulate::impact::Transition {
+                from: "push".into(),
+                to: "sms".into(),
+                users: 1234,
+            }],
+            ..Default::default()
+        });
+        let a = DriftAlert::from_plan(&with_users, Action::Observed, None);
+        let lines: Vec<(String, String, Value, Value)> = a
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.resource.clone(),
+                    c.property.clone(),
+                    c.live.clone(),
+                    c.declared.clone(),
+                )
+            })
+            .collect();
+        let s = |v: &str| Value::String(v.into());
+        assert_eq!(
+            lines[1..],
+            [
+                (
+                    "2 user(s): authentication/requirements".into(),
+                    "perUserMfaState".into(),
+                    s("enforced"),
+                    s("disabled")
+                ),
+                (
+                    "1 user(s): authentication/requirements".into(),
+                    "perUserMfaState".into(),
+                    s("enabled"),
+                    s("disabled")
+                ),
+                (
+                    "impact on sign-in prompts".into(),
+                    "1,234 user(s)".into(),
+                    s("push"),
+                    s("sms")
+                ),
+            ]
+        );
         let a = DriftAlert::from_plan(&plan, Action::Observed, None);
         assert_eq!(a.changes.len(), 1);
         assert_eq!(a.changes[0].property, "state");
