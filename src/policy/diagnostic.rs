@@ -143,7 +143,33 @@ pub mod codes {
     pub const SAME_TARGET: &str = "MFA025";
     /// A SignInPreferences rule property that an earlier `all_users` rule already sets.
     pub const AFTER_ALL_USERS: &str = "MFA026";
+    /// Lint: SMS enabled with an include target that may use it to sign in (EIDSCA.AS04).
+    pub const SMS_SIGN_IN: &str = "MFA027";
+    /// Lint: voice calls enabled (EIDSCA.AV01).
+    pub const VOICE_ENABLED: &str = "MFA028";
+    /// Lint: system-preferred MFA declared `disabled`.
+    pub const SYSTEM_PREFERRED_OFF: &str = "MFA029";
+    /// Lint: system-preferred MFA declared on without an exclusion for break-glass accounts.
+    pub const NO_BREAK_GLASS: &str = "MFA030";
+    /// Lint: the registration campaign declared `disabled`.
+    pub const CAMPAIGN_OFF: &str = "MFA031";
+    /// Lint: per-user MFA enabled or enforced while security defaults are declared on.
+    pub const PER_USER_WITH_DEFAULTS: &str = "MFA032";
+    /// A `mfactl.io/silence-<code>` annotation whose reason is empty.
+    pub const SILENCE_REASON: &str = "MFA033";
+    /// A `mfactl.io/silence-<code>` annotation naming an unknown code or one that is no lint.
+    pub const SILENCE_CODE: &str = "MFA034";
 }
+
+/// The codes a document may silence with a `mfactl.io/silence-<code>` annotation: the lints.
+pub const LINTS: &[&str] = &[
+    codes::SMS_SIGN_IN,
+    codes::VOICE_ENABLED,
+    codes::SYSTEM_PREFERRED_OFF,
+    codes::NO_BREAK_GLASS,
+    codes::CAMPAIGN_OFF,
+    codes::PER_USER_WITH_DEFAULTS,
+];
 
 /// The code table, one line per code.
 pub const CODES: &[CodeInfo] = &[
@@ -274,6 +300,46 @@ pub const CODES: &[CodeInfo] = &[
         Severity::Warning,
         "a SignInPreferences rule property after an all_users rule that sets it never applies",
     ),
+    row(
+        codes::SMS_SIGN_IN,
+        Severity::Warning,
+        "lint: SMS enabled with an include target that does not say isUsableForSignIn: false (EIDSCA.AS04)",
+    ),
+    row(
+        codes::VOICE_ENABLED,
+        Severity::Warning,
+        "lint: voice calls enabled (EIDSCA.AV01 recommends disabled)",
+    ),
+    row(
+        codes::SYSTEM_PREFERRED_OFF,
+        Severity::Warning,
+        "lint: system-preferred MFA (systemCredentialPreferences) declared disabled",
+    ),
+    row(
+        codes::NO_BREAK_GLASS,
+        Severity::Warning,
+        "lint: system-preferred MFA declared on with no excludeTargets for break-glass accounts",
+    ),
+    row(
+        codes::CAMPAIGN_OFF,
+        Severity::Warning,
+        "lint: the Authenticator registration campaign declared disabled",
+    ),
+    row(
+        codes::PER_USER_WITH_DEFAULTS,
+        Severity::Warning,
+        "lint: per-user MFA enabled or enforced while security defaults are declared on",
+    ),
+    row(
+        codes::SILENCE_REASON,
+        Severity::Error,
+        "a mfactl.io/silence-<code> annotation without a reason",
+    ),
+    row(
+        codes::SILENCE_CODE,
+        Severity::Error,
+        "a mfactl.io/silence-<code> annotation naming an unknown code or a code that is not a lint",
+    ),
 ];
 
 const fn row(code: &'static str, severity: Severity, summary: &'static str) -> CodeInfo {
@@ -292,24 +358,65 @@ pub fn severity_of(code: &str) -> Severity {
         .map_or(Severity::Error, |c| c.severity)
 }
 
-/// A position inside one file; turned into a [`Location`] once the file is known.
+/// A position inside one file; turned into a [`Location`] once the file is known. `file` is
+/// 0 for "the file being read"; a node merged in from an overlay document carries its own
+/// file's number (see [`file_number`]), so that a diagnostic about it names the overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub(crate) struct Pos {
     pub(crate) line: usize,
     pub(crate) column: usize,
+    pub(crate) file: u32,
 }
 
 impl Pos {
     /// The start of a file.
-    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
+    pub(crate) const START: Pos = Pos::new(1, 1);
 
+    /// Line and column (1-based) in the file being read.
+    pub(crate) const fn new(line: usize, column: usize) -> Pos {
+        Pos {
+            line,
+            column,
+            file: 0,
+        }
+    }
+
+    /// The location, in `file` unless the position names its own.
     pub(crate) fn at(&self, file: &std::path::Path) -> Location {
         Location {
-            file: file.to_path_buf(),
+            file: numbered_file(self.file).unwrap_or_else(|| file.to_path_buf()),
             line: self.line,
             column: self.column,
         }
     }
+}
+
+fn files() -> &'static std::sync::Mutex<Vec<std::path::PathBuf>> {
+    static FILES: std::sync::OnceLock<std::sync::Mutex<Vec<std::path::PathBuf>>> =
+        std::sync::OnceLock::new();
+    FILES.get_or_init(Default::default)
+}
+
+/// A number (from 1) for `path`, the same every time it is asked for in this process.
+pub(crate) fn file_number(path: &std::path::Path) -> u32 {
+    let mut files = files().lock().unwrap_or_else(|e| e.into_inner());
+    let index = match files.iter().position(|f| f == path) {
+        Some(i) => i,
+        None => {
+            files.push(path.to_path_buf());
+            files.len() - 1
+        }
+    };
+    u32::try_from(index + 1).unwrap_or(u32::MAX)
+}
+
+fn numbered_file(number: u32) -> Option<std::path::PathBuf> {
+    let index = usize::try_from(number.checked_sub(1)?).ok()?;
+    files()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(index)
+        .cloned()
 }
 
 /// A diagnostic before its file is attached.

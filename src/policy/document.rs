@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::diagnostic::{Finding, Pos, codes};
+use super::lints::{self, Silence};
 use super::methods_policy::{self, DeclaredMethodsPolicy};
 use super::per_user::{self, DeclaredPerUserMfa, DeclaredSignInPreferences};
 use super::security_defaults::{self, DeclaredSecurityDefaults};
@@ -13,7 +14,7 @@ use super::yaml::{Document, Node, NodeKind};
 pub const API_VERSION: &str = "mfactl/v1";
 
 const ENVELOPE_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
-const METADATA_KEYS: &[&str] = &["name", "labels", "annotations"];
+const METADATA_KEYS: &[&str] = &["name", "labels", "annotations", "overlay"];
 
 /// The kinds of document, each allowed once per policy set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +63,26 @@ pub(crate) struct KindedDocument {
     pub(crate) kind: Kind,
     pub(crate) kind_pos: Pos,
     pub(crate) declared: Option<Declared>,
+    /// The lints its `mfactl.io/silence-<code>` annotations silence.
+    pub(crate) silences: Vec<Silence>,
+}
+
+/// The kind of an overlay document (`metadata.overlay: true`), if it is one and its kind is
+/// known. Overlays merge into the document of their kind from the base: see
+/// [`super::load`].
+pub(crate) fn overlay_kind(doc: &Document) -> Option<Kind> {
+    let root = doc.root.as_ref()?;
+    let overlay = root
+        .get("metadata")?
+        .value
+        .get("overlay")?
+        .value
+        .as_bool()?;
+    let kind = root.get("kind")?.value.as_str()?;
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == kind)
+        .filter(|_| overlay)
 }
 
 /// Reads one document. `None` for an empty document or one whose kind is unknown.
@@ -104,7 +125,8 @@ pub(crate) fn read(
         }
     }
     api_version(root, findings);
-    let name = metadata(root, findings);
+    let mut silences = Vec::new();
+    let name = metadata(root, &mut silences, findings);
     let kind = kind(root, findings);
     let spec = match root.get("spec") {
         None => {
@@ -175,6 +197,7 @@ pub(crate) fn read(
         kind,
         kind_pos,
         declared,
+        silences,
     })
 }
 
@@ -229,8 +252,13 @@ fn kind(root: &Node, findings: &mut Vec<Finding>) -> Option<(Kind, Pos)> {
     None
 }
 
-/// Checks `metadata` and returns `metadata.name` if it is usable.
-fn metadata(root: &Node, findings: &mut Vec<Finding>) -> Option<String> {
+/// Checks `metadata`, collects the lints its annotations silence, and returns
+/// `metadata.name` if it is usable.
+fn metadata(
+    root: &Node,
+    silences: &mut Vec<Silence>,
+    findings: &mut Vec<Finding>,
+) -> Option<String> {
     let Some(meta) = root.get("metadata") else {
         findings.push(
             Finding::new(
@@ -271,7 +299,30 @@ fn metadata(root: &Node, findings: &mut Vec<Finding>) -> Option<String> {
     for e in entries {
         match e.key.as_str() {
             "name" => {}
-            "labels" | "annotations" => string_map(&e.key, &e.value, findings),
+            "overlay" => {
+                if e.value.as_bool().is_none() {
+                    findings.push(
+                        Finding::new(
+                            codes::WRONG_TYPE,
+                            e.value.pos,
+                            format!(
+                                "`metadata.overlay` must be true or false, found {}",
+                                e.value.describe()
+                            ),
+                        )
+                        .help("write `overlay: true` in a document that adjusts a shared base"),
+                    );
+                }
+            }
+            "labels" => string_map(&e.key, &e.value, findings),
+            "annotations" => {
+                string_map(&e.key, &e.value, findings);
+                for a in e.value.entries().unwrap_or_default() {
+                    if lints::is_silence(&a.key) {
+                        silences.extend(lints::silence(a, findings));
+                    }
+                }
+            }
             other => findings.push(
                 Finding::new(
                     codes::UNKNOWN_KEY,
@@ -318,7 +369,10 @@ fn metadata(root: &Node, findings: &mut Vec<Finding>) -> Option<String> {
 
 fn string_map(key: &str, node: &Node, findings: &mut Vec<Finding>) {
     let ok = match &node.kind {
-        NodeKind::Map(entries) => entries.iter().all(|e| e.value.as_str().is_some()),
+        // A silencing annotation's value is checked (and reported) by lints::silence.
+        NodeKind::Map(entries) => entries
+            .iter()
+            .all(|e| e.value.as_str().is_some() || lints::is_silence(&e.key)),
         _ => false,
     };
     if !ok {

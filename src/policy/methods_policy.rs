@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::diagnostic::{Finding, Location, codes};
+use super::lints;
 use super::rules;
 use super::spec::{Reader, Shape, child};
 use super::suggest;
@@ -208,8 +209,11 @@ pub(crate) fn read(
     }
     let mut whole = properties.clone();
     whole.insert("methods".into(), Value::Object(declared));
-    let rule_findings = rules::check(&Value::Object(whole), &reader.spans, "/methods");
+    let whole = Value::Object(whole);
+    let rule_findings = rules::check(&whole, &reader.spans, "/methods");
     reader.findings.extend(rule_findings);
+    let lint_findings = lints::methods_policy(&whole, &reader.spans);
+    reader.findings.extend(lint_findings);
     let locations = reader
         .spans
         .keys

@@ -54,12 +54,26 @@
 //! | MFA024 | error | required key missing |
 //! | MFA025 | warning | two SignInPreferences rules or PerUserMfa exceptions name the same group or user: the later exception, or the property the later rule repeats, never applies |
 //! | MFA026 | warning | a SignInPreferences rule property that an earlier `all_users` rule already sets never applies |
+//! | MFA027 | warning | lint: `sms` declared `state: enabled` with an include target that says `isUsableForSignIn: true` or leaves it out (Graph's default is true); EIDSCA.AS04 |
+//! | MFA028 | warning | lint: `voice` declared `state: enabled` (and not `includeTargets: []`); voice never signs in, but EIDSCA.AV01 recommends it off |
+//! | MFA029 | warning | lint: `systemCredentialPreferences.state` declared `disabled` |
+//! | MFA030 | warning | lint: `systemCredentialPreferences.state` declared `enabled` or `default` with `excludeTargets` empty or not declared (no break-glass exclusion) |
+//! | MFA031 | warning | lint: the registration campaign's `state` declared `disabled` |
+//! | MFA032 | warning | lint: PerUserMfa `state` or an exception `enabled`/`enforced` while SecurityDefaults declares `enabled: true` |
+//! | MFA033 | error | a `mfactl.io/silence-<code>` annotation without a reason (empty or not a string) |
+//! | MFA034 | error | a `mfactl.io/silence-<code>` annotation naming an unknown code or a code that is not a lint |
+//!
+//! MFA027–MFA032 are the lints ([`LINTS`], described in [`lints`]): legal settings that weaken
+//! MFA. A document silences one reported in it with
+//! `metadata.annotations: {mfactl.io/silence-MFA028: "<reason>"}`; a silenced lint is not in
+//! [`LoadOutcome::diagnostics`] but in [`LoadOutcome::silenced`].
 //!
 //! The same table is [`CODES`], for `mfactl explain`.
 
 mod diagnostic;
 mod document;
 mod graph_types;
+pub mod lints;
 mod methods_policy;
 pub mod per_user;
 pub mod rules;
@@ -74,8 +88,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use diagnostic::{CODES, CodeInfo, Diagnostic, Location, Severity, codes, severity_of};
+pub use diagnostic::{CODES, CodeInfo, Diagnostic, LINTS, Location, Severity, codes, severity_of};
 pub use document::{API_VERSION, Kind};
+pub use lints::{SILENCE_PREFIX, Silenced};
 pub use methods_policy::{DeclaredMethod, DeclaredMethodsPolicy, EXTERNAL_METHOD_TYPE};
 pub use per_user::{
     DeclaredPerUserMfa, DeclaredSignInPreferences, PerUserMfaException, RuleTarget, SignInRule,
@@ -106,8 +121,10 @@ pub struct PolicySet {
 pub struct LoadOutcome {
     /// `None` if any diagnostic is an error.
     pub set: Option<PolicySet>,
-    /// Errors and warnings, sorted by file, line and column.
+    /// Errors and warnings, sorted by file, line and column; silenced lints are not here.
     pub diagnostics: Vec<Diagnostic>,
+    /// The lints a `mfactl.io/silence-<code>` annotation silenced, sorted by location.
+    pub silenced: Vec<Silenced>,
 }
 
 impl LoadOutcome {
@@ -116,6 +133,16 @@ impl LoadOutcome {
         self.diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error)
+    }
+
+    /// The line `validate` prints about silenced lints, if any was silenced.
+    pub fn silenced_note(&self) -> Option<String> {
+        (!self.silenced.is_empty()).then(|| {
+            format!(
+                "{} lint warning(s) silenced by {SILENCE_PREFIX}<code> annotations.",
+                self.silenced.len()
+            )
+        })
     }
 }
 
@@ -129,15 +156,30 @@ pub fn load(paths: &[PathBuf]) -> LoadOutcome {
     }
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(f.clone()));
-    for file in &files {
-        match std::fs::read_to_string(file) {
-            Ok(source) => loader.read(file, &source),
-            Err(err) => loader.diagnostics.push(io_error(
-                file,
-                &format!("cannot read {}: {err}", file.display()),
-            )),
+    let sources: Vec<(PathBuf, Option<String>)> = files
+        .iter()
+        .map(|file| match std::fs::read_to_string(file) {
+            Ok(source) => (file.clone(), Some(source)),
+            Err(err) => {
+                loader.diagnostics.push(io_error(
+                    file,
+                    &format!("cannot read {}: {err}", file.display()),
+                ));
+                (file.clone(), None)
+            }
+        })
+        .collect();
+    for (file, source) in &sources {
+        if let Some(source) = source {
+            loader.read_overlays(file, source);
         }
     }
+    for (file, source) in &sources {
+        if let Some(source) = source {
+            loader.read(file, source);
+        }
+    }
+    loader.read_orphan_overlays();
     loader.finish(files)
 }
 
@@ -151,17 +193,129 @@ struct Loader {
     sign_in_preferences: Option<DeclaredSignInPreferences>,
     /// Where the first document of each kind is.
     first: BTreeMap<Kind, Location>,
+    /// The lints the first document of each kind silences.
+    silences: BTreeMap<Kind, Vec<lints::Silence>>,
+    /// Lints found and silenced.
+    silenced: Vec<Silenced>,
+    /// Overlay documents by kind, in the order read, with their files.
+    overlays: BTreeMap<Kind, Vec<(yaml::Node, PathBuf)>>,
 }
 
 impl Loader {
-    /// Reads every document of one file's text.
+    /// Reads every document of one file's text; overlay documents were taken by
+    /// [`Loader::read_overlays`], and are merged into the documents of their kind here.
     fn read(&mut self, file: &Path, source: &str) {
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        let (documents, mut findings) = yaml::parse(source);
+        let (documents, findings) = yaml::parse(source);
+        let documents = documents
+            .iter()
+            .filter(|d| document::overlay_kind(d).is_none())
+            .map(|d| self.overlaid(d))
+            .collect();
+        self.read_documents(file, documents, findings);
+    }
+
+    /// Takes the overlay documents (`metadata.overlay: true`) of one file's text: each is
+    /// checked on its own (its removals left out) and kept, its positions marked as its file's.
+    fn read_overlays(&mut self, file: &Path, source: &str) {
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+        let (documents, _) = yaml::parse(source);
+        for doc in documents {
+            let (Some(kind), Some(mut root)) = (document::overlay_kind(&doc), doc.root) else {
+                continue;
+            };
+            root.tag_file(diagnostic::file_number(file));
+            let mut findings = Vec::new();
+            let alone = yaml::Document {
+                root: Some(root.without_nulls()),
+            };
+            document::read(&alone, file, &mut findings);
+            self.diagnostics
+                .extend(findings.into_iter().map(|f| f.in_file(file)));
+            self.overlays
+                .entry(kind)
+                .or_default()
+                .push((root, file.to_path_buf()));
+        }
+    }
+
+    /// `doc` with the overlays of its kind merged into its `spec`, in the order read.
+    fn overlaid(&self, doc: &yaml::Document) -> yaml::Document {
+        let mut doc = doc.clone();
+        let kind = doc
+            .root
+            .as_ref()
+            .and_then(|r| r.get("kind"))
+            .and_then(|e| e.value.as_str())
+            .and_then(|k| Kind::ALL.into_iter().find(|kind| kind.name() == k));
+        let (Some(kind), Some(root)) = (kind, doc.root.as_mut()) else {
+            return doc;
+        };
+        let Some(overlays) = self.overlays.get(&kind) else {
+            return doc;
+        };
+        if let Some(spec) = root.get_mut("spec") {
+            for (overlay, _) in overlays {
+                if let Some(top) = overlay.get("spec") {
+                    spec.value.overlay(&top.value);
+                }
+            }
+        }
+        doc
+    }
+
+    /// Overlays of a kind the base does not declare declare it themselves: the first, its
+    /// removals left out, with the others merged into it.
+    fn read_orphan_overlays(&mut self) {
+        let orphans: Vec<(Kind, Vec<(yaml::Node, PathBuf)>)> = self
+            .overlays
+            .iter()
+            .filter(|(kind, _)| !self.first.contains_key(kind))
+            .map(|(kind, list)| (*kind, list.clone()))
+            .collect();
+        for (_, list) in orphans {
+            let Some(((first, file), rest)) = list.split_first() else {
+                continue;
+            };
+            let mut root = first.without_nulls();
+            if let Some(spec) = root.get_mut("spec") {
+                for (overlay, _) in rest {
+                    if let Some(top) = overlay.get("spec") {
+                        spec.value.overlay(&top.value);
+                    }
+                }
+            }
+            self.read_documents(file, vec![yaml::Document { root: Some(root) }], Vec::new());
+        }
+    }
+
+    /// Reads parsed documents of one file.
+    fn read_documents(
+        &mut self,
+        file: &Path,
+        documents: Vec<yaml::Document>,
+        mut findings: Vec<Finding>,
+    ) {
         for doc in &documents {
+            let start = findings.len();
             let Some(read) = document::read(doc, file, &mut findings) else {
                 continue;
             };
+            // This document's own lints, unless it silences them.
+            let mut own = findings.split_off(start);
+            own.retain(|f| match read.silences.iter().find(|s| s.code == f.code) {
+                Some(s) => {
+                    self.silenced.push(Silenced {
+                        code: f.code,
+                        location: f.pos.at(file),
+                        message: f.message.clone(),
+                        reason: s.reason.clone(),
+                    });
+                    false
+                }
+                None => true,
+            });
+            findings.extend(own);
             if let Some(earlier) = self.first.get(&read.kind) {
                 findings.push(
                     Finding::new(
@@ -180,6 +334,7 @@ impl Loader {
                 continue;
             }
             self.first.insert(read.kind, read.kind_pos.at(file));
+            self.silences.insert(read.kind, read.silences);
             match read.declared {
                 Some(Declared::MethodsPolicy(p)) => self.methods_policy = Some(p),
                 Some(Declared::SecurityDefaults(s)) => self.security_defaults = Some(s),
@@ -194,7 +349,11 @@ impl Loader {
 
     /// The outcome: diagnostics sorted by location, and the set unless one is an error.
     fn finish(mut self, files: Vec<PathBuf>) -> LoadOutcome {
+        self.cross_document_lints();
         self.diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
+        // An overlay's problem is found when it is checked alone and again once merged.
+        self.diagnostics.dedup();
+        self.silenced.sort_by(|a, b| a.location.cmp(&b.location));
         let usable = !self
             .diagnostics
             .iter()
@@ -209,6 +368,30 @@ impl Loader {
         LoadOutcome {
             set,
             diagnostics: self.diagnostics,
+            silenced: self.silenced,
+        }
+    }
+
+    /// Lints that need two documents (MFA032), reported in and silenced by the first.
+    fn cross_document_lints(&mut self) {
+        let (Some(per_user), Some(defaults)) = (&self.per_user_mfa, &self.security_defaults) else {
+            return;
+        };
+        let Some((at, finding)) = lints::per_user_with_defaults(per_user, defaults) else {
+            return;
+        };
+        let silence = self
+            .silences
+            .get(&Kind::PerUserMfa)
+            .and_then(|s| s.iter().find(|s| s.code == finding.code));
+        match silence {
+            Some(s) => self.silenced.push(Silenced {
+                code: finding.code,
+                location: at,
+                message: finding.message,
+                reason: s.reason.clone(),
+            }),
+            None => self.diagnostics.push(finding.in_file(&at.file)),
         }
     }
 }

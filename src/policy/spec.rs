@@ -590,21 +590,12 @@ mod tests {
                 "excludeTargets": [{"id": "all_users", "targetType": "group"}]
             })
         );
-        assert_eq!(
-            spans.key("/includeTargets/0/id"),
-            Pos {
-                line: 2,
-                column: 12
-            }
-        );
+        assert_eq!(spans.key("/includeTargets/0/id"), Pos::new(2, 12));
         assert_eq!(
             spans.key("/includeTargets/0/authenticationMode"),
-            Pos { line: 3, column: 5 }
+            Pos::new(3, 5)
         );
-        assert_eq!(
-            spans.key("/includeTargets/2/targetType"),
-            Pos { line: 6, column: 5 }
-        );
+        assert_eq!(spans.key("/includeTargets/2/targetType"), Pos::new(6, 5));
     }
 
     #[test]

@@ -69,6 +69,14 @@ impl Node {
         self.entries()?.iter().find(|e| e.key == key)
     }
 
+    /// The entry for `key`, mutably, if this is a mapping that has it.
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Entry> {
+        match &mut self.kind {
+            NodeKind::Map(entries) => entries.iter_mut().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
     /// The string, if this is a scalar that resolved to a string.
     pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.kind {
@@ -77,6 +85,75 @@ impl Node {
                 value: Resolved::Str,
                 ..
             }) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Marks every position under this node as being in file number `file` (an overlay's).
+    pub(crate) fn tag_file(&mut self, file: u32) {
+        self.pos.file = file;
+        match &mut self.kind {
+            NodeKind::Scalar(_) => {}
+            NodeKind::Seq(items) => items.iter_mut().for_each(|i| i.tag_file(file)),
+            NodeKind::Map(entries) => {
+                for e in entries {
+                    e.key_pos.file = file;
+                    e.value.tag_file(file);
+                }
+            }
+        }
+    }
+
+    /// Merges an overlay into this node: mappings merge key by key (recursively), a null in
+    /// the overlay removes the key, and anything else (a list, a scalar) replaces.
+    pub(crate) fn overlay(&mut self, overlay: &Node) {
+        match (&mut self.kind, &overlay.kind) {
+            (NodeKind::Map(base), NodeKind::Map(top)) => {
+                for e in top {
+                    if e.value.is_null() {
+                        base.retain(|b| b.key != e.key);
+                    } else if let Some(b) = base.iter_mut().find(|b| b.key == e.key) {
+                        b.value.overlay(&e.value);
+                    } else {
+                        base.push(e.clone());
+                    }
+                }
+            }
+            _ => *self = overlay.clone(),
+        }
+    }
+
+    /// This node without the mapping entries whose value is null (an overlay's removals),
+    /// recursively.
+    pub(crate) fn without_nulls(&self) -> Node {
+        let kind = match &self.kind {
+            NodeKind::Map(entries) => NodeKind::Map(
+                entries
+                    .iter()
+                    .filter(|e| !e.value.is_null())
+                    .map(|e| Entry {
+                        key: e.key.clone(),
+                        key_pos: e.key_pos,
+                        value: e.value.without_nulls(),
+                    })
+                    .collect(),
+            ),
+            NodeKind::Seq(items) => NodeKind::Seq(items.iter().map(Node::without_nulls).collect()),
+            scalar => scalar.clone(),
+        };
+        Node {
+            kind,
+            pos: self.pos,
+        }
+    }
+
+    /// The boolean, if this is a scalar that resolved to one.
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match &self.kind {
+            NodeKind::Scalar(Scalar {
+                value: Resolved::Bool(b),
+                ..
+            }) => Some(*b),
             _ => None,
         }
     }
@@ -138,10 +215,7 @@ pub(crate) struct Document {
 }
 
 fn pos(m: &Marker) -> Pos {
-    Pos {
-        line: m.line(),
-        column: m.col() + 1,
-    }
+    Pos::new(m.line(), m.col() + 1)
 }
 
 /// An open collection while its events are read.
@@ -418,10 +492,10 @@ mod tests {
     fn positions_are_one_based_and_point_at_keys_and_values() {
         let root = one("a: 1\nb:\n  c: \"x\"\n");
         let b = root.get("b").unwrap();
-        assert_eq!(b.key_pos, Pos { line: 2, column: 1 });
+        assert_eq!(b.key_pos, Pos::new(2, 1));
         let c = b.value.get("c").unwrap();
-        assert_eq!(c.key_pos, Pos { line: 3, column: 3 });
-        assert_eq!(c.value.pos, Pos { line: 3, column: 6 });
+        assert_eq!(c.key_pos, Pos::new(3, 3));
+        assert_eq!(c.value.pos, Pos::new(3, 6));
     }
 
     #[test]
@@ -429,7 +503,7 @@ mod tests {
         let (_, findings) = parse("a: 1\nb: 2\na: 3\n");
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].code, codes::DUPLICATE_KEY);
-        assert_eq!(findings[0].pos, Pos { line: 3, column: 1 });
+        assert_eq!(findings[0].pos, Pos::new(3, 1));
     }
 
     #[test]

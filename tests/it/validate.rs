@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mfactl::policy::{CODES, Diagnostic, LoadOutcome, RuleTarget, Severity, load};
+use mfactl::policy::{CODES, Diagnostic, LINTS, LoadOutcome, RuleTarget, Severity, load};
 use mfactl::simulate::{PerUserMfaState, PreferredMethod};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -166,6 +166,13 @@ fn diagnostics_print_as_file_line_column_with_help() {
         "mfa025-same-group-twice.yaml",
         "mfa025-rule-repeats-a-property.yaml",
         "mfa026-rule-after-all-users.yaml",
+        "mfa027-sms-sign-in-by-default.yaml",
+        "mfa027-sms-usable-for-sign-in.yaml",
+        "mfa028-voice-enabled.yaml",
+        "mfa029-system-preferred-disabled.yaml",
+        "mfa030-no-break-glass-exclusion.yaml",
+        "mfa031-campaign-disabled.yaml",
+        "mfa032-per-user-mfa-with-security-defaults.yaml",
     ] {
         let warning = load(&[PathBuf::from(BAD).join(file)]);
         assert_eq!(warning.diagnostics[0].severity, Severity::Warning, "{file}");
@@ -184,6 +191,110 @@ fn diagnostics_print_as_file_line_column_with_help() {
          move this rule above the all_users rule (overlaps through group membership show only \
          against the tenant: `mfactl plan` reports them)"
     );
+}
+
+#[test]
+fn lints_are_warnings_with_a_help_line_citing_the_recommendation() {
+    for code in LINTS {
+        let info = CODES.iter().find(|c| c.code == *code).unwrap();
+        assert_eq!(info.severity, Severity::Warning, "{code}");
+    }
+    let sms = load(&[PathBuf::from(BAD).join("mfa027-sms-usable-for-sign-in.yaml")]);
+    assert_eq!(
+        render(&sms.diagnostics),
+        "tests/policies/bad/mfa027-sms-usable-for-sign-in.yaml:11:30: warning[MFA027]: \
+         SMS is enabled as a way to sign in for `all_users`\n  \
+         help: EIDSCA.AS04 recommends `isUsableForSignIn: false` on every SMS include target: \
+         SMS stays a second factor but no longer replaces the password"
+    );
+    let voice = load(&[PathBuf::from(BAD).join("mfa028-voice-enabled.yaml")]);
+    assert!(
+        voice.diagnostics[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("EIDSCA.AV01"),
+        "{}",
+        render(&voice.diagnostics)
+    );
+    let both = load(&[PathBuf::from(BAD).join("mfa032-per-user-mfa-with-security-defaults.yaml")]);
+    assert_eq!(
+        both.diagnostics[0].message,
+        "per-user MFA is `enforced` while security defaults are enabled at \
+         tests/policies/bad/mfa032-per-user-mfa-with-security-defaults.yaml:6:3"
+    );
+}
+
+#[test]
+fn silenced_lints_are_not_reported_but_counted_with_their_reasons() {
+    let outcome = load(&[PathBuf::from("tests/policies/silenced")]);
+    assert!(
+        outcome.diagnostics.is_empty(),
+        "{}",
+        render(&outcome.diagnostics)
+    );
+    assert!(outcome.set.is_some());
+    let silenced: Vec<(&str, usize, usize, &str)> = outcome
+        .silenced
+        .iter()
+        .map(|s| {
+            (
+                s.code,
+                s.location.line,
+                s.location.column,
+                s.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        silenced,
+        [
+            (
+                "MFA029",
+                14,
+                12,
+                "piloting system-preferred MFA through SignInPreferences first"
+            ),
+            (
+                "MFA031",
+                17,
+                14,
+                "registration runs through the onboarding portal"
+            ),
+            (
+                "MFA027",
+                22,
+                11,
+                "frontline shared devices sign in with SMS until passkeys ship"
+            ),
+            ("MFA028", 24, 14, "the call centre has no smartphones"),
+            (
+                "MFA032",
+                42,
+                7,
+                "NPS extension users keep per-user MFA until the VPN moves"
+            ),
+        ]
+    );
+    assert_eq!(
+        outcome.silenced_note().as_deref(),
+        Some("5 lint warning(s) silenced by mfactl.io/silence-<code> annotations.")
+    );
+    let clean = load(&[PathBuf::from(GOOD)]);
+    assert!(clean.silenced.is_empty() && clean.silenced_note().is_none());
+}
+
+#[test]
+fn the_shipped_policies_validate_with_no_warning_and_nothing_silenced() {
+    let outcome = load(&[PathBuf::from("policies")]);
+    assert!(
+        outcome.diagnostics.is_empty(),
+        "{}",
+        render(&outcome.diagnostics)
+    );
+    assert!(outcome.silenced.is_empty(), "{:?}", outcome.silenced);
+    let set = outcome.set.expect("the shipped policies are usable");
+    assert!(set.methods_policy.is_some() && set.security_defaults.is_some());
 }
 
 #[test]

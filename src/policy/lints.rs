@@ -1,0 +1,653 @@
+//! Lints: legal settings that weaken MFA, reported as warnings with a code each, and how a
+//! document silences one.
+//!
+//! Like the rules in [`rules`](super::rules), a lint looks only at what is declared: a
+//! property the YAML leaves out is unmanaged (whatever the tenant holds) and is never linted.
+//! Each help line cites the recommendation: the EIDSCA control from the published
+//! authentication-methods baseline where one exists, Microsoft's guidance otherwise.
+//!
+//! - **SMS usable for sign-in** (MFA027): `methods.sms` declared `state: enabled` with
+//!   declared `includeTargets`, one of which says `isUsableForSignIn: true` or leaves it out
+//!   (Graph's default for it is `true`). Reported at the `true` value, or at the target that
+//!   leaves it out. EIDSCA.AS04.
+//! - **Voice enabled** (MFA028): `methods.voice` declared `state: enabled` and not
+//!   `includeTargets: []`. A voice call can never be used to sign in, only as a second factor;
+//!   it is linted because it is telephony without number matching, which EIDSCA.AV01
+//!   recommends turning off. Reported at the `enabled` value.
+//! - **System-preferred MFA off** (MFA029): `systemCredentialPreferences.state` declared
+//!   `disabled`. Reported at the value.
+//! - **No break-glass exclusion** (MFA030): `systemCredentialPreferences.state` declared
+//!   `enabled` or `default` (Microsoft-managed, which is on) while `excludeTargets` is
+//!   declared empty or not declared at all: turning system-preferred MFA on without writing
+//!   down the emergency-access exclusion next to it. Reported at `excludeTargets: []`, or at
+//!   the `state` key when `excludeTargets` is missing.
+//! - **Registration campaign off** (MFA031):
+//!   `registrationEnforcement.authenticationMethodsRegistrationCampaign.state` declared
+//!   `disabled`. Reported at the value.
+//! - **Per-user MFA with security defaults** (MFA032): a `PerUserMfa` document whose `state`
+//!   or any exception is `enabled` or `enforced`, and a `SecurityDefaults` document with
+//!   `enabled: true`, in the same policy set. Reported at the PerUserMfa `state` key (or the
+//!   first such exception when `state` is not the culprit); the message names where
+//!   security defaults are enabled.
+//!
+//! # Silencing
+//!
+//! A document silences a lint reported inside it with an annotation whose value says why:
+//!
+//! ```yaml
+//! metadata:
+//!   name: authentication-methods
+//!   annotations:
+//!     mfactl.io/silence-MFA028: "voice stays on for the call centre until Q3"
+//! ```
+//!
+//! A silenced lint is not printed; [`LoadOutcome::silenced`](super::LoadOutcome::silenced)
+//! lists it with its reason. An empty reason is an error (MFA033), and so is a code that is
+//! unknown or not a lint (MFA034): errors and other warnings cannot be silenced. MFA032 is
+//! reported in (and so silenced by) the `PerUserMfa` document.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::diagnostic::{CODES, Finding, LINTS, Location, Pos, codes};
+use super::per_user::DeclaredPerUserMfa;
+use super::security_defaults::DeclaredSecurityDefaults;
+use super::spec::Spans;
+use super::suggest;
+use super::yaml::Entry;
+use crate::simulate::PerUserMfaState;
+
+/// The prefix of an annotation that silences a lint: `mfactl.io/silence-MFA027`.
+pub const SILENCE_PREFIX: &str = "mfactl.io/silence-";
+
+/// A lint a document silences, read from its annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Silence {
+    pub(crate) code: &'static str,
+    pub(crate) reason: String,
+}
+
+/// A lint that was found and silenced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silenced {
+    /// The lint's code.
+    pub code: &'static str,
+    /// Where the lint would have been reported.
+    pub location: Location,
+    /// The lint's message.
+    pub message: String,
+    /// The reason given in the annotation.
+    pub reason: String,
+}
+
+/// Whether `key` is a silencing annotation.
+pub(crate) fn is_silence(key: &str) -> bool {
+    key.starts_with(SILENCE_PREFIX)
+}
+
+/// Reads one `mfactl.io/silence-<code>` annotation; reports an unknown code, a code that is
+/// no lint, and an empty or missing reason.
+pub(crate) fn silence(entry: &Entry, findings: &mut Vec<Finding>) -> Option<Silence> {
+    let given = &entry.key[SILENCE_PREFIX.len()..];
+    let Some(info) = CODES.iter().find(|c| c.code.eq_ignore_ascii_case(given)) else {
+        let help = suggest::help(given, LINTS.iter().copied())
+            .unwrap_or_else(|| format!("the lints are {}", LINTS.join(", ")));
+        findings.push(
+            Finding::new(
+                codes::SILENCE_CODE,
+                entry.key_pos,
+                format!(
+                    "`{}` silences `{given}`, which is no diagnostic code",
+                    entry.key
+                ),
+            )
+            .help(help),
+        );
+        return None;
+    };
+    if !LINTS.contains(&info.code) {
+        findings.push(
+            Finding::new(
+                codes::SILENCE_CODE,
+                entry.key_pos,
+                format!(
+                    "{} is not a lint and cannot be silenced: {}",
+                    info.code, info.summary
+                ),
+            )
+            .help(format!(
+                "only lints can be silenced ({}); fix the policy instead",
+                LINTS.join(", ")
+            )),
+        );
+        return None;
+    }
+    match entry.value.as_str().map(str::trim) {
+        Some(reason) if !reason.is_empty() => Some(Silence {
+            code: info.code,
+            reason: reason.to_string(),
+        }),
+        _ => {
+            let pos = if entry.value.is_null() {
+                entry.key_pos
+            } else {
+                entry.value.pos
+            };
+            findings.push(
+                Finding::new(
+                    codes::SILENCE_REASON,
+                    pos,
+                    format!(
+                        "silencing {} needs a reason, found {}",
+                        info.code,
+                        entry.value.describe()
+                    ),
+                )
+                .help(format!(
+                    "say why the setting is acceptable here: `{SILENCE_PREFIX}{}: \"<reason>\"`",
+                    info.code
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// The lints of an `AuthenticationMethodsPolicy` spec (properties plus `methods`, keyed as in
+/// the YAML).
+pub(crate) fn methods_policy(spec: &Value, spans: &Spans) -> Vec<Finding> {
+    let mut out = Vec::new();
+    sms_sign_in(spec, spans, &mut out);
+    voice(spec, spans, &mut out);
+    system_preferred(spec, spans, &mut out);
+    campaign(spec, spans, &mut out);
+    out
+}
+
+fn sms_sign_in(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
+    let sms = &spec["methods"]["sms"];
+    if sms["state"] != "enabled" {
+        return;
+    }
+    let help = "EIDSCA.AS04 recommends `isUsableForSignIn: false` on every SMS include target: \
+                SMS stays a second factor but no longer replaces the password";
+    for (i, target) in sms["includeTargets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let base = format!("/methods/sms/includeTargets/{i}");
+        let who = target["id"].as_str().unwrap_or("the target");
+        match target.get("isUsableForSignIn") {
+            Some(Value::Bool(false)) => {}
+            Some(_) => out.push(
+                Finding::new(
+                    codes::SMS_SIGN_IN,
+                    spans.value(&format!("{base}/isUsableForSignIn")),
+                    format!("SMS is enabled as a way to sign in for `{who}`"),
+                )
+                .help(help),
+            ),
+            None => out.push(
+                Finding::new(
+                    codes::SMS_SIGN_IN,
+                    spans.key(&base),
+                    format!(
+                        "SMS is enabled for `{who}` without `isUsableForSignIn: false`, and Graph's default is true: a text message alone signs in"
+                    ),
+                )
+                .help(help),
+            ),
+        }
+    }
+}
+
+fn voice(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
+    let voice = &spec["methods"]["voice"];
+    let nobody = voice["includeTargets"]
+        .as_array()
+        .is_some_and(Vec::is_empty);
+    if voice["state"] == "enabled" && !nobody {
+        out.push(
+            Finding::new(
+                codes::VOICE_ENABLED,
+                spans.value("/methods/voice/state"),
+                "voice calls are enabled as a second factor: telephony is the weakest factor and has no number matching",
+            )
+            .help("EIDSCA.AV01 recommends voice `state: disabled`; prefer Microsoft Authenticator (number matching) or passkeys"),
+        );
+    }
+}
+
+fn system_preferred(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
+    let prefs = &spec["systemCredentialPreferences"];
+    let base = "/systemCredentialPreferences";
+    match prefs["state"].as_str() {
+        Some("disabled") => out.push(
+            Finding::new(
+                codes::SYSTEM_PREFERRED_OFF,
+                spans.value(&format!("{base}/state")),
+                "system-preferred MFA is disabled: users are prompted with their default method, however weak",
+            )
+            .help("Microsoft recommends system-preferred MFA (no EIDSCA control covers it): write `state: enabled` with `includeTargets: [{group: all_users}]` and a break-glass group in excludeTargets"),
+        ),
+        Some(state @ ("enabled" | "default")) => {
+            let help = "exclude the emergency-access (break-glass) accounts, as Microsoft's emergency access guidance recommends (no EIDSCA control covers it): `excludeTargets: [{group: Break Glass Accounts}]`";
+            match prefs.get("excludeTargets") {
+                None => out.push(
+                    Finding::new(
+                        codes::NO_BREAK_GLASS,
+                        spans.key(&format!("{base}/state")),
+                        format!("system-preferred MFA is `{state}` and no excludeTargets is declared for break-glass accounts"),
+                    )
+                    .help(help),
+                ),
+                Some(Value::Array(items)) if items.is_empty() => out.push(
+                    Finding::new(
+                        codes::NO_BREAK_GLASS,
+                        spans.key(&format!("{base}/excludeTargets")),
+                        format!("system-preferred MFA is `{state}` and excludes nobody: break-glass accounts are not exempt"),
+                    )
+                    .help(help),
+                ),
+                Some(_) => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+fn campaign(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
+    let campaign = &spec["registrationEnforcement"]["authenticationMethodsRegistrationCampaign"];
+    if campaign["state"] == "disabled" {
+        out.push(
+            Finding::new(
+                codes::CAMPAIGN_OFF,
+                spans.value("/registrationEnforcement/authenticationMethodsRegistrationCampaign/state"),
+                "the registration campaign is disabled: users without Microsoft Authenticator are never asked to register it",
+            )
+            .help("Microsoft recommends the campaign to move users off SMS and voice (no EIDSCA control covers it): write `state: enabled` with `includeTargets: [{group: all_users, targetedAuthenticationMethod: microsoftAuthenticator}]`"),
+        );
+    }
+}
+
+fn on(state: PerUserMfaState) -> bool {
+    matches!(state, PerUserMfaState::Enabled | PerUserMfaState::Enforced)
+}
+
+/// MFA032: per-user MFA left on in a set that also enables security defaults. The finding's
+/// location is in the `PerUserMfa` document.
+pub(crate) fn per_user_with_defaults(
+    per_user: &DeclaredPerUserMfa,
+    defaults: &DeclaredSecurityDefaults,
+) -> Option<(Location, Finding)> {
+    if !defaults.is_enabled {
+        return None;
+    }
+    let (at, what) = match (per_user.state, &per_user.state_location) {
+        (Some(state), Some(at)) if on(state) => {
+            (at.clone(), format!("per-user MFA is `{}`", state.as_str()))
+        }
+        _ => {
+            let e = per_user.exceptions.iter().find(|e| on(e.state))?;
+            (
+                e.location.clone(),
+                format!(
+                    "per-user MFA is `{}` for {}",
+                    e.state.as_str(),
+                    e.target.describe()
+                ),
+            )
+        }
+    };
+    let pos = Pos::new(at.line, at.column);
+    let finding = Finding::new(
+        codes::PER_USER_WITH_DEFAULTS,
+        pos,
+        format!(
+            "{what} while security defaults are enabled at {}",
+            defaults.location
+        ),
+    )
+    .help("Microsoft recommends turning per-user MFA off when security defaults (or Conditional Access) require MFA: write `state: disabled` and drop the enabled/enforced exceptions, or turn security defaults off");
+    Some((at, finding))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::policy::{LoadOutcome, Loader, codes};
+
+    fn load_str(source: &str) -> LoadOutcome {
+        let mut loader = Loader::default();
+        let file = PathBuf::from("mem.yaml");
+        loader.read(&file, source);
+        loader.finish(vec![file])
+    }
+
+    fn codes_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize)> {
+        outcome
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.location.line, d.location.column))
+            .collect()
+    }
+
+    fn silenced_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize, &str)> {
+        outcome
+            .silenced
+            .iter()
+            .map(|s| {
+                (
+                    s.code,
+                    s.location.line,
+                    s.location.column,
+                    s.reason.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    /// An AuthenticationMethodsPolicy whose spec starts on line 6 (annotations on line 5).
+    fn policy(annotations: &str, spec: &str) -> String {
+        format!(
+            "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata:\n  name: t\n  annotations: {{{annotations}}}\nspec:\n{spec}"
+        )
+    }
+
+    fn lint(spec: &str) -> LoadOutcome {
+        load_str(&policy("", spec))
+    }
+
+    const SMS: &str = "  methods:\n    sms:\n      state: enabled\n      includeTargets:\n";
+
+    #[test]
+    fn sms_usable_for_sign_in() {
+        let explicit = lint(&format!(
+            "{SMS}        - group: all_users\n          isUsableForSignIn: true\n"
+        ));
+        assert_eq!(codes_at(&explicit), [(codes::SMS_SIGN_IN, 12, 30)]);
+        assert!(explicit.set.is_some(), "a lint is a warning");
+        let help = explicit.diagnostics[0].help.as_deref().unwrap();
+        assert!(help.contains("EIDSCA.AS04"), "{help}");
+
+        let by_default = lint(&format!(
+            "{SMS}        - group: all_users\n          isUsableForSignIn: false\n        - group: Frontline Workers\n"
+        ));
+        assert_eq!(codes_at(&by_default), [(codes::SMS_SIGN_IN, 13, 11)]);
+        assert!(
+            by_default.diagnostics[0]
+                .message
+                .contains("`Frontline Workers`")
+        );
+
+        for quiet in [
+            format!("{SMS}        - group: all_users\n          isUsableForSignIn: false\n"),
+            // Disabled, or enabled for nobody, or with the tenant's own targets (unmanaged).
+            "  methods:\n    sms:\n      state: disabled\n      includeTargets: [{group: all_users}]\n"
+                .to_string(),
+            format!("{SMS}        []\n").replace(":\n        []", ": []"),
+            "  methods:\n    sms:\n      state: enabled\n".to_string(),
+            "  methods:\n    sms:\n      includeTargets: [{group: all_users}]\n".to_string(),
+        ] {
+            let out = lint(&quiet);
+            assert!(out.diagnostics.is_empty(), "{quiet}\n{:?}", out.diagnostics);
+        }
+    }
+
+    #[test]
+    fn voice_enabled() {
+        let out = lint("  methods:\n    voice:\n      state: enabled\n");
+        assert_eq!(codes_at(&out), [(codes::VOICE_ENABLED, 9, 14)]);
+        assert!(
+            out.diagnostics[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("EIDSCA.AV01")
+        );
+        for quiet in [
+            "  methods:\n    voice:\n      state: disabled\n",
+            "  methods:\n    voice:\n      state: enabled\n      includeTargets: []\n",
+            "  methods:\n    voice:\n      isOfficePhoneAllowed: true\n",
+        ] {
+            assert!(lint(quiet).diagnostics.is_empty(), "{quiet}");
+        }
+    }
+
+    #[test]
+    fn system_preferred_mfa_disabled() {
+        let out = lint("  systemCredentialPreferences:\n    state: disabled\n");
+        assert_eq!(codes_at(&out), [(codes::SYSTEM_PREFERRED_OFF, 8, 12)]);
+        let quiet = lint(
+            "  systemCredentialPreferences:\n    state: enabled\n    excludeTargets: [{group: Break Glass Accounts}]\n",
+        );
+        assert!(quiet.diagnostics.is_empty(), "{:?}", quiet.diagnostics);
+    }
+
+    #[test]
+    fn no_break_glass_exclusion() {
+        let missing = lint(
+            "  systemCredentialPreferences:\n    state: enabled\n    includeTargets: [{group: all_users}]\n",
+        );
+        assert_eq!(codes_at(&missing), [(codes::NO_BREAK_GLASS, 8, 5)]);
+        let empty =
+            lint("  systemCredentialPreferences:\n    state: default\n    excludeTargets: []\n");
+        assert_eq!(codes_at(&empty), [(codes::NO_BREAK_GLASS, 9, 5)]);
+        assert!(empty.diagnostics[0].message.contains("`default`"));
+        for quiet in [
+            "  systemCredentialPreferences:\n    excludeTargets: []\n",
+            "  systemCredentialPreferences:\n    includeTargets: [{group: all_users}]\n",
+            "  systemCredentialPreferences:\n    state: default\n    excludeTargets: [{user: bg1@contoso.com}]\n",
+        ] {
+            assert!(lint(quiet).diagnostics.is_empty(), "{quiet}");
+        }
+    }
+
+    #[test]
+    fn registration_campaign_off() {
+        let campaign = "  registrationEnforcement:\n    authenticationMethodsRegistrationCampaign:\n      state: ";
+        let out = lint(&format!("{campaign}disabled\n"));
+        assert_eq!(codes_at(&out), [(codes::CAMPAIGN_OFF, 9, 14)]);
+        for state in ["enabled", "default"] {
+            assert!(lint(&format!("{campaign}{state}\n")).diagnostics.is_empty());
+        }
+        let undeclared = "  registrationEnforcement:\n    authenticationMethodsRegistrationCampaign:\n      snoozeDurationInDays: 1\n";
+        assert!(lint(undeclared).diagnostics.is_empty());
+    }
+
+    const DEFAULTS_ON: &str = "apiVersion: mfactl/v1\nkind: SecurityDefaults\nmetadata: {name: sd}\nspec:\n  enabled: true\n";
+
+    fn per_user(annotations: &str, spec: &str) -> String {
+        format!(
+            "apiVersion: mfactl/v1\nkind: PerUserMfa\nmetadata:\n  name: pu\n  annotations: {{{annotations}}}\nspec:\n{spec}"
+        )
+    }
+
+    #[test]
+    fn per_user_mfa_with_security_defaults() {
+        let out = load_str(&format!(
+            "{DEFAULTS_ON}---\n{}",
+            per_user("", "  state: enabled\n")
+        ));
+        assert_eq!(codes_at(&out), [(codes::PER_USER_WITH_DEFAULTS, 13, 3)]);
+        assert_eq!(
+            out.diagnostics[0].message,
+            "per-user MFA is `enabled` while security defaults are enabled at mem.yaml:5:3"
+        );
+        // The document order does not matter; an exception is enough.
+        let exception = load_str(&format!(
+            "{}---\n{DEFAULTS_ON}",
+            per_user(
+                "",
+                "  state: disabled\n  exceptions:\n    - group: Legacy VPN Users\n      state: enforced\n"
+            )
+        ));
+        assert_eq!(
+            codes_at(&exception),
+            [(codes::PER_USER_WITH_DEFAULTS, 9, 7)]
+        );
+        assert!(
+            exception.diagnostics[0]
+                .message
+                .starts_with("per-user MFA is `enforced` for group 'Legacy VPN Users' while")
+        );
+        for quiet in [
+            format!("{DEFAULTS_ON}---\n{}", per_user("", "  state: disabled\n")),
+            format!(
+                "{}---\n{}",
+                DEFAULTS_ON.replace("true", "false"),
+                per_user("", "  state: enforced\n")
+            ),
+            per_user("", "  state: enforced\n"),
+        ] {
+            let out = load_str(&quiet);
+            assert!(out.diagnostics.is_empty(), "{quiet}\n{:?}", out.diagnostics);
+        }
+    }
+
+    #[test]
+    fn each_lint_is_silenced_by_its_document_with_a_reason() {
+        let out = load_str(&policy(
+            "mfactl.io/silence-MFA028: \"call centre\", mfactl.io/silence-MFA029: pilot",
+            "  systemCredentialPreferences: {state: disabled}\n  methods:\n    voice: {state: enabled}\n",
+        ));
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        assert_eq!(
+            silenced_at(&out),
+            [
+                (codes::SYSTEM_PREFERRED_OFF, 7, 40),
+                (codes::VOICE_ENABLED, 9, 20),
+            ]
+            .map(|(c, l, col)| (
+                c,
+                l,
+                col,
+                if c == codes::VOICE_ENABLED {
+                    "call centre"
+                } else {
+                    "pilot"
+                }
+            ))
+        );
+        assert_eq!(
+            out.silenced_note().as_deref(),
+            Some("2 lint warning(s) silenced by mfactl.io/silence-<code> annotations.")
+        );
+        // Only the silenced code: the others are still reported.
+        let partly = load_str(&policy(
+            "mfactl.io/silence-MFA031: \"onboarding portal\"",
+            "  systemCredentialPreferences: {state: disabled}\n  registrationEnforcement:\n    authenticationMethodsRegistrationCampaign: {state: disabled}\n",
+        ));
+        assert_eq!(codes_at(&partly), [(codes::SYSTEM_PREFERRED_OFF, 7, 40)]);
+        assert_eq!(
+            silenced_at(&partly),
+            [(codes::CAMPAIGN_OFF, 9, 56, "onboarding portal")]
+        );
+        // A silence with nothing to silence is harmless.
+        let unused = load_str(&policy(
+            "mfactl.io/silence-MFA027: \"no SMS here\"",
+            "  policyMigrationState: migrationComplete\n",
+        ));
+        assert!(unused.diagnostics.is_empty() && unused.silenced.is_empty());
+    }
+
+    #[test]
+    fn per_user_lint_is_silenced_by_the_per_user_document_only() {
+        let silenced = load_str(&format!(
+            "{DEFAULTS_ON}---\n{}",
+            per_user(
+                "mfactl.io/silence-MFA032: NPS extension",
+                "  state: enforced\n"
+            )
+        ));
+        assert!(
+            silenced.diagnostics.is_empty(),
+            "{:?}",
+            silenced.diagnostics
+        );
+        assert_eq!(
+            silenced_at(&silenced),
+            [(codes::PER_USER_WITH_DEFAULTS, 13, 3, "NPS extension")]
+        );
+        let elsewhere = load_str(&format!(
+            "{}---\n{}",
+            DEFAULTS_ON.replace(
+                "{name: sd}",
+                "{name: sd, annotations: {mfactl.io/silence-MFA032: why}}"
+            ),
+            per_user("", "  state: enforced\n")
+        ));
+        assert_eq!(
+            codes_at(&elsewhere),
+            [(codes::PER_USER_WITH_DEFAULTS, 13, 3)]
+        );
+    }
+
+    #[test]
+    fn a_silence_needs_a_reason() {
+        let spec = "  methods:\n    voice: {state: enabled}\n";
+        for (annotation, column) in [
+            ("mfactl.io/silence-MFA028: \"\"", 43),
+            ("mfactl.io/silence-MFA028: \"  \"", 43),
+            ("mfactl.io/silence-MFA028: true", 43),
+        ] {
+            let out = load_str(&policy(annotation, spec));
+            assert_eq!(
+                codes_at(&out),
+                [
+                    (codes::SILENCE_REASON, 5, column),
+                    (codes::VOICE_ENABLED, 8, 20)
+                ],
+                "{annotation}"
+            );
+            assert!(out.set.is_none(), "a silence without a reason is an error");
+            assert!(out.silenced.is_empty());
+        }
+        let null = load_str(&policy("mfactl.io/silence-MFA028: ", spec));
+        assert_eq!(
+            codes_at(&null),
+            [
+                (codes::SILENCE_REASON, 5, 17),
+                (codes::VOICE_ENABLED, 8, 20)
+            ]
+        );
+        assert!(null.diagnostics[0].message.contains("MFA028"));
+    }
+
+    #[test]
+    fn only_known_lints_can_be_silenced() {
+        let spec = "  policyMigrationState: migrationComplete\n";
+        for (annotation, help) in [
+            ("mfactl.io/silence-MFA999: x", "did you mean `MFA029`?"),
+            ("mfactl.io/silence-MFA0027: x", "did you mean `MFA027`?"),
+            ("mfactl.io/silence-: x", "the lints are MFA027"),
+            (
+                "mfactl.io/silence-MFA023: deprecated",
+                "only lints can be silenced",
+            ),
+            (
+                "mfactl.io/silence-MFA021: lockout",
+                "only lints can be silenced",
+            ),
+        ] {
+            let out = load_str(&policy(annotation, spec));
+            assert_eq!(
+                codes_at(&out),
+                [(codes::SILENCE_CODE, 5, 17)],
+                "{annotation}"
+            );
+            let got = out.diagnostics[0].help.as_deref().unwrap();
+            assert!(got.contains(help), "{annotation}: {got}");
+            assert!(out.set.is_none());
+        }
+        // Other annotations are left alone; codes are case-insensitive.
+        let other = load_str(&policy(
+            "owner: identity, mfactl.io/silence-mfa027: ok",
+            spec,
+        ));
+        assert!(other.diagnostics.is_empty(), "{:?}", other.diagnostics);
+    }
+}
