@@ -50,7 +50,8 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 }
                 RunError::Sandbox(_) | RunError::NotConverged(_) => ExitCode::Graph,
                 RunError::Refused(_) | RunError::Interrupted => ExitCode::Refused,
-                RunError::NoSuchUser(_) => ExitCode::Usage,
+                RunError::NoSuchUser(_) | RunError::Usage(_) => ExitCode::Usage,
+                RunError::Tenant { code, .. } => *code,
                 RunError::Cycle(CycleError::Graph(g))
                 | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => g.exit_code(),
                 RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod controller;
 pub mod emulator;
 pub mod exit;
+pub mod export;
 pub mod graph;
 pub mod notify;
 pub mod plan;

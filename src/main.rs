@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => Ok(run::apply(args, Env::from_process()).await?),
         Command::Reconcile(args) => Ok(run::reconcile(args, Env::from_process()).await?),
         Command::Explain(args) => Ok(run::explain(args, Env::from_process()).await?),
+        Command::Export(args) => Ok(mfactl::cli::export::export(args, Env::from_process()).await?),
         Command::Notify(command) => Ok(run::notify_command(command, Env::from_process()).await?),
         Command::Emulator(args) => emulator(args).await,
     }

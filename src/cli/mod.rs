@@ -1,5 +1,6 @@
 //! Command-line definitions, and their resolution into settings before any network I/O.
 
+pub mod export;
 pub mod run;
 
 use std::net::SocketAddr;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Who will be prompted with which MFA method: per user, from the declared policy (as
     /// it will be once applied) or the live tenant (`--live`).
     Explain(ExplainArgs),
+    /// Write the live tenant's authentication methods policy and security defaults as policy
+    /// files that plan in sync against it.
+    Export(ExportArgs),
     /// Drift alerts.
     #[command(subcommand)]
     Notify(NotifyCommand),
@@ -73,6 +77,23 @@ pub struct SourceArgs {
     /// Policy files or directories to use instead of the configured ones.
     #[arg(long = "policies", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
+    /// Every tenant in mfactl.yaml, several at once (see --concurrency).
+    #[arg(long, conflicts_with = "tenant")]
+    pub all_tenants: bool,
+    /// Only this worker's share of the tenants, I of N (0-based), e.g. a Kubernetes Indexed
+    /// Job's "$(JOB_COMPLETION_INDEX)/4"; a tenant's share depends on its name alone.
+    #[arg(long, value_name = "I/N", conflicts_with = "tenant")]
+    pub shard: Option<crate::config::Shard>,
+    /// With several tenants: how many are worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+}
+
+impl SourceArgs {
+    /// Whether the run works on several tenants (`--all-tenants` or `--shard`).
+    pub fn many(&self) -> bool {
+        self.all_tenants || self.shard.is_some()
+    }
 }
 
 /// Which tenant and which policies, or the sandbox.
@@ -124,6 +145,30 @@ pub struct ExplainArgs {
     /// Output format on stdout.
     #[arg(short, long, value_enum, default_value_t = crate::report::explain::ExplainFormat::Human)]
     pub output: crate::report::explain::ExplainFormat,
+}
+
+/// `mfactl export` flags.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, the Azure
+    /// SDK's environment variables describe one tenant).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The tenant's name in mfactl.yaml (needed when it lists several).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Export the built-in sandbox tenant (an in-process emulator; no credentials).
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Where to write authentication-methods.yaml and security-defaults.yaml.
+    #[arg(long, default_value = "policies")]
+    pub dir: PathBuf,
+    /// Leave out every property and method that still has Microsoft's default value.
+    #[arg(long)]
+    pub only_changed: bool,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `mfactl reconcile` flags.

@@ -16,6 +16,8 @@ use crate::printer::Progress;
 use crate::report::{self, Format};
 use crate::{printer, sandbox};
 
+mod fleet;
+
 use super::{
     ApplyArgs, ExplainArgs, NotifyCommand, PlanArgs, ReconcileArgs, TargetArgs, ValidateArgs,
 };
@@ -97,6 +99,18 @@ pub enum RunError {
     /// A stop was requested before any change was sent.
     #[error("interrupted before any change was sent")]
     Interrupted,
+    /// A tenant of a several-tenant run failed (each failure is reported as it happens); the
+    /// run exits with the first failed tenant's code.
+    #[error("{message}")]
+    Tenant {
+        /// The tenant's exit code.
+        code: ExitCode,
+        /// What went wrong.
+        message: String,
+    },
+    /// The flags ask for something this verb cannot do.
+    #[error("{0}")]
+    Usage(String),
     /// `explain --user` names a user the registration-details report does not have.
     #[error("no user '{0}' in the registration-details report (unknown, or a disabled account)")]
     NoSuchUser(String),
@@ -160,6 +174,9 @@ fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
         let text = d.to_string();
         printer::status(text.strip_prefix(cwd.as_str()).unwrap_or(&text));
     }
+    if let Some(note) = outcome.silenced_note() {
+        printer::status(&note);
+    }
     let errors = outcome
         .diagnostics
         .iter()
@@ -202,6 +219,9 @@ fn write_file(path: &Path, text: &str) -> Result<(), RunError> {
 
 /// `mfactl plan`: exit 0 in sync, 1 drift.
 pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
+    if args.target.source.many() {
+        return fleet::plan(&args, env).await;
+    }
     let target = target(&args.target, env).await?;
     // Validate before any network I/O.
     let set = load(&target.tenant.policies)?;
@@ -495,6 +515,48 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
     Ok(ExitCode::Success)
 }
 
+/// The exit of `reconcile --once`: the codes of plan (observe) or apply (enforce).
+fn once_exit(outcome: CycleOutcome) -> Result<ExitCode, RunError> {
+    match outcome {
+        CycleOutcome::InSync | CycleOutcome::Applied(_) => Ok(ExitCode::Success),
+        CycleOutcome::Observed(_) => Ok(ExitCode::Drift),
+        CycleOutcome::Partial { applied, .. } => Err(RunError::Partial {
+            applied,
+            failed: 1,
+            cause: None,
+        }),
+        CycleOutcome::Invalid { errors } => Err(RunError::InvalidPolicy(errors)),
+        CycleOutcome::Failed(e) => Err(e.into()),
+    }
+}
+
+/// Sends an alert to every provider (deduplicated through `state_dir`), counting each
+/// delivery in the metrics and reporting failures on stderr.
+async fn deliver(
+    notifier: Option<&Notifier>,
+    metrics: &Metrics,
+    state_dir: &Path,
+    alert: notify::DriftAlert,
+) {
+    let Some(notifier) = notifier else { return };
+    match notifier
+        .notify(&alert, state_dir, std::time::SystemTime::now())
+        .await
+    {
+        Ok(outcome) => {
+            for d in &outcome.deliveries {
+                if let Some(result) = &d.result {
+                    metrics.record_alert(d.kind.as_str(), result.is_ok());
+                    if let Err(e) = result {
+                        printer::status(&format!("alert to {} not delivered: {e}", d.provider));
+                    }
+                }
+            }
+        }
+        Err(e) => printer::status(&format!("alerts: {e}")),
+    }
+}
+
 /// One line on stderr about a finished cycle.
 fn report_cycle(tenant: &str, mode: Mode, outside_window: bool, outcome: &CycleOutcome) {
     let line = match outcome {
@@ -537,6 +599,9 @@ fn report_cycle(tenant: &str, mode: Mode, outside_window: bool, outcome: &CycleO
 
 /// `mfactl reconcile [--once]`.
 pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunError> {
+    if args.target.source.many() {
+        return fleet::reconcile_once(&args, env).await;
+    }
     let target = target(&args.target, env).await?;
     let metrics = std::sync::Arc::new(Metrics::default());
     let name = target.tenant.name.clone();
@@ -569,30 +634,12 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     };
     let link = notify::run_link(&target.env);
     let alert = |controller: &Controller, outcome: &CycleOutcome| {
-        let alert = controller.alert(outcome, link.clone());
-        let (notifier, metrics, state_dir) = (&notifier, &metrics, &args.state_dir);
-        async move {
-            let Some(notifier) = notifier else { return };
-            match notifier
-                .notify(&alert, state_dir, std::time::SystemTime::now())
-                .await
-            {
-                Ok(outcome) => {
-                    for d in &outcome.deliveries {
-                        if let Some(result) = &d.result {
-                            metrics.record_alert(d.kind.as_str(), result.is_ok());
-                            if let Err(e) = result {
-                                printer::status(&format!(
-                                    "alert to {} not delivered: {e}",
-                                    d.provider
-                                ));
-                            }
-                        }
-                    }
-                }
-                Err(e) => printer::status(&format!("alerts: {e}")),
-            }
-        }
+        deliver(
+            notifier.as_ref(),
+            &metrics,
+            &args.state_dir,
+            controller.alert(outcome, link.clone()),
+        )
     };
     if args.once {
         let outcome = controller.cycle(&stop, &mut lines).await;
@@ -601,17 +648,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         if let Some(plan) = outcome.plan() {
             printer::data(&report::render(plan, Format::Human, colour()));
         }
-        return match outcome {
-            CycleOutcome::InSync | CycleOutcome::Applied(_) => Ok(ExitCode::Success),
-            CycleOutcome::Observed(_) => Ok(ExitCode::Drift),
-            CycleOutcome::Partial { applied, .. } => Err(RunError::Partial {
-                applied,
-                failed: 1,
-                cause: None,
-            }),
-            CycleOutcome::Invalid { errors } => Err(RunError::InvalidPolicy(errors)),
-            CycleOutcome::Failed(e) => Err(e.into()),
-        };
+        return once_exit(outcome);
     }
     let health = std::sync::Arc::new(controller::serve::Health {
         metrics: std::sync::Arc::clone(&metrics),

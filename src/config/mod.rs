@@ -20,6 +20,7 @@
 
 mod env;
 mod file;
+mod shard;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -29,6 +30,7 @@ use file::{
     INLINE_SECRET_MARKER, Located, RawChangeWindow, RawConfig, RawCredential, RawDay,
     RawManagedIdentity, RawMode, RawNotifications, RawSecretRef, Seg,
 };
+pub use shard::Shard;
 use url::Url;
 
 use crate::exit::ExitCode;
@@ -477,6 +479,25 @@ impl ConfigError {
 }
 
 impl Settings {
+    /// The tenants a run works on: every tenant (`all`), or this worker's share of them
+    /// (`shard`), or the one named (or the only one). A shard may hold no tenant.
+    pub fn select(
+        &self,
+        name: Option<&str>,
+        all: bool,
+        shard: Option<Shard>,
+    ) -> Result<Vec<TenantSettings>, ConfigError> {
+        if all || shard.is_some() {
+            return Ok(self
+                .tenants
+                .iter()
+                .filter(|t| shard.is_none_or(|s| s.owns(&t.name)))
+                .cloned()
+                .collect());
+        }
+        self.tenant(name).map(|t| vec![t.clone()])
+    }
+
     /// The tenant called `name`; with `None`, the only tenant, or an error listing the names
     /// when there are several.
     pub fn tenant(&self, name: Option<&str>) -> Result<&TenantSettings, ConfigError> {

@@ -1,0 +1,204 @@
+//! Several tenants in one run (`--all-tenants`, or `--shard I/N` for one worker's share),
+//! `--concurrency N` at a time. Each tenant is planned or reconciled exactly as it would be
+//! alone; results are reported in the configuration's tenant order, and alerts are sent one
+//! after another (they share the alert state file).
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::{RunError, colour, deliver, load, once_exit, report_cycle};
+use crate::cli::{PlanArgs, ReconcileArgs, SourceArgs};
+use crate::config::{self, Env, Settings, TenantSettings};
+use crate::controller::{Controller, Metrics};
+use crate::exit::ExitCode;
+use crate::graph::GraphClient;
+use crate::notify::{self, Notifier};
+use crate::plan::{FORMAT_VERSION, Plan, live};
+use crate::printer::{self, Progress};
+use crate::report::{self, Format};
+
+/// The configuration and the tenants the flags select, with `--policies` applied.
+fn select(
+    source: &SourceArgs,
+    sandbox: bool,
+    env: &Env,
+) -> Result<(Settings, Vec<TenantSettings>), RunError> {
+    if sandbox {
+        return Err(RunError::Usage(
+            "--sandbox is one tenant: it cannot be combined with --all-tenants or --shard".into(),
+        ));
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let settings = config::resolve(source.config.as_deref(), env, &cwd)?;
+    let mut tenants = settings.select(None, source.all_tenants, source.shard)?;
+    if !source.policies.is_empty() {
+        for t in &mut tenants {
+            t.policies = source.policies.clone();
+        }
+    }
+    printer::status(&format!(
+        "{} tenant(s){}, {} at a time",
+        tenants.len(),
+        source
+            .shard
+            .map(|s| format!(" in shard {}/{}", s.index, s.count))
+            .unwrap_or_default(),
+        source.concurrency
+    ));
+    Ok((settings, tenants))
+}
+
+/// The exit code of a run over several tenants: the first failed tenant's (in configuration
+/// order), else 1 if any drifted, else 0.
+fn combined(results: &[Result<ExitCode, RunError>]) -> Result<ExitCode, RunError> {
+    let mut code = ExitCode::Success;
+    for r in results {
+        match r {
+            Err(e) => return Err(clone_code(e)),
+            Ok(ExitCode::Drift) => code = ExitCode::Drift,
+            Ok(_) => {}
+        }
+    }
+    Ok(code)
+}
+
+async fn plan_one(tenant: &TenantSettings, env: &Env) -> Result<Plan, RunError> {
+    let set = load(&tenant.policies)?;
+    let client = GraphClient::connect(tenant, env)?;
+    Ok(live::compute(&client, &tenant.name, &set, &Progress::hidden()).await?)
+}
+
+/// `mfactl plan --all-tenants | --shard I/N`.
+pub(super) async fn plan(args: &PlanArgs, env: Env) -> Result<ExitCode, RunError> {
+    if args.out.is_some() {
+        return Err(RunError::Usage(
+            "--out saves one tenant's plan: use it with --tenant".into(),
+        ));
+    }
+    let (_, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
+    let env = &env;
+    let results: Vec<(String, Result<Plan, RunError>)> = futures_util::stream::iter(&tenants)
+        .map(|t| async move { (t.name.clone(), plan_one(t, env).await) })
+        .buffered(usize::from(args.target.source.concurrency))
+        .collect()
+        .await;
+    let mut codes = Vec::with_capacity(results.len());
+    let mut entries = Vec::with_capacity(results.len());
+    for (name, result) in &results {
+        match result {
+            Ok(plan) => {
+                codes.push(Ok(if plan.in_sync {
+                    ExitCode::Success
+                } else {
+                    ExitCode::Drift
+                }));
+                match args.output {
+                    Format::Json => entries.push(json!({"tenant": name, "plan": plan})),
+                    format => {
+                        printer::data(&format!("{}\n", report::render(plan, format, colour())))
+                    }
+                }
+            }
+            Err(e) => {
+                printer::status(&format!("{name}: error: {e}"));
+                if args.output == Format::Json {
+                    entries.push(json!({"tenant": name, "error": e.to_string()}));
+                }
+                codes.push(Err(clone_code(e)));
+            }
+        }
+    }
+    if args.output == Format::Json {
+        let out = json!({"formatVersion": FORMAT_VERSION, "tenants": Value::Array(entries)});
+        printer::data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&out).unwrap_or_default()
+        ));
+    }
+    summary(&codes);
+    combined(&codes)
+}
+
+/// A stand-in carrying a tenant's error code and message, for the combined result.
+fn clone_code(e: &RunError) -> RunError {
+    RunError::Tenant {
+        code: crate::exit::for_error(e),
+        message: e.to_string(),
+    }
+}
+
+fn summary(codes: &[Result<ExitCode, RunError>]) {
+    let in_sync = codes
+        .iter()
+        .filter(|c| matches!(c, Ok(ExitCode::Success)))
+        .count();
+    let drift = codes
+        .iter()
+        .filter(|c| matches!(c, Ok(ExitCode::Drift)))
+        .count();
+    let failed = codes.iter().filter(|c| c.is_err()).count();
+    printer::status(&format!(
+        "{} tenant(s): {in_sync} in sync or done, {drift} with drift, {failed} failed",
+        codes.len()
+    ));
+}
+
+/// `mfactl reconcile --once --all-tenants | --shard I/N`.
+pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunError> {
+    if !args.once {
+        return Err(RunError::Usage(
+            "the long-running controller reconciles one tenant: run one per tenant, or use --once with --all-tenants or --shard (a CronJob or an Indexed Job)".into(),
+        ));
+    }
+    let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let providers = notify::providers(&settings.notifications, &env)?;
+    let remind_after = args.remind_after.or(settings.notifications.remind_after);
+    let notifier = if providers.is_empty() {
+        None
+    } else {
+        Some(Notifier::new(providers)?.with_remind_after(remind_after))
+    };
+    let link = notify::run_link(&env);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (env, stop, metrics_ref) = (&env, &stop, &metrics);
+    let audit_log = &settings.audit_log;
+    let cycles = futures_util::stream::iter(&tenants)
+        .map(|t| async move {
+            let mode = args.mode.unwrap_or(t.control.mode);
+            if t.control.suspend {
+                printer::status(&format!(
+                    "{}: suspended (`suspend: true` in the configuration); skipped, nothing read or changed",
+                    t.name
+                ));
+                return None;
+            }
+            let mut controller = Controller::new(
+                t.clone(),
+                env.clone(),
+                mode,
+                audit_log.clone(),
+                std::sync::Arc::clone(metrics_ref),
+            );
+            let mut lines = |l: String| printer::status(&l);
+            let outcome = controller.cycle(stop, &mut lines).await;
+            report_cycle(&t.name, mode, controller.outside_window(), &outcome);
+            Some((controller, outcome))
+        })
+        .buffered(usize::from(args.target.source.concurrency))
+        .collect::<Vec<_>>()
+        .await;
+    let mut codes = Vec::with_capacity(cycles.len());
+    for (controller, outcome) in cycles.into_iter().flatten() {
+        deliver(
+            notifier.as_ref(),
+            &metrics,
+            &args.state_dir,
+            controller.alert(&outcome, link.clone()),
+        )
+        .await;
+        codes.push(once_exit(outcome).map_err(|e| clone_code(&e)));
+    }
+    summary(&codes);
+    combined(&codes)
+}

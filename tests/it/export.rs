@@ -1,0 +1,420 @@
+//! `mfactl export` through the real binary against the emulator: what it writes validates,
+//! plans in sync against the same tenant, names groups only when the name is unique, and
+//! nothing is written when a file exists or a read fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mfactl::emulator::EmulatorConfig;
+use mfactl::emulator::generate::{GenerateSpec, WRITER_SECRET, generate};
+use mfactl::emulator::state::{Group, State};
+use mfactl::emulator::throttle::ThrottleMode;
+use serde_json::{Value, json};
+
+use crate::common::Harness;
+
+const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
+const EXTERNAL_ID: &str = "FDA55161-0D73-48EC-B29F-D29689E3D1B6";
+
+/// A working directory with mfactl.yaml (no policies) and an emulator serving `state`.
+struct Project {
+    dir: PathBuf,
+    h: Harness,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Project {
+    async fn new(state: State) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let mut config = EmulatorConfig::new(state);
+        config.tls = true;
+        config.throttle = ThrottleMode::Off;
+        let h = Harness::with(config).await;
+        let dir = std::env::temp_dir().join(format!(
+            "mfactl-it-export-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = &h.emu.endpoints;
+        let yaml = format!(
+            "tenants:\n  - name: test\n    tenantId: {}\n    clientId: {}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\nauditLog: audit.jsonl\n",
+            h.tenant,
+            h.writer,
+            e.graph_url,
+            e.login_url,
+            e.ca_file.as_ref().unwrap().display()
+        );
+        std::fs::write(dir.join("mfactl.yaml"), yaml).unwrap();
+        Project { dir, h }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
+        cmd.current_dir(&self.dir)
+            .args(args)
+            .env(SECRET_VAR, WRITER_SECRET)
+            .stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.output().unwrap()
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// export into `out`, then validate and plan it: both exit 0, validate with no error.
+    fn round_trip(&self, out: &str, extra: &[&str]) -> String {
+        let mut args = vec!["export", "--dir", out];
+        args.extend_from_slice(extra);
+        let o = self.run(&args);
+        assert_eq!(code(&o), 0, "export: {}", stderr(&o));
+        let v = self.run(&["validate", "--policies", out]);
+        assert_eq!(code(&v), 0, "validate: {}", stderr(&v));
+        assert!(!stderr(&v).contains("error["), "{}", stderr(&v));
+        let p = self.run(&["plan", "--policies", out, "-o", "json"]);
+        assert_eq!(code(&p), 0, "plan: {}\n{}", stdout(&p), stderr(&p));
+        let plan: Value = serde_json::from_slice(&p.stdout).unwrap();
+        assert_eq!(plan["inSync"], json!(true), "{plan}");
+        stderr(&o)
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The `spec` of the document in `text` (a file with one document).
+fn spec(text: &str) -> Value {
+    let doc: Value = serde_yaml::from_str(text).unwrap();
+    doc["spec"].clone()
+}
+
+fn generated(seed: u64) -> State {
+    generate(&GenerateSpec {
+        users: 60,
+        groups: 6,
+        tenants: 1,
+        seed,
+    })
+}
+
+fn group_id(state: &State, name: &str) -> String {
+    state.tenants[0]
+        .groups
+        .iter()
+        .find(|g| g.display_name == name)
+        .unwrap_or_else(|| panic!("no group {name}"))
+        .id
+        .clone()
+}
+
+fn config<'a>(state: &'a mut State, id: &str) -> &'a mut Value {
+    state.tenants[0].authentication_methods_policy["authenticationMethodConfigurations"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no configuration {id}"))
+}
+
+/// A generated tenant whose policy uses group targets by id, an exclude, a user target and
+/// an external method.
+fn customised(seed: u64) -> (State, String, String) {
+    let mut state = generated(seed);
+    let pilot = group_id(&state, "MFA Pilot");
+    let glass = group_id(&state, "Break Glass Accounts");
+    let user = state.tenants[0].users[3].clone();
+    let policy = &mut state.tenants[0].authentication_methods_policy;
+    policy["systemCredentialPreferences"] = json!({
+        "state": "enabled",
+        "includeTargets": [{"id": "all_users", "targetType": "group"}],
+        "excludeTargets": [{"id": glass.to_uppercase(), "targetType": "group"}]
+    });
+    config(&mut state, "Fido2")["includeTargets"] = json!([
+        {"id": pilot, "targetType": "group", "isRegistrationRequired": false, "allowedPasskeyProfiles": []},
+        {"id": user.id, "targetType": "user", "isRegistrationRequired": true, "allowedPasskeyProfiles": []}
+    ]);
+    config(&mut state, "Fido2")["isAttestationEnforced"] = json!(true);
+    let ma = config(&mut state, "MicrosoftAuthenticator");
+    ma["excludeTargets"] = json!([{"id": glass, "targetType": "group"}]);
+    ma["includeTargets"] = json!([{"id": pilot, "targetType": "group", "isRegistrationRequired": false, "authenticationMode": "push"}]);
+    ma["featureSettings"]["displayLocationInformationRequiredState"] = json!({
+        "state": "enabled",
+        "includeTarget": {"id": pilot, "targetType": "group"},
+        "excludeTarget": {"id": "00000000-0000-0000-0000-000000000000", "targetType": "group"}
+    });
+    config(&mut state, "Sms")["state"] = json!("enabled");
+    state.tenants[0].authentication_methods_policy["authenticationMethodConfigurations"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "@odata.type": "#microsoft.graph.externalAuthenticationMethodConfiguration",
+            "id": EXTERNAL_ID,
+            "displayName": "Adatum",
+            "appId": "73f7c26a-7a24-4408-adfa-ff1ff19b5c10",
+            "state": "enabled",
+            "openIdConnectSetting": {
+                "clientId": "966c7a17-8cb9-47a6-8504-c1e50b05f21d",
+                "discoveryUrl": "https://adatum.com/.well-known/openid-configuration"
+            },
+            "excludeTargets": [],
+            "includeTargets": [{"id": pilot, "targetType": "group", "isRegistrationRequired": false}]
+        }));
+    (state, pilot, user.user_principal_name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_tenant_round_trips_and_each_file_says_what_it_is() {
+    let p = Project::new(mfactl::sandbox::demo_state()).await;
+    let err = p.round_trip("out", &[]);
+    assert!(err.contains("not exported"), "{err}");
+    for file in ["authentication-methods.yaml", "security-defaults.yaml"] {
+        let text = p.read(&format!("out/{file}"));
+        let first = text.lines().next().unwrap();
+        assert!(
+            first.starts_with(&format!("# Exported from tenant test ({}) at ", p.h.tenant))
+                && first.contains(&format!("by mfactl {}", env!("CARGO_PKG_VERSION"))),
+            "{first}"
+        );
+        assert!(
+            text.contains("Only what is written here is managed"),
+            "{text}"
+        );
+    }
+    let methods = spec(&p.read("out/authentication-methods.yaml"));
+    for k in [
+        "id",
+        "policyVersion",
+        "lastModifiedDateTime",
+        "displayName",
+        "description",
+    ] {
+        assert!(methods.get(k).is_none(), "{k}");
+    }
+    assert_eq!(methods["methods"]["sms"]["state"], "enabled");
+    assert!(methods["methods"]["fido2"].get("id").is_none());
+    assert!(methods["methods"]["fido2"].get("keyRestrictions").is_none());
+    assert!(
+        methods["methods"]["microsoftAuthenticator"]["featureSettings"]
+            .get("numberMatchingRequiredState")
+            .is_none()
+    );
+    assert_eq!(
+        spec(&p.read("out/security-defaults.yaml")),
+        json!({"enabled": true})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_with_the_sandbox_flag_round_trips_against_the_sandbox() {
+    let p = Project::new(generated(1)).await;
+    let o = p.run(&["export", "--sandbox", "--dir", "sb"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let plan = p.run(&["plan", "--sandbox", "--policies", "sb"]);
+    assert_eq!(code(&plan), 0, "{}\n{}", stdout(&plan), stderr(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_tenants_round_trip() {
+    for seed in [1, 2, 3] {
+        let p = Project::new(generated(seed)).await;
+        p.round_trip("out", &[]);
+        assert_eq!(
+            spec(&p.read("out/security-defaults.yaml")),
+            json!({"enabled": false})
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_user_exclude_and_external_targets_round_trip_by_name() {
+    for seed in [4, 5] {
+        let (state, _, upn) = customised(seed);
+        let p = Project::new(state).await;
+        let o = p.run(&["export", "--dir", "first"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        // Reads only: the policy and security defaults once each, then one `$batch` for the
+        // groups and users by id and one for the display names.
+        let log = p.h.graph_requests().await;
+        let count = |method: &str, path: &str| {
+            log.iter()
+                .filter(|e| e["method"] == method && e["path"] == path)
+                .count()
+        };
+        assert_eq!(
+            count("GET", "/beta/policies/authenticationMethodsPolicy"),
+            1
+        );
+        assert_eq!(
+            count(
+                "GET",
+                "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"
+            ),
+            1
+        );
+        assert_eq!(count("POST", "/v1.0/$batch"), 2, "{log:#?}");
+        assert!(
+            log.iter()
+                .all(|e| e["method"] == "GET" || e["path"] == "/v1.0/$batch")
+        );
+        p.round_trip("out", &[]);
+        let s = spec(&p.read("out/authentication-methods.yaml"));
+        assert_eq!(
+            s["systemCredentialPreferences"]["excludeTargets"],
+            json!([{"group": "Break Glass Accounts"}])
+        );
+        assert_eq!(
+            s["methods"]["fido2"]["includeTargets"],
+            json!([
+                {"group": "MFA Pilot", "isRegistrationRequired": false, "allowedPasskeyProfiles": []},
+                {"user": upn, "isRegistrationRequired": true, "allowedPasskeyProfiles": []}
+            ])
+        );
+        assert!(s["methods"]["fido2"].get("isAttestationEnforced").is_none());
+        let ma = &s["methods"]["microsoftAuthenticator"];
+        assert_eq!(ma["includeTargets"][0]["authenticationMode"], "push");
+        assert_eq!(
+            ma["featureSettings"]["displayLocationInformationRequiredState"],
+            json!({"state": "enabled", "includeTarget": {"group": "MFA Pilot"}, "excludeTarget": {"group": "00000000-0000-0000-0000-000000000000"}})
+        );
+        let external = &s["methods"][EXTERNAL_ID.to_ascii_lowercase()];
+        assert_eq!(external["state"], "enabled");
+        assert_eq!(
+            external["includeTargets"],
+            json!([{"group": "MFA Pilot", "isRegistrationRequired": false}])
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_changed_declares_only_what_differs_from_a_fresh_tenant() {
+    // Untouched: the policy is Microsoft's default, security defaults were turned off.
+    let p = Project::new(generated(6)).await;
+    let err = p.round_trip("out", &["--only-changed"]);
+    assert!(!p.path("out/authentication-methods.yaml").exists(), "{err}");
+    let text = p.read("out/security-defaults.yaml");
+    assert!(text.contains("--only-changed"), "{text}");
+    assert_eq!(spec(&text), json!({"enabled": false}));
+
+    // Changed: exactly the changes are declared, nested objects only where they differ.
+    let (state, _, _) = customised(7);
+    let p = Project::new(state).await;
+    p.round_trip("out", &["--only-changed"]);
+    let s = spec(&p.read("out/authentication-methods.yaml"));
+    let top: Vec<&String> = s.as_object().unwrap().keys().collect();
+    assert_eq!(top, ["systemCredentialPreferences", "methods"]);
+    assert_eq!(
+        s["systemCredentialPreferences"],
+        json!({"state": "enabled", "excludeTargets": [{"group": "Break Glass Accounts"}]})
+    );
+    let methods: Vec<&String> = s["methods"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        methods,
+        [
+            "fido2",
+            "microsoftAuthenticator",
+            "sms",
+            &EXTERNAL_ID.to_ascii_lowercase()
+        ]
+    );
+    assert_eq!(s["methods"]["sms"], json!({"state": "enabled"}));
+    assert_eq!(
+        s["methods"]["fido2"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["includeTargets"]
+    );
+    assert_eq!(
+        s["methods"]["microsoftAuthenticator"]["featureSettings"],
+        json!({"displayLocationInformationRequiredState": {"state": "enabled", "includeTarget": {"group": "MFA Pilot"}}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_group_name_is_written_as_the_object_id() {
+    let (mut state, pilot, _) = customised(8);
+    state.tenants[0].groups.push(Group {
+        id: "5b9a3f2e-1c4d-4e8f-9a0b-1c2d3e4f5a6b".into(),
+        display_name: "MFA Pilot".into(),
+        members: Vec::new(),
+    });
+    let p = Project::new(state).await;
+    let err = p.round_trip("out", &[]);
+    assert!(err.contains("not unique"), "{err}");
+    let s = spec(&p.read("out/authentication-methods.yaml"));
+    assert_eq!(
+        s["methods"]["fido2"]["includeTargets"][0]["group"],
+        json!(pilot.to_ascii_lowercase())
+    );
+    assert_eq!(
+        s["systemCredentialPreferences"]["excludeTargets"],
+        json!([{"group": "Break Glass Accounts"}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_file_is_kept_unless_forced() {
+    let p = Project::new(generated(9)).await;
+    std::fs::create_dir_all(p.path("out")).unwrap();
+    std::fs::write(p.path("out/security-defaults.yaml"), "# mine\n").unwrap();
+    let o = p.run(&["export", "--dir", "out"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("security-defaults.yaml"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(p.read("out/security-defaults.yaml"), "# mine\n");
+    assert!(!p.path("out/authentication-methods.yaml").exists());
+    assert!(
+        p.h.graph_requests().await.is_empty(),
+        "refused before any read"
+    );
+    p.round_trip("out", &["--force"]);
+    assert_ne!(p.read("out/security-defaults.yaml"), "# mine\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_exits_5_and_writes_nothing() {
+    let p = Project::new(generated(10)).await;
+    let fault = json!({"method": "GET", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 10, "kind": "status", "status": 500});
+    p.h.add_fault(fault).await;
+    let o = p.run(&["export", "--dir", "out"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(!p.path("out").exists() || std::fs::read_dir(p.path("out")).unwrap().next().is_none());
+
+    // A failed name lookup is an error too, not a name left out.
+    let (state, _, _) = customised(11);
+    let p = Project::new(state).await;
+    let fault = json!({"method": "GET", "pathPrefix": "/v1.0/groups", "count": 1000, "kind": "status", "status": 500});
+    p.h.add_fault(fault).await;
+    let o = p.run(&["export", "--dir", "out"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(!Path::new(&p.path("out/authentication-methods.yaml")).exists());
+}

@@ -1,0 +1,216 @@
+//! Several tenants in one run: `--all-tenants`, `--shard I/N` and `--concurrency N`, through
+//! the real binary against one emulator serving several generated tenants.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use mfactl::emulator::generate::{GenerateSpec, WRITER_SECRET, generate};
+use mfactl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+
+const SECRET_VAR: &str = "MFACTL_IT_FLEET_SECRET";
+
+struct Fleet {
+    dir: PathBuf,
+    names: Vec<String>,
+    _emu: RunningEmulator,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Fleet {
+    /// `n` generated tenants, each configured with its writer app; `broken` gets a client id
+    /// that does not exist.
+    async fn new(n: usize, broken: Option<usize>) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let state = generate(&GenerateSpec {
+            users: 30,
+            groups: 6,
+            tenants: n,
+            seed: 11,
+        });
+        let mut config = EmulatorConfig::new(state.clone());
+        config.tls = true;
+        let emu = Emulator::start(config).await.expect("emulator starts");
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mfactl-it-fleet-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(dir.join("policies")).unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        for entry in std::fs::read_dir(shipped).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join("policies").join(path.file_name().unwrap())).unwrap();
+        }
+        let e = &emu.endpoints;
+        let mut yaml = String::from("tenants:\n");
+        let mut names = Vec::new();
+        for (i, t) in state.tenants.iter().enumerate() {
+            let writer = t
+                .apps
+                .iter()
+                .find(|a| a.secrets.iter().any(|s| s == WRITER_SECRET))
+                .unwrap();
+            let client_id = if broken == Some(i) {
+                "00000000-0000-4000-8000-000000000000".to_string()
+            } else {
+                writer.client_id.clone()
+            };
+            let name = format!("tenant-{i}");
+            yaml.push_str(&format!(
+                "  - name: {name}\n    tenantId: {}\n    clientId: {client_id}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\n",
+                t.id,
+                e.graph_url,
+                e.login_url,
+                e.ca_file.as_ref().unwrap().display()
+            ));
+            names.push(name);
+        }
+        yaml.push_str("auditLog: audit.jsonl\n");
+        std::fs::write(dir.join("mfactl.yaml"), yaml).unwrap();
+        Fleet {
+            dir,
+            names,
+            _emu: emu,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
+        cmd.current_dir(&self.dir)
+            .args(args)
+            .env(SECRET_VAR, WRITER_SECRET)
+            .stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.output().unwrap()
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The tenants of a `-o json` several-tenant plan, in output order, with whether each is in
+/// sync (`None` for an error).
+fn tenants(o: &Output) -> Vec<(String, Option<bool>)> {
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["formatVersion"], 1);
+    v["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tenant"].as_str().unwrap().to_string(),
+                t["plan"]["inSync"].as_bool(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenant_is_planned_and_reconciled_concurrently_in_configuration_order() {
+    let f = Fleet::new(5, None).await;
+    let o = f.run(&["plan", "--all-tenants", "--concurrency", "3", "-o", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let listed = tenants(&o);
+    assert_eq!(
+        listed.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        f.names,
+        "configuration order, whatever finished first"
+    );
+    assert!(listed.iter().all(|(_, s)| *s == Some(false)), "{listed:?}");
+    assert!(stderr(&o).contains("5 tenant(s): 0 in sync or done, 5 with drift, 0 failed"));
+
+    let o = f.run(&[
+        "reconcile",
+        "--once",
+        "--mode",
+        "enforce",
+        "--all-tenants",
+        "--concurrency",
+        "2",
+        "--state-dir",
+        "state",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for name in &f.names {
+        assert!(
+            stderr(&o).contains(&format!("{name}: applied")),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
+    let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(tenants(&o).iter().all(|(_, s)| *s == Some(true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_the_tenants_exactly_once_and_deterministically() {
+    let f = Fleet::new(7, None).await;
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let o = f.run(&["plan", "--shard", &shard, "-o", "json"]);
+        assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
+        let names: Vec<String> = tenants(&o).into_iter().map(|(n, _)| n).collect();
+        let again: Vec<String> = tenants(&f.run(&["plan", "--shard", &shard, "-o", "json"]))
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, again, "the same shard, the same tenants");
+        seen.extend(names);
+    }
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(
+        seen.len(),
+        f.names.len(),
+        "no tenant in two shards: {seen:?}"
+    );
+    assert_eq!(unique.len(), f.names.len(), "every tenant in a shard");
+    let o = f.run(&["plan", "--shard", "3/3"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_tenant_does_not_stop_the_others_and_decides_the_exit_code() {
+    let f = Fleet::new(3, Some(1)).await;
+    let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
+    assert_eq!(
+        code(&o),
+        4,
+        "the broken tenant's sign-in failure: {}",
+        stderr(&o)
+    );
+    let listed = tenants(&o);
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0].1, Some(false));
+    assert_eq!(listed[1].1, None, "an error entry");
+    assert_eq!(listed[2].1, Some(false));
+    assert!(stderr(&o).contains("tenant-1: error:"), "{}", stderr(&o));
+    let o = f.run(&["plan", "--all-tenants", "--sandbox"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = f.run(&["reconcile", "--all-tenants"]);
+    assert_eq!(
+        code(&o),
+        2,
+        "the long-running controller is one tenant: {}",
+        stderr(&o)
+    );
+}
