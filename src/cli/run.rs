@@ -301,6 +301,9 @@ async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
 
 /// `mfactl apply [PLANFILE]`.
 pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
+    if args.target.source.many() {
+        return fleet::apply(&args, env).await;
+    }
     let target = target(&args.target, env).await?;
     let (plan, client) = match args.plan_file.as_deref() {
         Some(path) => {

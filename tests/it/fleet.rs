@@ -214,3 +214,26 @@ async fn one_failing_tenant_does_not_stop_the_others_and_decides_the_exit_code()
         stderr(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_across_tenants_needs_yes_then_converges_every_tenant() {
+    let f = Fleet::new(3, None).await;
+    let o = f.run(&["apply", "--all-tenants"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
+    let o = f.run(&["apply", "--all-tenants", "--yes", "--concurrency", "2"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for name in &f.names {
+        assert!(
+            stderr(&o).contains(&format!("{name}: applied")),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
+    let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(tenants(&o).iter().all(|(_, s)| *s == Some(true)));
+    let o = f.run(&["apply", "--all-tenants", "--yes"]);
+    assert_eq!(code(&o), 0);
+    assert!(stderr(&o).contains("3 tenant(s): 3 in sync or done, 0 with drift, 0 failed"));
+}

@@ -6,8 +6,9 @@
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::{RunError, colour, deliver, load, once_exit, report_cycle};
-use crate::cli::{PlanArgs, ReconcileArgs, SourceArgs};
+use super::{RunError, colour, deliver, incomplete, load, lockout_guard, once_exit, report_cycle};
+use crate::apply::{self, AuditLog};
+use crate::cli::{ApplyArgs, PlanArgs, ReconcileArgs, SourceArgs};
 use crate::config::{self, Env, Settings, TenantSettings};
 use crate::controller::{Controller, Metrics};
 use crate::exit::ExitCode;
@@ -199,6 +200,80 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
         .await;
         codes.push(once_exit(outcome).map_err(|e| clone_code(&e)));
     }
+    summary(&codes);
+    combined(&codes)
+}
+
+/// Plans and applies one tenant of a several-tenant `apply`, and says in one line what
+/// happened; the plan itself is not printed (`plan --all-tenants` shows it).
+async fn apply_one(
+    tenant: &TenantSettings,
+    env: &Env,
+    args: &ApplyArgs,
+    audit_log: &std::path::Path,
+) -> Result<ExitCode, RunError> {
+    let set = load(&tenant.policies)?;
+    let client = GraphClient::connect(tenant, env)?;
+    let plan = live::compute(&client, &tenant.name, &set, &Progress::hidden()).await?;
+    if plan.in_sync {
+        printer::status(&format!("{}: in sync", tenant.name));
+        return Ok(ExitCode::Success);
+    }
+    if let Some(max) = args.max_changes
+        && plan.property_count() > max
+    {
+        return Err(RunError::Refused(format!(
+            "the plan has {} changes, more than --max-changes {max}",
+            plan.property_count()
+        )));
+    }
+    lockout_guard(&plan, args.allow_lockout)?;
+    let mut audit = AuditLog::open(audit_log, &tenant.policies)?;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let outcome = apply::apply(&client, &plan, &mut audit, &stop, &Progress::hidden()).await?;
+    if outcome.incomplete() {
+        return Err(incomplete(outcome));
+    }
+    let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;
+    let mut missing = apply::unconverged(&outcome.applied, &after);
+    missing.extend(apply::unconverged_users(&client, &outcome.users_applied).await?);
+    if !missing.is_empty() {
+        return Err(RunError::NotConverged(missing.join(", ")));
+    }
+    printer::status(&format!(
+        "{}: applied {} change(s); re-read and verified",
+        tenant.name,
+        plan.property_count()
+    ));
+    Ok(ExitCode::Success)
+}
+
+/// `mfactl apply --yes --all-tenants | --shard I/N`: each tenant planned, checked by the same
+/// guards, applied and verified, `--concurrency` at a time.
+pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
+    if args.plan_file.is_some() {
+        return Err(RunError::Usage(
+            "a saved plan is one tenant's: use it with --tenant".into(),
+        ));
+    }
+    if !args.yes {
+        return Err(RunError::Usage(
+            "applying to several tenants asks no questions: pass --yes".into(),
+        ));
+    }
+    let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
+    let (env, audit_log) = (&env, settings.audit_log.as_path());
+    let codes: Vec<Result<ExitCode, RunError>> = futures_util::stream::iter(&tenants)
+        .map(|t| async move {
+            let result = apply_one(t, env, args, audit_log).await;
+            if let Err(e) = &result {
+                printer::status(&format!("{}: error: {e}", t.name));
+            }
+            result.map_err(|e| clone_code(&e))
+        })
+        .buffered(usize::from(args.target.source.concurrency))
+        .collect()
+        .await;
     summary(&codes);
     combined(&codes)
 }
