@@ -104,6 +104,8 @@ pub struct Controller {
     mode: Mode,
     audit_log: PathBuf,
     client: Option<GraphClient>,
+    /// The HTTP client to build `client` on, when a fleet shares one.
+    http: Option<reqwest::Client>,
     last_valid: Option<PolicySet>,
     /// Error count of the policy files at the last cycle, when they were invalid.
     invalid: Option<usize>,
@@ -129,11 +131,19 @@ impl Controller {
             mode,
             audit_log,
             client: None,
+            http: None,
             last_valid: None,
             invalid: None,
             outside_window: false,
             metrics,
         }
+    }
+
+    /// Builds the tenant's Graph client on `http` (shared by a fleet's controllers in one
+    /// runtime: [`GraphClient::connect_with`]).
+    pub fn with_http(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
     }
 
     /// The tenant's settings.
@@ -216,7 +226,10 @@ impl Controller {
         // One client per tenant for the controller's life: one token cache, one pacer.
         let client = match &mut self.client {
             Some(c) => &*c,
-            slot @ None => match GraphClient::connect(&self.tenant, &self.env) {
+            slot @ None => match match &self.http {
+                Some(http) => GraphClient::connect_with(&self.tenant, &self.env, http.clone()),
+                None => GraphClient::connect(&self.tenant, &self.env),
+            } {
                 Ok(c) => &*slot.insert(c),
                 Err(e) => return CycleOutcome::Failed(e.into()),
             },

@@ -110,39 +110,20 @@ impl GraphClient {
     /// certificate or token file) that requests tokens through that same client. Sends
     /// nothing.
     pub fn connect(tenant: &TenantSettings, env: &Env) -> Result<GraphClient, GraphError> {
-        // reqwest (built without a default crypto provider) panics when none is installed;
-        // `main` installs ring, and this covers any other caller. A concurrent install
-        // winning the race is just as good.
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
-        let mut builder = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("mfactl/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &tenant.ca_file {
-            let pem = std::fs::read(path).map_err(|e| GraphError::CaFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| GraphError::CaFile {
-                    path: path.clone(),
-                    reason: error_chain(&e),
-                })?;
-            if certs.is_empty() {
-                return Err(GraphError::CaFile {
-                    path: path.clone(),
-                    reason: "no PEM certificate in the file".to_string(),
-                });
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().map_err(|e| GraphError::Setup {
-            reason: error_chain(&e),
-        })?;
+        let http = http_client(tenant.ca_file.as_deref())?;
+        Self::connect_with(tenant, env, http)
+    }
 
+    /// [`GraphClient::connect`] with an HTTP client made by [`http_client`] for the tenant's
+    /// trust store, shared by the tenants of a fleet: they reuse keep-alive connections and
+    /// TLS sessions to Graph and the token endpoint instead of a handshake each. (Share it
+    /// within one tokio runtime only: its pooled connections belong to the runtime that made
+    /// them.)
+    pub fn connect_with(
+        tenant: &TenantSettings,
+        env: &Env,
+        http: reqwest::Client,
+    ) -> Result<GraphClient, GraphError> {
         let (credential, secret) = credential::build(tenant, env, &http)?;
         Ok(GraphClient {
             tenant_id: tenant.tenant_id.clone(),
@@ -766,6 +747,42 @@ fn aadsts_code(text: &str) -> Option<String> {
         .take_while(char::is_ascii_digit)
         .collect();
     (!digits.is_empty()).then(|| format!("AADSTS{digits}"))
+}
+
+/// An HTTP client trusting the platform's store, plus `ca_file` when given.
+pub fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, GraphError> {
+    // reqwest (built without a default crypto provider) panics when none is installed; `main`
+    // installs ring, and this covers any other caller. A concurrent install winning the race
+    // is just as good.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let mut builder = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("mfactl/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| GraphError::CaFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| GraphError::CaFile {
+                path: path.to_path_buf(),
+                reason: error_chain(&e),
+            })?;
+        if certs.is_empty() {
+            return Err(GraphError::CaFile {
+                path: path.to_path_buf(),
+                reason: "no PEM certificate in the file".to_string(),
+            });
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| GraphError::Setup {
+        reason: error_chain(&e),
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 //! alone; results are reported in the configuration's tenant order, and alerts are sent one
 //! after another (they share the alert state file).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -12,9 +15,10 @@ use crate::cli::{ApplyArgs, PlanArgs, ReconcileArgs, SourceArgs};
 use crate::config::{self, Env, Settings, TenantSettings};
 use crate::controller::{Controller, Metrics};
 use crate::exit::ExitCode;
-use crate::graph::GraphClient;
+use crate::graph::{GraphClient, http_client};
 use crate::notify::{self, Notifier};
 use crate::plan::{FORMAT_VERSION, Plan, live};
+use crate::policy::PolicySet;
 use crate::printer::{self, Progress};
 use crate::report::{self, Format};
 
@@ -49,6 +53,54 @@ fn select(
     Ok((settings, tenants))
 }
 
+/// What the tenants of one run share: an HTTP client per trust store (one connection pool,
+/// TLS sessions reused) and each distinct set of policy files, loaded and validated once.
+struct Shared {
+    http: HashMap<Option<PathBuf>, reqwest::Client>,
+    sets: HashMap<Vec<PathBuf>, Result<PolicySet, usize>>,
+}
+
+impl Shared {
+    /// Loads what `tenants` need; a policy set with errors is reported once (its tenants
+    /// fail with it), a trust store that cannot be read fails the run.
+    fn new(tenants: &[TenantSettings], load_policies: bool) -> Result<Self, RunError> {
+        let mut shared = Shared {
+            http: HashMap::new(),
+            sets: HashMap::new(),
+        };
+        for t in tenants {
+            if !shared.http.contains_key(&t.ca_file) {
+                let http = http_client(t.ca_file.as_deref())?;
+                shared.http.insert(t.ca_file.clone(), http);
+            }
+            if load_policies && !shared.sets.contains_key(&t.policies) {
+                let set = load(&t.policies).map_err(|e| match e {
+                    RunError::InvalidPolicy(n) => n,
+                    _ => 1,
+                });
+                shared.sets.insert(t.policies.clone(), set);
+            }
+        }
+        Ok(shared)
+    }
+
+    fn client(&self, t: &TenantSettings, env: &Env) -> Result<GraphClient, RunError> {
+        let http = match self.http.get(&t.ca_file) {
+            Some(h) => h.clone(),
+            None => http_client(t.ca_file.as_deref())?,
+        };
+        Ok(GraphClient::connect_with(t, env, http)?)
+    }
+
+    fn set(&self, t: &TenantSettings) -> Result<PolicySet, RunError> {
+        match self.sets.get(&t.policies) {
+            Some(Ok(set)) => Ok(set.clone()),
+            Some(Err(n)) => Err(RunError::InvalidPolicy(*n)),
+            None => load(&t.policies),
+        }
+    }
+}
+
 /// The exit code of a run over several tenants: the first failed tenant's (in configuration
 /// order), else 1 if any drifted, else 0.
 fn combined(results: &[Result<ExitCode, RunError>]) -> Result<ExitCode, RunError> {
@@ -63,9 +115,9 @@ fn combined(results: &[Result<ExitCode, RunError>]) -> Result<ExitCode, RunError
     Ok(code)
 }
 
-async fn plan_one(tenant: &TenantSettings, env: &Env) -> Result<Plan, RunError> {
-    let set = load(&tenant.policies)?;
-    let client = GraphClient::connect(tenant, env)?;
+async fn plan_one(tenant: &TenantSettings, env: &Env, shared: &Shared) -> Result<Plan, RunError> {
+    let set = shared.set(tenant)?;
+    let client = shared.client(tenant, env)?;
     Ok(live::compute(&client, &tenant.name, &set, &Progress::hidden()).await?)
 }
 
@@ -77,9 +129,10 @@ pub(super) async fn plan(args: &PlanArgs, env: Env) -> Result<ExitCode, RunError
         ));
     }
     let (_, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
-    let env = &env;
+    let shared = Shared::new(&tenants, true)?;
+    let (env, shared) = (&env, &shared);
     let results: Vec<(String, Result<Plan, RunError>)> = futures_util::stream::iter(&tenants)
-        .map(|t| async move { (t.name.clone(), plan_one(t, env).await) })
+        .map(|t| async move { (t.name.clone(), plan_one(t, env, shared).await) })
         .buffered(usize::from(args.target.source.concurrency))
         .collect()
         .await;
@@ -162,7 +215,8 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
     };
     let link = notify::run_link(&env);
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (env, stop, metrics_ref) = (&env, &stop, &metrics);
+    let shared = Shared::new(&tenants, false)?;
+    let (env, stop, metrics_ref, shared) = (&env, &stop, &metrics, &shared);
     let audit_log = &settings.audit_log;
     let cycles = futures_util::stream::iter(&tenants)
         .map(|t| async move {
@@ -181,6 +235,9 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
                 audit_log.clone(),
                 std::sync::Arc::clone(metrics_ref),
             );
+            if let Some(http) = shared.http.get(&t.ca_file) {
+                controller = controller.with_http(http.clone());
+            }
             let mut lines = |l: String| printer::status(&l);
             let outcome = controller.cycle(stop, &mut lines).await;
             report_cycle(&t.name, mode, controller.outside_window(), &outcome);
@@ -211,9 +268,10 @@ async fn apply_one(
     env: &Env,
     args: &ApplyArgs,
     audit_log: &std::path::Path,
+    shared: &Shared,
 ) -> Result<ExitCode, RunError> {
-    let set = load(&tenant.policies)?;
-    let client = GraphClient::connect(tenant, env)?;
+    let set = shared.set(tenant)?;
+    let client = shared.client(tenant, env)?;
     let plan = live::compute(&client, &tenant.name, &set, &Progress::hidden()).await?;
     if plan.in_sync {
         printer::status(&format!("{}: in sync", tenant.name));
@@ -262,10 +320,11 @@ pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunErr
         ));
     }
     let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
-    let (env, audit_log) = (&env, settings.audit_log.as_path());
+    let shared = Shared::new(&tenants, true)?;
+    let (env, audit_log, shared) = (&env, settings.audit_log.as_path(), &shared);
     let codes: Vec<Result<ExitCode, RunError>> = futures_util::stream::iter(&tenants)
         .map(|t| async move {
-            let result = apply_one(t, env, args, audit_log).await;
+            let result = apply_one(t, env, args, audit_log, shared).await;
             if let Err(e) = &result {
                 printer::status(&format!("{}: error: {e}", t.name));
             }
