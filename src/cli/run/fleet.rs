@@ -197,12 +197,175 @@ fn summary(codes: &[Result<ExitCode, RunError>]) {
     ));
 }
 
+/// One tenant of the long-running fleet controller.
+struct Looping {
+    controller: Controller,
+    mode: crate::controller::Mode,
+    next: std::time::Instant,
+    failures: u32,
+    succeeded_once: bool,
+}
+
+/// `mfactl reconcile --all-tenants | --shard I/N` (long-running): every tenant on its own
+/// schedule (`--interval`, and `--retry-interval` doubling after a failure), all of them again
+/// when the policy files change, `--concurrency` cycles at a time; /readyz is ready once every
+/// tenant has had a successful cycle. SIGTERM lets the cycles in flight finish.
+async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunError> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
+    let metrics = Arc::new(Metrics::default());
+    let providers = notify::providers(&settings.notifications, &env)?;
+    let remind_after = args.remind_after.or(settings.notifications.remind_after);
+    let notifier = if providers.is_empty() {
+        None
+    } else {
+        Some(Notifier::new(providers)?.with_remind_after(remind_after))
+    };
+    let link = notify::run_link(&env);
+    let shared = Shared::new(&tenants, false)?;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut looping: Vec<Looping> = Vec::new();
+    for t in tenants {
+        if t.control.suspend {
+            printer::status(&format!(
+                "{}: suspended (`suspend: true` in the configuration); skipped, nothing read or changed",
+                t.name
+            ));
+            continue;
+        }
+        for p in &t.policies {
+            if !paths.contains(p) {
+                paths.push(p.clone());
+            }
+        }
+        let mode = args.mode.unwrap_or(t.control.mode);
+        let http = shared.http.get(&t.ca_file).cloned();
+        let mut controller = Controller::new(
+            t,
+            env.clone(),
+            mode,
+            settings.audit_log.clone(),
+            Arc::clone(&metrics),
+        );
+        if let Some(http) = http {
+            controller = controller.with_http(http);
+        }
+        looping.push(Looping {
+            controller,
+            mode,
+            next: Instant::now(),
+            failures: 0,
+            succeeded_once: false,
+        });
+    }
+    let health = Arc::new(crate::controller::serve::Health {
+        metrics: Arc::clone(&metrics),
+        ready: AtomicBool::new(looping.is_empty()),
+    });
+    let bound = crate::controller::serve::serve(args.listen, Arc::clone(&health))
+        .await
+        .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
+    let (_watcher, mut changes) =
+        crate::controller::watch::watch(&paths).map_err(|e| RunError::Controller(e.to_string()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(tokio::sync::Notify::new());
+    {
+        let (stop, stopped) = (Arc::clone(&stop), Arc::clone(&stopped));
+        tokio::spawn(async move {
+            super::stop_on_signal(Arc::clone(&stop)).await;
+            stopped.notify_one();
+        });
+    }
+    printer::status(&format!(
+        "reconciling {} tenant(s), {} at a time, on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
+        looping.len(),
+        args.target.source.concurrency,
+        args.interval.as_secs()
+    ));
+    loop {
+        let now = Instant::now();
+        let stop_ref = &*stop;
+        let outcomes: Vec<(usize, crate::controller::CycleOutcome)> = futures_util::stream::iter(
+            looping
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, l)| l.next <= now),
+        )
+        .map(|(i, l)| async move {
+            let mut lines = |line: String| printer::status(&line);
+            let outcome = l.controller.cycle(stop_ref, &mut lines).await;
+            report_cycle(
+                &l.controller.tenant().name,
+                l.mode,
+                l.controller.outside_window(),
+                &outcome,
+            );
+            (i, outcome)
+        })
+        .buffer_unordered(usize::from(args.target.source.concurrency))
+        .collect()
+        .await;
+        for (i, outcome) in outcomes {
+            let l = &mut looping[i];
+            deliver(
+                notifier.as_ref(),
+                &metrics,
+                &args.state_dir,
+                l.controller.alert(&outcome, link.clone()),
+            )
+            .await;
+            let wait = if outcome.succeeded() {
+                l.failures = 0;
+                l.succeeded_once = true;
+                args.interval
+            } else {
+                l.failures += 1;
+                crate::controller::retry_delay(args.retry_interval, l.failures, args.interval)
+            };
+            l.next = Instant::now() + wait;
+        }
+        if looping.iter().all(|l| l.succeeded_once) {
+            health.ready.store(true, Ordering::SeqCst);
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let earliest = looping.iter().map(|l| l.next).min();
+        let sleep = async {
+            match earliest {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            Some(()) = changes.recv() => {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(super::DEBOUNCE) => break,
+                        Some(()) = changes.recv() => {}
+                        _ = stopped.notified() => break,
+                    }
+                }
+                let now = Instant::now();
+                looping.iter_mut().for_each(|l| l.next = now);
+            }
+            _ = stopped.notified() => break,
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    printer::status("mfactl reconcile: stopped");
+    Ok(ExitCode::Success)
+}
+
 /// `mfactl reconcile --once --all-tenants | --shard I/N`.
 pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunError> {
     if !args.once {
-        return Err(RunError::Usage(
-            "the long-running controller reconciles one tenant: run one per tenant, or use --once with --all-tenants or --shard (a CronJob or an Indexed Job)".into(),
-        ));
+        return reconcile_loop(args, env).await;
     }
     let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
     let metrics = std::sync::Arc::new(Metrics::default());
