@@ -9,7 +9,9 @@
 //! Each tenant reads the authentication methods policy and security defaults and resolves one
 //! group name (`Break Glass Accounts`, in one `$batch`), all three at once after its token:
 //! 2 round trips. The fleet is first brought in sync with one `reconcile --once --mode enforce
-//! --all-tenants`. Then, for each concurrency, 3 runs; the median is reported.
+//! --all-tenants`. Then, for each concurrency, 3 runs; the median is reported, next to the
+//! median of the same plan against a second emulator with no added latency (T0: the CPU that
+//! mfactl and the emulator spend, on the same 2 cores), and the ratio to the bound plus T0.
 //!
 //! Environment (optional): `MFACTL_BENCH_TENANTS` (default 1,000), `MFACTL_BENCH_LATENCY_MS`
 //! (default 20), `MFACTL_BENCH_CONCURRENCY` (a comma list, default `16,64,256`). Without
@@ -113,49 +115,57 @@ fn main() {
     });
     let state_file = dir.join("state.json");
     std::fs::write(&state_file, serde_json::to_vec(&state).expect("state JSON")).expect("state");
-    let emu = start_emulator(bin, &dir, &state_file, latency);
     std::fs::write(dir.join("policies/fleet.yaml"), POLICY).expect("policies");
-    let mut yaml = String::from("tenants:\n");
-    for (i, t) in state.tenants.iter().enumerate() {
-        let writer = t
-            .apps
-            .iter()
-            .find(|a| a.secrets.iter().any(|s| s == WRITER_SECRET))
-            .expect("writer app");
-        yaml.push_str(&format!(
-            "  - name: tenant-{i:04}\n    tenantId: {}\n    clientId: {}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\n",
-            t.id, writer.client_id, emu.graph_url, emu.login_url, emu.ca_file
-        ));
+    // The same fleet twice: with the injected latency, and with none (what mfactl and the
+    // emulator cost in CPU alone, the floor the latency adds to).
+    let emu = start_emulator(bin, &dir, &state_file, latency);
+    let dir0 = dir.join("zero-latency");
+    std::fs::create_dir_all(&dir0).expect("zero-latency dir");
+    let emu0 = start_emulator(bin, &dir0, &state_file, 0);
+    for (config, e) in [("mfactl.yaml", &emu), ("mfactl-0ms.yaml", &emu0)] {
+        let mut yaml = String::from("tenants:\n");
+        for (i, t) in state.tenants.iter().enumerate() {
+            let writer = t
+                .apps
+                .iter()
+                .find(|a| a.secrets.iter().any(|s| s == WRITER_SECRET))
+                .expect("writer app");
+            yaml.push_str(&format!(
+                "  - name: tenant-{i:04}\n    tenantId: {}\n    clientId: {}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\n",
+                t.id, writer.client_id, e.graph_url, e.login_url, e.ca_file
+            ));
+        }
+        yaml.push_str("auditLog: audit.jsonl\n");
+        std::fs::write(dir.join(config), yaml).expect("config");
+        let (code, wall, _) = mfactl(
+            bin,
+            &dir,
+            &[
+                "reconcile",
+                "--once",
+                "--mode",
+                "enforce",
+                "--all-tenants",
+                "--concurrency",
+                "64",
+                "--state-dir",
+                "state",
+                "--config",
+                config,
+            ],
+        );
+        assert_eq!(
+            code,
+            0,
+            "bringing the fleet in sync: see {}",
+            dir.join("mfactl.err").display()
+        );
+        println!(
+            "{tenants} tenants ({config}) brought in sync in {:.1} s",
+            wall.as_secs_f64()
+        );
     }
-    yaml.push_str("auditLog: audit.jsonl\n");
-    std::fs::write(dir.join("mfactl.yaml"), yaml).expect("mfactl.yaml");
     drop(state);
-
-    let (code, wall, _) = mfactl(
-        bin,
-        &dir,
-        &[
-            "reconcile",
-            "--once",
-            "--mode",
-            "enforce",
-            "--all-tenants",
-            "--concurrency",
-            "64",
-            "--state-dir",
-            "state",
-        ],
-    );
-    assert_eq!(
-        code,
-        0,
-        "bringing the fleet in sync: see {}",
-        dir.join("mfactl.err").display()
-    );
-    println!(
-        "{tenants} tenants brought in sync in {:.1} s",
-        wall.as_secs_f64()
-    );
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -166,7 +176,7 @@ fn main() {
         .build()
         .expect("http client");
     println!(
-        "\n| concurrency | runs | median wall | lower bound | ratio | requests (per tenant) | 429s | peak RSS |\n|---|---|---|---|---|---|---|---|"
+        "\n| concurrency | runs | median wall | lower bound | ratio | T0 (no latency) | ratio to bound + T0 | requests (per tenant) | 429s | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for c in concurrencies {
         let mut walls = Vec::new();
@@ -201,15 +211,39 @@ fn main() {
         }
         walls.sort();
         let median = walls[walls.len() / 2];
+        let mut zero: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let (code, wall, _) = mfactl(
+                    bin,
+                    &dir,
+                    &[
+                        "plan",
+                        "--all-tenants",
+                        "--concurrency",
+                        &c.to_string(),
+                        "-o",
+                        "json",
+                        "--config",
+                        "mfactl-0ms.yaml",
+                    ],
+                );
+                assert_eq!(code, 0, "steady state at zero latency");
+                wall
+            })
+            .collect();
+        zero.sort();
+        let t0 = zero[zero.len() / 2].as_secs_f64();
         let bound = tenants.div_ceil(c) as f64 * 2.0 * latency as f64 / 1000.0;
         println!(
-            "| {c} | {runs} | {:.2} s | {bound:.2} s | {:.2} | {requests} ({:.1}) | {throttled} | {:.1} MiB |",
+            "| {c} | {runs} | {:.2} s | {bound:.2} s | {:.2} | {t0:.2} s | {:.2} | {requests} ({:.1}) | {throttled} | {:.1} MiB |",
             median.as_secs_f64(),
             median.as_secs_f64() / bound,
+            median.as_secs_f64() / (bound + t0),
             requests as f64 / tenants as f64,
             *peaks.iter().max().unwrap_or(&0) as f64 / 1024.0
         );
     }
     drop(emu);
+    drop(emu0);
     let _ = std::fs::remove_dir_all(&dir);
 }
