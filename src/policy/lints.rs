@@ -316,24 +316,8 @@ pub(crate) fn per_user_with_defaults(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use crate::policy::{LoadOutcome, Loader, codes};
-
-    fn load_str(source: &str) -> LoadOutcome {
-        let mut loader = Loader::default();
-        let file = PathBuf::from("mem.yaml");
-        loader.read(&file, source);
-        loader.finish(vec![file])
-    }
-
-    fn codes_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize)> {
-        outcome
-            .diagnostics
-            .iter()
-            .map(|d| (d.code, d.location.line, d.location.column))
-            .collect()
-    }
+    use crate::policy::testing::{codes_at, load_str};
+    use crate::policy::{LoadOutcome, codes};
 
     fn silenced_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize, &str)> {
         outcome

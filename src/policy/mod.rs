@@ -466,26 +466,36 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
     files.extend(found);
 }
 
+/// What the loader's unit tests share: load one in-memory file, and list where each
+/// diagnostic is.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use proptest::prelude::*;
-    use serde_json::json;
 
-    fn load_str(source: &str) -> LoadOutcome {
+    /// Loads `source` as the one file `mem.yaml`.
+    pub(crate) fn load_str(source: &str) -> LoadOutcome {
         let mut loader = Loader::default();
         let file = PathBuf::from("mem.yaml");
         loader.read(&file, source);
         loader.finish(vec![file])
     }
 
-    fn codes_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize)> {
+    /// (code, line, column) of every diagnostic, in order.
+    pub(crate) fn codes_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize)> {
         outcome
             .diagnostics
             .iter()
             .map(|d| (d.code, d.location.line, d.location.column))
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{codes_at, load_str};
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
 
     const HEAD: &str =
         "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata: {name: t}\nspec:\n";

@@ -784,22 +784,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::policy::{Diagnostic, LoadOutcome, Loader, Severity};
-
-    fn load_str(source: &str) -> LoadOutcome {
-        let mut loader = Loader::default();
-        let file = PathBuf::from("mem.yaml");
-        loader.read(&file, source);
-        loader.finish(vec![file])
-    }
-
-    fn codes_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize)> {
-        outcome
-            .diagnostics
-            .iter()
-            .map(|d| (d.code, d.location.line, d.location.column))
-            .collect()
-    }
+    use crate::policy::testing::{codes_at, load_str};
+    use crate::policy::{Diagnostic, LoadOutcome, Severity};
 
     fn only(outcome: &LoadOutcome) -> &Diagnostic {
         assert_eq!(outcome.diagnostics.len(), 1, "{:?}", outcome.diagnostics);

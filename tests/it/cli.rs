@@ -2,17 +2,14 @@
 //! applies, and what the request log shows about each.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, Output};
 
 use mfactl::emulator::generate::{READER_SECRET, WRITER_SECRET};
 use mfactl::emulator::{EmulatorConfig, State};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{self, Harness};
-
-const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
+use crate::common::{self, Harness, code, stderr, stdout};
 
 /// A working directory with mfactl.yaml, the shipped policies and an emulator to talk to.
 pub struct Project {
@@ -26,28 +23,13 @@ impl Drop for Project {
     }
 }
 
-fn temp_dir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mfactl-it-cli-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    dir
-}
-
 impl Project {
     async fn new(state: State) -> Self {
         let mut config = EmulatorConfig::new(state);
         config.tls = true;
         let h = Harness::with(config).await;
-        let dir = temp_dir();
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        for entry in std::fs::read_dir(shipped).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.join("policies").join(path.file_name().unwrap())).unwrap();
-        }
+        let dir = common::temp_dir("cli");
+        common::copy_shipped_policies(&dir);
         let p = Project { dir, h };
         p.write_config(&p.h.writer.clone());
         p
@@ -58,31 +40,18 @@ impl Project {
     }
 
     fn write_config(&self, client_id: &str) {
-        let e = &self.h.emu.endpoints;
-        let yaml = format!(
-            "tenants:\n  - name: test\n    tenantId: {}\n    clientId: {client_id}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\nauditLog: audit.jsonl\n",
-            self.h.tenant,
-            e.graph_url,
-            e.login_url,
-            e.ca_file.as_ref().unwrap().display()
-        );
-        std::fs::write(self.dir.join("mfactl.yaml"), yaml).unwrap();
+        let entry = common::tenant_yaml("test", &self.h.tenant, client_id, &self.h.emu.endpoints);
+        std::fs::write(
+            self.dir.join("mfactl.yaml"),
+            format!("tenants:\n{entry}auditLog: audit.jsonl\n"),
+        )
+        .unwrap();
     }
 
     /// The binary, in the project directory, with the given client secret and no AZURE_ or
     /// MFACTL_ variables from the test's own environment.
     pub fn command_with(&self, args: &[&str], secret: &str) -> Command {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
-        cmd.current_dir(&self.dir)
-            .args(args)
-            .env(SECRET_VAR, secret)
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
-                cmd.env_remove(k);
-            }
-        }
-        cmd
+        common::mfactl(&self.dir, args, secret)
     }
 
     /// The binary with the writer app's secret.
@@ -120,18 +89,6 @@ impl Project {
             .await
             .body
     }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn graph_requests(log: &[Value]) -> Vec<&Value> {

@@ -235,3 +235,79 @@ pub fn error_code(r: &Reply) -> String {
     }
     e["code"].as_str().expect("error.code").to_string()
 }
+
+/// The variable binary tests hand a client secret in; their mfactl.yaml reads it with `env:`.
+pub const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
+
+/// A fresh, empty directory for one test: `mfactl-it-{what}-{pid}-{n}` under the temp dir.
+pub fn temp_dir(what: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mfactl-it-{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The real binary, run in `dir`, with `secret` in [`SECRET_VAR`] and none of the test
+/// process's own `AZURE_*` or `MFACTL_*` variables.
+pub fn mfactl(dir: &std::path::Path, args: &[&str], secret: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env(SECRET_VAR, secret)
+        .stdin(std::process::Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// One `tenants:` entry of mfactl.yaml: a tenant served by the emulator at `e`, signing in as
+/// `client_id` with the secret in [`SECRET_VAR`], policies in `policies/`.
+pub fn tenant_yaml(
+    name: &str,
+    tenant_id: &str,
+    client_id: &str,
+    e: &mfactl::emulator::Endpoints,
+) -> String {
+    format!(
+        "  - name: {name}\n    tenantId: {tenant_id}\n    clientId: {client_id}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\n",
+        e.graph_url,
+        e.login_url,
+        e.ca_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    )
+}
+
+/// A process's exit code (-1 when a signal ended it).
+pub fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// A process's stdout as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A process's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A copy of the shipped `policies/` in `dir/policies`.
+pub fn copy_shipped_policies(dir: &std::path::Path) {
+    let target = dir.join("policies");
+    std::fs::create_dir_all(&target).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
+    }
+}

@@ -3,8 +3,7 @@
 //! nothing is written when a file exists or a read fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::{GenerateSpec, WRITER_SECRET, generate};
@@ -12,9 +11,8 @@ use mfactl::emulator::state::{Group, State};
 use mfactl::emulator::throttle::ThrottleMode;
 use serde_json::{Value, json};
 
-use crate::common::Harness;
+use crate::common::{self, Harness, code, stderr, stdout};
 
-const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
 const EXTERNAL_ID: &str = "FDA55161-0D73-48EC-B29F-D29689E3D1B6";
 
 /// A working directory with mfactl.yaml (no policies) and an emulator serving `state`.
@@ -31,42 +29,24 @@ impl Drop for Project {
 
 impl Project {
     async fn new(state: State) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let mut config = EmulatorConfig::new(state);
         config.tls = true;
         config.throttle = ThrottleMode::Off;
         let h = Harness::with(config).await;
-        let dir = std::env::temp_dir().join(format!(
-            "mfactl-it-export-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let e = &h.emu.endpoints;
-        let yaml = format!(
-            "tenants:\n  - name: test\n    tenantId: {}\n    clientId: {}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\nauditLog: audit.jsonl\n",
-            h.tenant,
-            h.writer,
-            e.graph_url,
-            e.login_url,
-            e.ca_file.as_ref().unwrap().display()
-        );
-        std::fs::write(dir.join("mfactl.yaml"), yaml).unwrap();
+        let dir = common::temp_dir("export");
+        let entry = common::tenant_yaml("test", &h.tenant, &h.writer, &h.emu.endpoints);
+        std::fs::write(
+            dir.join("mfactl.yaml"),
+            format!("tenants:\n{entry}auditLog: audit.jsonl\n"),
+        )
+        .unwrap();
         Project { dir, h }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
-        cmd.current_dir(&self.dir)
-            .args(args)
-            .env(SECRET_VAR, WRITER_SECRET)
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.output().unwrap()
+        common::mfactl(&self.dir, args, WRITER_SECRET)
+            .output()
+            .unwrap()
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -92,18 +72,6 @@ impl Project {
         assert_eq!(plan["inSync"], json!(true), "{plan}");
         stderr(&o)
     }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The `spec` of the document in `text` (a file with one document).

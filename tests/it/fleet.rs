@@ -2,14 +2,14 @@
 //! the real binary against one emulator serving several generated tenants.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use mfactl::emulator::generate::{GenerateSpec, WRITER_SECRET, generate};
 use mfactl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
-const SECRET_VAR: &str = "MFACTL_IT_FLEET_SECRET";
+use crate::common::{self, code, stderr};
 
 struct Fleet {
     dir: PathBuf,
@@ -37,18 +37,8 @@ impl Fleet {
         let mut config = EmulatorConfig::new(state.clone());
         config.tls = true;
         let emu = Emulator::start(config).await.expect("emulator starts");
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mfactl-it-fleet-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(dir.join("policies")).unwrap();
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        for entry in std::fs::read_dir(shipped).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.join("policies").join(path.file_name().unwrap())).unwrap();
-        }
+        let dir = common::temp_dir("fleet");
+        common::copy_shipped_policies(&dir);
         let e = &emu.endpoints;
         let mut yaml = String::from("tenants:\n");
         let mut names = Vec::new();
@@ -64,13 +54,7 @@ impl Fleet {
                 writer.client_id.clone()
             };
             let name = format!("tenant-{i}");
-            yaml.push_str(&format!(
-                "  - name: {name}\n    tenantId: {}\n    clientId: {client_id}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\n",
-                t.id,
-                e.graph_url,
-                e.login_url,
-                e.ca_file.as_ref().unwrap().display()
-            ));
+            yaml.push_str(&common::tenant_yaml(&name, &t.id, &client_id, e));
             names.push(name);
         }
         yaml.push_str("auditLog: audit.jsonl\n");
@@ -87,26 +71,8 @@ impl Fleet {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
-        cmd.current_dir(&self.dir)
-            .args(args)
-            .env(SECRET_VAR, WRITER_SECRET)
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
-                cmd.env_remove(k);
-            }
-        }
-        cmd
+        common::mfactl(&self.dir, args, WRITER_SECRET)
     }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The tenants of a `-o json` several-tenant plan, in output order, with whether each is in

@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::{GenerateSpec, READER_SECRET, WRITER_SECRET, generate};
@@ -14,9 +13,8 @@ use mfactl::emulator::throttle::ThrottleMode;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::common::{self, Harness};
+use crate::common::{self, Harness, code, stderr, stdout};
 
-const SECRET_VAR: &str = "MFACTL_IT_CLIENT_SECRET";
 const SYSTEM_PREFERRED: &str = "isSystemPreferredAuthenticationMethodEnabled";
 const PREFERRED: &str = "userPreferredMethodForSecondaryAuthentication";
 
@@ -35,27 +33,18 @@ impl Drop for Project {
 
 impl Project {
     async fn new(state: State, files: &[(&str, &str)]) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let mut config = EmulatorConfig::new(state);
         config.tls = true;
         config.throttle = ThrottleMode::Off;
         let h = Harness::with(config).await;
-        let dir = std::env::temp_dir().join(format!(
-            "mfactl-it-per-user-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = common::temp_dir("per-user");
         std::fs::create_dir_all(dir.join("policies")).unwrap();
-        let e = &h.emu.endpoints;
-        let yaml = format!(
-            "tenants:\n  - name: test\n    tenantId: {}\n    clientId: {}\n    credential:\n      clientSecret: {{ env: {SECRET_VAR} }}\n    policies: [policies]\n    graphUrl: {}\n    authorityHost: {}\n    caFile: {}\nauditLog: audit.jsonl\n",
-            h.tenant,
-            h.writer,
-            e.graph_url,
-            e.login_url,
-            e.ca_file.as_ref().unwrap().display()
-        );
-        std::fs::write(dir.join("mfactl.yaml"), yaml).unwrap();
+        let entry = common::tenant_yaml("test", &h.tenant, &h.writer, &h.emu.endpoints);
+        std::fs::write(
+            dir.join("mfactl.yaml"),
+            format!("tenants:\n{entry}auditLog: audit.jsonl\n"),
+        )
+        .unwrap();
         let p = Project { dir, h };
         for (name, text) in files {
             p.write(name, text);
@@ -68,17 +57,9 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("mfactl"));
-        cmd.current_dir(&self.dir)
-            .args(args)
-            .env(SECRET_VAR, WRITER_SECRET)
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AZURE_") || k.starts_with("MFACTL_") && k != SECRET_VAR {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.output().unwrap()
+        common::mfactl(&self.dir, args, WRITER_SECRET)
+            .output()
+            .unwrap()
     }
 
     async fn log(&self) -> Vec<Value> {
@@ -133,18 +114,6 @@ impl Project {
         assert!(pages > 1, "the report is read across pages");
         rows
     }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json_out(o: &Output) -> Value {

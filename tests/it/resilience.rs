@@ -3,7 +3,6 @@
 //! chaos run of the real binary that must converge without an extra write.
 
 use std::collections::BTreeMap;
-use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 
 use mfactl::config::{CredentialSource, Env, TenantSettings};
@@ -18,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
 use crate::cli::Project;
-use crate::common::{self, Harness};
+use crate::common::{self, Harness, code, stderr, stdout};
 
 const POLICY: &str = "/v1.0/policies/authenticationMethodsPolicy";
 const SMS: &str =
@@ -477,18 +476,6 @@ async fn clients_of_one_tenant_and_app_share_one_pacer() {
     assert!(std::sync::Arc::ptr_eq(a.pacer(), b.pacer()));
     let other = harness().await;
     assert!(!std::sync::Arc::ptr_eq(a.pacer(), writer(&other).pacer()));
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
