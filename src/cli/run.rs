@@ -146,7 +146,11 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
         return Ok(Target {
             tenant: sb.tenant,
             env: sb.env,
-            audit_log: std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
+            // MFACTL_AUDIT_LOG as for a real tenant; else the temp dir, not the current one.
+            audit_log: env.get(config::ENV_AUDIT_LOG).map_or_else(
+                || std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
+                |p| cwd.join(p),
+            ),
             notifications: NotificationSettings::default(),
             _sandbox: Some(sb.emulator),
         });
@@ -165,9 +169,11 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
     })
 }
 
-/// Loads and validates the policies, printing every diagnostic.
-fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
-    let outcome = policy::load(paths);
+/// Loads and validates the policies (never `config_file` among them), printing every
+/// diagnostic.
+fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<PolicySet, RunError> {
+    let excluded: Vec<PathBuf> = config_file.map(Path::to_path_buf).into_iter().collect();
+    let outcome = policy::load_excluding(paths, &excluded);
     // Paths under the working directory are shown relative to it, as people typed them.
     let cwd = cwd_prefix();
     for d in &outcome.diagnostics {
@@ -191,17 +197,21 @@ fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
 /// `mfactl validate`: offline checks only.
 pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError> {
     let source = &args.source;
-    let paths = if !source.policies.is_empty() {
-        source.policies.clone()
-    } else {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        match config::resolve(source.config.as_deref(), &env, &cwd) {
-            Ok(settings) => settings.tenant(source.tenant.as_deref())?.policies.clone(),
-            Err(_) if source.config.is_none() => vec![cwd.join("policies")],
-            Err(e) => return Err(e.into()),
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let (paths, config_file) = match config::resolve(source.config.as_deref(), &env, &cwd) {
+        Ok(settings) => {
+            let tenant = settings.tenant(source.tenant.as_deref())?;
+            (tenant.policies.clone(), tenant.config_file.clone())
         }
+        Err(_) if source.config.is_none() => (vec![cwd.join("policies")], None),
+        Err(e) => return Err(e.into()),
     };
-    let set = load(&paths)?;
+    let paths = if source.policies.is_empty() {
+        paths
+    } else {
+        source.policies.clone()
+    };
+    let set = load(&paths, config_file.as_deref())?;
     printer::status(&format!("{} policy file(s) are valid.", set.files.len()));
     Ok(ExitCode::Success)
 }
@@ -224,7 +234,10 @@ pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
     }
     let target = target(&args.target, env).await?;
     // Validate before any network I/O.
-    let set = load(&target.tenant.policies)?;
+    let set = load(
+        &target.tenant.policies,
+        target.tenant.config_file.as_deref(),
+    )?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
     let plan = live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?;
     printer::data(&report::render(&plan, args.output, colour()));
@@ -331,7 +344,10 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             (saved, client)
         }
         None => {
-            let set = load(&target.tenant.policies)?;
+            let set = load(
+                &target.tenant.policies,
+                target.tenant.config_file.as_deref(),
+            )?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
                 live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?,
@@ -467,7 +483,10 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
     let set = if args.live {
         PolicySet::default()
     } else {
-        load(&target.tenant.policies)?
+        load(
+            &target.tenant.policies,
+            target.tenant.config_file.as_deref(),
+        )?
     };
     let client = GraphClient::connect(&target.tenant, &target.env)?;
     let scope = match &args.user {

@@ -170,7 +170,8 @@ impl Controller {
 
     /// Reads the declaration: the current files if they are valid, else the last valid ones.
     fn declaration(&mut self, report: &mut dyn FnMut(String)) -> Result<PolicySet, usize> {
-        let outcome = policy::load(&self.tenant.policies);
+        let outcome =
+            policy::load_excluding(&self.tenant.policies, self.tenant.config_file.as_slice());
         let errors = outcome
             .diagnostics
             .iter()

@@ -36,13 +36,13 @@ async fn once_observes_or_enforces_with_the_exit_codes_of_plan_and_apply() {
         "{}",
         String::from_utf8_lossy(&enforce.stderr)
     );
-    assert_eq!(patches(&p.h.requests().await).len(), 6);
+    assert_eq!(patches(&p.h.requests().await).len(), 5);
     let again = p.run(&["reconcile", "--once", "--mode", "enforce"]);
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("in sync"));
     assert_eq!(
         patches(&p.h.requests().await).len(),
-        6,
+        5,
         "nothing more to send"
     );
 }
@@ -101,7 +101,7 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
     let base = start.rsplit("on ").next().unwrap().to_string();
     wait_for_line(&rx, "applied", &mut seen);
     let first = patches(&p.h.requests().await).len();
-    assert_eq!(first, 6);
+    assert_eq!(first, 5);
 
     // An edit to a policy file: the watch, not the one-hour interval, triggers a cycle.
     let path = p.dir().join("policies/authentication-methods.yaml");
@@ -165,7 +165,7 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
         .unwrap();
     for name in [
         "mfactl_reconcile_duration_seconds_count{tenant=\"test\"} 3",
-        "mfactl_changes_applied_total{tenant=\"test\"} 7",
+        "mfactl_changes_applied_total{tenant=\"test\"} 6",
         "mfactl_last_successful_reconcile_timestamp_seconds{tenant=\"test\"}",
         "mfactl_graph_requests_total{tenant=\"test\"}",
     ] {
@@ -268,7 +268,7 @@ async fn once_follows_the_tenants_mode_from_mfactl_yaml_and_the_flag_overrides_i
         "{}",
         String::from_utf8_lossy(&enforce.stderr)
     );
-    assert_eq!(patches(&p.h.requests().await).len(), 6);
+    assert_eq!(patches(&p.h.requests().await).len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,7 +74,7 @@ impl Shared {
                 shared.http.insert(t.ca_file.clone(), http);
             }
             if load_policies && !shared.sets.contains_key(&t.policies) {
-                let set = load(&t.policies).map_err(|e| match e {
+                let set = load(&t.policies, t.config_file.as_deref()).map_err(|e| match e {
                     RunError::InvalidPolicy(n) => n,
                     _ => 1,
                 });
@@ -96,7 +96,7 @@ impl Shared {
         match self.sets.get(&t.policies) {
             Some(Ok(set)) => Ok(set.clone()),
             Some(Err(n)) => Err(RunError::InvalidPolicy(*n)),
-            None => load(&t.policies),
+            None => load(&t.policies, t.config_file.as_deref()),
         }
     }
 }
