@@ -542,10 +542,10 @@ fn once_exit(outcome: CycleOutcome) -> Result<ExitCode, RunError> {
     match outcome {
         CycleOutcome::InSync | CycleOutcome::Applied(_) => Ok(ExitCode::Success),
         CycleOutcome::Observed(_) => Ok(ExitCode::Drift),
-        CycleOutcome::Partial { applied, .. } => Err(RunError::Partial {
+        CycleOutcome::Partial { applied, error, .. } => Err(RunError::Partial {
             applied,
             failed: 1,
-            cause: None,
+            cause: error,
         }),
         CycleOutcome::Invalid { errors } => Err(RunError::InvalidPolicy(errors)),
         CycleOutcome::Failed(e) => Err(e.into()),
@@ -606,9 +606,10 @@ fn report_cycle(tenant: &str, mode: Mode, outside_window: bool, outcome: &CycleO
             "{tenant}: applied {} change(s); re-read and verified",
             plan.property_count()
         ),
-        CycleOutcome::Partial { applied, error, .. } => {
-            format!("{tenant}: partial apply, {applied} resource(s) changed before: {error}")
-        }
+        CycleOutcome::Partial { applied, error, .. } => format!(
+            "{tenant}: partial apply, {applied} resource(s) changed before: {}",
+            controller::partial_failure(error.as_ref()).error
+        ),
         CycleOutcome::Invalid { errors } => {
             format!(
                 "{tenant}: {errors} error(s) in the policy files and no earlier valid declaration; nothing sent"
