@@ -16,6 +16,7 @@ mod fixtures;
 mod fleet;
 mod graph_client;
 mod identity;
+mod names;
 mod notify;
 mod overlays;
 mod per_user;
