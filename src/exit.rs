@@ -42,7 +42,7 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         if let Some(e) = e.downcast_ref::<RunError>() {
             return match e {
                 RunError::Config(c) => c.exit_code(),
-                RunError::InvalidPolicy(_) => ExitCode::Invalid,
+                RunError::InvalidPolicy(_) | RunError::UnresolvedNames(_) => ExitCode::Invalid,
                 RunError::Planning(PlanningError::Graph(g)) | RunError::Graph(g) => g.exit_code(),
                 RunError::Planning(_) => ExitCode::Invalid,
                 RunError::Audit(_) | RunError::PlanFile { .. } | RunError::Write { .. } => {

@@ -67,6 +67,7 @@ enum ProgressMode {
 }
 
 struct ProgressState {
+    names_resolved: u64,
     users_read: u64,
     planned: u64,
     applied: u64,
@@ -83,6 +84,8 @@ pub enum Counter {
     Planned,
     /// Per-user changes applied.
     Applied,
+    /// Target names looked up in the tenant.
+    NamesResolved,
 }
 
 impl Progress {
@@ -107,6 +110,7 @@ impl Progress {
         Self {
             mode,
             inner: std::sync::Mutex::new(ProgressState {
+                names_resolved: 0,
                 users_read: 0,
                 planned: 0,
                 applied: 0,
@@ -126,6 +130,7 @@ impl Progress {
             Counter::UsersRead => s.users_read += n,
             Counter::Planned => s.planned += n,
             Counter::Applied => s.applied += n,
+            Counter::NamesResolved => s.names_resolved += n,
         }
         let every = match self.mode {
             ProgressMode::Terminal => std::time::Duration::from_millis(100),
@@ -141,8 +146,13 @@ impl Progress {
             return;
         }
         s.last = Some(now);
+        let names = if s.names_resolved > 0 {
+            format!("names resolved {} · ", thousands(s.names_resolved))
+        } else {
+            String::new()
+        };
         let line = format!(
-            "users read {} · changes planned {} · changes applied {}",
+            "{names}users read {} · changes planned {} · changes applied {}",
             thousands(s.users_read),
             thousands(s.planned),
             thousands(s.applied)

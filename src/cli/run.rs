@@ -37,6 +37,12 @@ pub enum RunError {
     /// the tenant); nothing was sent.
     #[error(transparent)]
     Planning(#[from] PlanningError),
+    /// Names in targets do not resolve in the tenant (already printed as MFA038
+    /// diagnostics); nothing was sent.
+    #[error(
+        "{0} target name(s) do not resolve in the tenant to exactly one object; nothing was sent"
+    )]
+    UnresolvedNames(usize),
     /// Graph or the token endpoint failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -174,12 +180,7 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
 fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<PolicySet, RunError> {
     let excluded: Vec<PathBuf> = config_file.map(Path::to_path_buf).into_iter().collect();
     let outcome = policy::load_excluding(paths, &excluded);
-    // Paths under the working directory are shown relative to it, as people typed them.
-    let cwd = cwd_prefix();
-    for d in &outcome.diagnostics {
-        let text = d.to_string();
-        printer::status(text.strip_prefix(cwd.as_str()).unwrap_or(&text));
-    }
+    print_diagnostics(&outcome.diagnostics);
     if let Some(note) = outcome.silenced_note() {
         printer::status(&note);
     }
@@ -191,6 +192,28 @@ fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<PolicySet, RunE
     match outcome.set {
         Some(set) if errors == 0 => Ok(set),
         _ => Err(RunError::InvalidPolicy(errors.max(1))),
+    }
+}
+
+/// Prints diagnostics one a line (two with a help), paths under the working directory
+/// relative to it, as people typed them.
+fn print_diagnostics(diagnostics: &[policy::Diagnostic]) {
+    let cwd = cwd_prefix();
+    for d in diagnostics {
+        let text = d.to_string();
+        printer::status(text.strip_prefix(cwd.as_str()).unwrap_or(&text));
+    }
+}
+
+/// A planning error as a single-tenant verb reports it: names that do not resolve are
+/// printed as MFA038 diagnostics, in `validate`'s format, and counted in the error.
+fn planning_error(e: PlanningError) -> RunError {
+    match e {
+        PlanningError::Unresolved { diagnostics } => {
+            print_diagnostics(&diagnostics);
+            RunError::UnresolvedNames(diagnostics.len())
+        }
+        other => RunError::Planning(other),
     }
 }
 
@@ -239,7 +262,9 @@ pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
         target.tenant.config_file.as_deref(),
     )?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
-    let plan = live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?;
+    let plan = live::compute(&client, &target.tenant.name, &set, &Progress::stderr())
+        .await
+        .map_err(planning_error)?;
     printer::data(&report::render(&plan, args.output, colour()));
     if let Some(out) = &args.out {
         write_file(out, &report::json(&plan))?;
@@ -350,7 +375,9 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             )?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
-                live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?,
+                live::compute(&client, &target.tenant.name, &set, &Progress::stderr())
+                    .await
+                    .map_err(planning_error)?,
                 client,
             )
         }
@@ -500,7 +527,8 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
         &Progress::stderr(),
         Some(scope),
     )
-    .await?;
+    .await
+    .map_err(planning_error)?;
     let Some(inputs) = computed.simulation else {
         return Err(RunError::Refused(
             "the authentication methods policy could not be read".into(),

@@ -88,11 +88,13 @@ impl CycleError {
             CycleError::Planning(PlanningError::Plan(e)) => {
                 (FailureKind::Planning, None, Some(e.to_string()))
             }
-            CycleError::Planning(e @ PlanningError::NoSuchGroup { .. })
-            | CycleError::Planning(e @ PlanningError::AmbiguousGroup { .. })
-            | CycleError::Planning(e @ PlanningError::NoSuchUser { .. }) => {
-                (FailureKind::Planning, None, Some(e.to_string()))
-            }
+            // The names and where they are written: the same until the files or the
+            // directory change.
+            CycleError::Planning(e @ PlanningError::Unresolved { .. }) => (
+                FailureKind::Planning,
+                Some(crate::policy::codes::UNRESOLVED_NAME.to_string()),
+                Some(e.to_string()),
+            ),
             CycleError::Audit(e) => (FailureKind::Audit, None, Some(e.path.display().to_string())),
             CycleError::NotConverged(missing) => {
                 (FailureKind::Convergence, None, Some(missing.clone()))

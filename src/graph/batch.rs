@@ -122,14 +122,17 @@ impl GraphClient {
         requests: Vec<BatchRequest>,
     ) -> Result<Vec<BatchResponse>, GraphError> {
         let prepared = prepare(requests)?;
+        // Each version fills its own batches in order: the batch being filled is the last
+        // one of its version, so grouping costs one look per request.
         let mut groups: Vec<(String, Vec<Prepared>)> = Vec::new();
+        let mut filling: HashMap<String, usize> = HashMap::new();
         for p in prepared {
-            match groups
-                .iter_mut()
-                .find(|(v, g)| *v == p.version && g.len() < MAX_BATCH)
-            {
-                Some((_, g)) => g.push(p),
-                None => groups.push((p.version.clone(), vec![p])),
+            match filling.get(&p.version) {
+                Some(&g) if groups[g].1.len() < MAX_BATCH => groups[g].1.push(p),
+                _ => {
+                    filling.insert(p.version.clone(), groups.len());
+                    groups.push((p.version.clone(), vec![p]));
+                }
             }
         }
         let total: usize = groups.iter().map(|(_, g)| g.len()).sum();
@@ -257,7 +260,8 @@ impl GraphClient {
 
 /// Checks ids and paths, and splits each path into its version and the rest.
 fn prepare(requests: Vec<BatchRequest>) -> Result<Vec<Prepared>, GraphError> {
-    let mut seen: Vec<String> = Vec::with_capacity(requests.len());
+    let mut seen: std::collections::HashSet<String> =
+        std::collections::HashSet::with_capacity(requests.len());
     let mut out = Vec::with_capacity(requests.len());
     for (index, request) in requests.into_iter().enumerate() {
         let id = request.id.to_ascii_lowercase();
@@ -266,12 +270,11 @@ fn prepare(requests: Vec<BatchRequest>) -> Result<Vec<Prepared>, GraphError> {
                 reason: format!("request {index} has an empty id"),
             });
         }
-        if seen.contains(&id) {
+        if !seen.insert(id) {
             return Err(GraphError::InvalidBatch {
                 reason: format!("the id '{}' is used more than once", request.id),
             });
         }
-        seen.push(id);
         let trimmed = request.path.trim_start_matches('/');
         let Some((version, relative)) = trimmed.split_once('/') else {
             return Err(GraphError::InvalidBatch {

@@ -1,19 +1,18 @@
 //! The network edge of planning: reading the live tenant, and resolving the group names and
 //! user principal names that targets use into object ids.
 
-use std::collections::BTreeMap;
-
 use super::{
     DesiredMethod, DesiredPolicy, DesiredState, LiveState, POLICY_PATH, Plan, PlanError,
     SECURITY_DEFAULTS_PATH,
 };
 use serde_json::Value;
 
+use super::names::{self, NameKind, Names};
 use super::per_user;
 use super::users::{self, DirectoryNeeds, UserResource};
 use crate::emulator::schema::is_guid;
-use crate::graph::{BatchRequest, GraphClient, GraphError, RequestContext};
-use crate::policy::{Location, PolicySet, RuleTarget};
+use crate::graph::{GraphClient, GraphError};
+use crate::policy::{Diagnostic, PolicySet, RuleTarget};
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
@@ -29,31 +28,13 @@ pub enum PlanningError {
     /// The declaration does not fit the tenant.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// No group has this display name.
-    #[error("{location}: no group is named '{name}'")]
-    NoSuchGroup {
-        /// The display name written.
-        name: String,
-        /// Where it was written.
-        location: Location,
-    },
-    /// Several groups share this display name; a target must name exactly one.
-    #[error("{location}: {count} groups are named '{name}'; use the group's object id instead")]
-    AmbiguousGroup {
-        /// The display name written.
-        name: String,
-        /// How many groups have it.
-        count: usize,
-        /// Where it was written.
-        location: Location,
-    },
-    /// No user has this user principal name.
-    #[error("{location}: no user '{name}'")]
-    NoSuchUser {
-        /// The UPN written.
-        name: String,
-        /// Where it was written.
-        location: Location,
+    /// Names in targets that do not resolve in the tenant to exactly one object (none, or
+    /// several groups of one name): every one of them, each an MFA038 diagnostic at the
+    /// place it is written. Nothing was sent.
+    #[error("{} target name(s) do not resolve in the tenant to exactly one object; nothing was sent:{}", diagnostics.len(), diagnostics.iter().map(|d| format!("\n{d}")).collect::<String>())]
+    Unresolved {
+        /// One per name, in the order written.
+        diagnostics: Vec<Diagnostic>,
     },
 }
 
@@ -146,7 +127,7 @@ pub async fn compute_full(
             set.methods_policy.is_some() || set.sign_in_preferences.is_some() || explain.is_some(),
             set.security_defaults.is_some() || explain.is_some()
         ),
-        resolve(client, set)
+        resolve(client, set, progress)
     );
     let (live, desired) = (live?, desired?);
     let mut plan = super::plan(tenant, &desired, &live)?;
@@ -295,27 +276,22 @@ pub async fn compute_full(
     })
 }
 
-/// OData string literal: single quotes doubled.
-fn literal(s: &str) -> String {
-    s.replace('\'', "''")
-}
-
 /// Turns the loaded policy set into the desired state, resolving every target written by
 /// name into an object id, and every user that per-user targets name into id and UPN. Each
-/// distinct name is looked up once, all in one `$batch`.
-pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredState, PlanningError> {
+/// distinct name is looked up once, in `$batch` rounds ([`names::resolve`]); every name that
+/// does not resolve to exactly one object is reported, all at once, before anything is sent.
+pub async fn resolve(
+    client: &GraphClient,
+    set: &PolicySet,
+    progress: &Progress,
+) -> Result<DesiredState, PlanningError> {
     let mut desired = DesiredState {
         security_defaults: set.security_defaults.as_ref().map(|sd| sd.is_enabled),
         per_user_mfa: set.per_user_mfa.clone(),
         sign_in_preferences: set.sign_in_preferences.clone(),
         ..DesiredState::default()
     };
-    let mut names: Vec<(String, String, Location)> = Vec::new();
-    let mut add = |ty: &str, name: &str, location: Location| {
-        if !names.iter().any(|(t, n, _)| t == ty && n == name) {
-            names.push((ty.to_string(), name.to_string(), location));
-        }
-    };
+    let mut names = Names::default();
     let targets = set
         .methods_policy
         .as_ref()
@@ -326,9 +302,11 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
             let location = declared
                 .locations
                 .get(&t.pointer)
-                .cloned()
-                .unwrap_or_else(|| declared.location.clone());
-            add(&t.target_type, &t.name, location);
+                .unwrap_or(&declared.location);
+            // Target types other than user and group are refused when the policy loads.
+            if let Some(kind) = NameKind::parse(&t.target_type) {
+                names.add(kind, &t.name, location);
+            }
         }
     }
     let rule_targets = set
@@ -342,30 +320,29 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
         );
     for (target, location) in rule_targets {
         match target {
-            RuleTarget::Group(name) if !is_guid(name) => add("group", name, location.clone()),
+            RuleTarget::Group(name) if !is_guid(name) => names.add(NameKind::Group, name, location),
             // Users are looked up by id too: the plan needs their UPN.
-            RuleTarget::User(name) => add("user", name, location.clone()),
+            RuleTarget::User(name) => names.add(NameKind::User, name, location),
             _ => {}
         }
     }
-    let resolved = lookup_all(client, names).await?;
-    let id_of = |ty: &str, name: &str| resolved.get(&(ty.to_string(), name.to_string()));
-    for (ty, name) in resolved.keys() {
-        if ty == "user"
-            && let Some((id, Some(upn))) = resolved.get(&(ty.clone(), name.clone()))
-        {
-            desired.named_users.push((id.clone(), upn.clone()));
-        }
-    }
+    let resolved = names::resolve(client, names, progress)
+        .await?
+        .map_err(|diagnostics| PlanningError::Unresolved { diagnostics })?;
+    desired.named_users = resolved
+        .users()
+        .map(|(id, upn)| (id.clone(), upn.clone()))
+        .collect();
+    desired.named_users.sort();
     let fix = |target: &mut RuleTarget| match target {
         RuleTarget::Group(name) if !is_guid(name) => {
-            if let Some((id, _)) = id_of("group", name) {
-                *name = id.clone();
+            if let Some(r) = resolved.get(NameKind::Group, name) {
+                *name = r.id.clone();
             }
         }
         RuleTarget::User(name) => {
-            if let Some((id, _)) = id_of("user", name) {
-                *name = id.clone();
+            if let Some(r) = resolved.get(NameKind::User, name) {
+                *name = r.id.clone();
             }
         }
         _ => {}
@@ -381,8 +358,8 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
     };
     let mut policy = declared.clone();
     for t in &targets {
-        if let Some((id, _)) = id_of(&t.target_type, &t.name) {
-            policy.set_target_id(&t.pointer, id);
+        if let Some(r) = NameKind::parse(&t.target_type).and_then(|k| resolved.get(k, &t.name)) {
+            policy.set_target_id(&t.pointer, &r.id);
         }
     }
     desired.policy = Some(DesiredPolicy {
@@ -398,88 +375,4 @@ pub async fn resolve(client: &GraphClient, set: &PolicySet) -> Result<DesiredSta
             .collect(),
     });
     Ok(desired)
-}
-
-/// The Graph path that finds the user whose UPN is `name`, or the groups named `name`.
-fn lookup_path(target_type: &str, name: &str) -> String {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    if target_type == "user" {
-        return format!(
-            "/v1.0/users/{}?$select=id,userPrincipalName",
-            utf8_percent_encode(name, NON_ALPHANUMERIC)
-        );
-    }
-    let filter = format!("displayName eq '{}'", literal(name));
-    format!(
-        "/v1.0/groups?$filter={}&$select=id,displayName",
-        utf8_percent_encode(&filter, NON_ALPHANUMERIC)
-    )
-}
-
-/// Resolves every `(type, name)` into an object id (and, for a user, the UPN) with one `$batch` (one request for up to
-/// twenty names, their POSTs concurrent beyond that): one round of reads however many
-/// names. A group page that continues (`@odata.nextLink`: more groups of that name than
-/// fit a page) is read to its end on its own.
-async fn lookup_all(
-    client: &GraphClient,
-    names: Vec<(String, String, Location)>,
-) -> Result<BTreeMap<(String, String), (String, Option<String>)>, PlanningError> {
-    let mut resolved = BTreeMap::new();
-    if names.is_empty() {
-        return Ok(resolved);
-    }
-    let requests = names
-        .iter()
-        .enumerate()
-        .map(|(i, (ty, name, _))| BatchRequest::get(i.to_string(), lookup_path(ty, name)))
-        .collect();
-    let responses = client.batch(requests).await?;
-    for ((ty, name, location), response) in names.into_iter().zip(responses) {
-        let id = if ty == "user" {
-            match response.into_result() {
-                Ok(user) => {
-                    let user = user.unwrap_or_default();
-                    let id = user["id"].as_str().unwrap_or_default().to_string();
-                    let upn = user["userPrincipalName"].as_str().map(String::from);
-                    resolved.insert((ty, name), (id, upn));
-                    continue;
-                }
-                Err(GraphError::NotFound { .. }) => {
-                    return Err(PlanningError::NoSuchUser { name, location });
-                }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            let page = response.into_result()?.unwrap_or_default();
-            let groups = match (&page["value"], &page["@odata.nextLink"]) {
-                (Value::Array(groups), Value::Null) => groups.clone(),
-                (Value::Array(_), _) => client.get_all(&lookup_path(&ty, &name)).await?,
-                _ => {
-                    return Err(GraphError::InvalidResponse {
-                        request: Box::new(RequestContext {
-                            method: "GET".into(),
-                            path: lookup_path(&ty, &name),
-                            request_id: None,
-                        }),
-                        status: 200,
-                        reason: "the page has no `value` array".into(),
-                    }
-                    .into());
-                }
-            };
-            match groups.as_slice() {
-                [one] => (one["id"].as_str().unwrap_or_default().to_string(), None),
-                [] => return Err(PlanningError::NoSuchGroup { name, location }),
-                many => {
-                    return Err(PlanningError::AmbiguousGroup {
-                        count: many.len(),
-                        name,
-                        location,
-                    });
-                }
-            }
-        };
-        resolved.insert((ty, name), id);
-    }
-    Ok(resolved)
 }

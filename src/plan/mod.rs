@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod live;
+pub mod names;
 pub mod per_user;
 pub mod users;
 use serde::{Deserialize, Serialize};

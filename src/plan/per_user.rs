@@ -132,24 +132,90 @@ pub fn groups(
     out
 }
 
+/// The targets of one list, indexed so that finding those that cover a user costs that
+/// user's own entries plus the group and `all_users` targets (a handful), not the whole list:
+/// a declaration naming 100,000 users is planned in time proportionate to the users.
+struct Coverage<'a> {
+    targets: Vec<&'a RuleTarget>,
+    /// Positions of the user targets, by object id, in the order written.
+    by_user: std::collections::HashMap<u128, Vec<usize>>,
+    /// Positions of the other targets, in the order written.
+    others: Vec<usize>,
+}
+
+impl<'a> Coverage<'a> {
+    fn new(targets: Vec<&'a RuleTarget>) -> Self {
+        let mut by_user: std::collections::HashMap<u128, Vec<usize>> = Default::default();
+        let mut others = Vec::new();
+        for (n, t) in targets.iter().enumerate() {
+            match t {
+                RuleTarget::User(id) => {
+                    // A name left unresolved covers nobody.
+                    if let Some(u) = parse_guid(id) {
+                        by_user.entry(u).or_default().push(n);
+                    }
+                }
+                _ => others.push(n),
+            }
+        }
+        Self {
+            targets,
+            by_user,
+            others,
+        }
+    }
+
+    /// The user targets that name user `index`, in the order written.
+    fn users(&self, dir: &Directory, index: u32) -> &[usize] {
+        dir.users()
+            .get(index as usize)
+            .and_then(|u| self.by_user.get(&u.id))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The group and `all_users` targets that cover user `index`, in the order written.
+    fn others<'s>(&'s self, dir: &'s Directory, index: u32) -> impl Iterator<Item = usize> + 's {
+        self.others
+            .iter()
+            .copied()
+            .filter(move |&n| covers(self.targets[n], dir, index))
+    }
+
+    /// Every target that covers user `index`, in the order written.
+    fn covering(&self, dir: &Directory, index: u32) -> Vec<usize> {
+        let mut out: Vec<usize> = self.users(dir, index).to_vec();
+        out.extend(self.others(dir, index));
+        out.sort_unstable();
+        out
+    }
+}
+
 /// The users a declaration covers, by index.
 pub fn scope(dir: &Directory, targets: &[&RuleTarget], everyone: bool) -> Vec<u32> {
+    let coverage = Coverage::new(targets.to_vec());
     (0..dir.users().len() as u32)
-        .filter(|&i| everyone || targets.iter().any(|t| covers(t, dir, i)))
+        .filter(|&i| {
+            everyone
+                || !coverage.users(dir, i).is_empty()
+                || coverage.others(dir, i).next().is_some()
+        })
         .collect()
 }
 
-fn per_user_target(decl: &DeclaredPerUserMfa, dir: &Directory, i: u32) -> Option<PerUserMfaState> {
-    decl.exceptions
-        .iter()
-        .filter(|e| matches!(e.target, RuleTarget::User(_)))
-        .chain(
-            decl.exceptions
-                .iter()
-                .filter(|e| !matches!(e.target, RuleTarget::User(_))),
-        )
-        .find(|e| covers(&e.target, dir, i))
-        .map(|e| e.state)
+/// An exception naming the user wins, then the first group exception that holds them,
+/// then `state`.
+fn per_user_target(
+    decl: &DeclaredPerUserMfa,
+    coverage: &Coverage<'_>,
+    dir: &Directory,
+    i: u32,
+) -> Option<PerUserMfaState> {
+    coverage
+        .users(dir, i)
+        .first()
+        .copied()
+        .or_else(|| coverage.others(dir, i).next())
+        .map(|n| decl.exceptions[n].state)
         .or(decl.state)
 }
 
@@ -174,12 +240,15 @@ pub fn plan_users(
         ..PerUserPlan::default()
     };
     let mut overlaps: BTreeMap<(String, usize, usize), usize> = BTreeMap::new();
+    let exceptions = per_user.map(|p| Coverage::new(p.targets()));
+    let rules = sign_in.map(|s| Coverage::new(s.targets()));
     for (i, user) in dir.users().iter().enumerate() {
         let index = i as u32;
         let live = dir.state()[i];
         let id = format_guid(user.id);
         if let Some(decl) = per_user
-            && let Some(want) = per_user_target(decl, dir, index)
+            && let Some(coverage) = &exceptions
+            && let Some(want) = per_user_target(decl, coverage, dir, index)
             && let Some(have) = live.per_user_mfa
             && have != want
         {
@@ -197,14 +266,10 @@ pub fn plan_users(
             });
             out.after[i].per_user_mfa = Some(want);
         }
-        let Some(decl) = sign_in else { continue };
-        let matching: Vec<usize> = decl
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| covers(&r.target, dir, index))
-            .map(|(n, _)| n)
-            .collect();
+        let (Some(decl), Some(coverage)) = (sign_in, &rules) else {
+            continue;
+        };
+        let matching = coverage.covering(dir, index);
         if matching.is_empty() || !live.sign_in_read {
             continue;
         }

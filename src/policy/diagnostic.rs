@@ -163,7 +163,13 @@ pub mod codes {
     pub const DEFAULTS_OFF_UNREPLACED: &str = "MFA035";
     /// No policy document is declared in any file read.
     pub const NO_DOCUMENT: &str = "MFA037";
+    /// A group display name or user principal name in a target that does not resolve in the
+    /// tenant to exactly one object (found at plan time, against the tenant).
+    pub const UNRESOLVED_NAME: &str = "MFA038";
 }
+
+/// The codes found only against a tenant, when `plan` resolves names, never by `load`.
+pub const PLAN_TIME: &[&str] = &[codes::UNRESOLVED_NAME];
 
 /// The codes a document may silence with a `mfactl.io/silence-<code>` annotation: the lints.
 pub const LINTS: &[&str] = &[
@@ -359,6 +365,11 @@ pub const CODES: &[CodeInfo] = &[
         Severity::Error,
         "no policy document is declared in the files read",
     ),
+    row(
+        codes::UNRESOLVED_NAME,
+        Severity::Error,
+        "plan: a group name or UPN in a target does not resolve in the tenant to exactly one object",
+    ),
 ];
 
 const fn row(code: &'static str, severity: Severity, summary: &'static str) -> CodeInfo {
@@ -487,8 +498,21 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_in_order() {
-        for (i, c) in CODES.iter().enumerate() {
-            assert_eq!(c.code, format!("MFA{i:03}"));
+        // Codes are allocated ahead of the branches that add them (MFA035–MFA037 land
+        // separately), so the table is strictly increasing rather than gapless.
+        for pair in CODES.windows(2) {
+            assert!(
+                pair[0].code < pair[1].code,
+                "{} before {}",
+                pair[0].code,
+                pair[1].code
+            );
+        }
+        for c in CODES {
+            assert!(c.code.len() == 6 && c.code.starts_with("MFA"), "{}", c.code);
+        }
+        for code in PLAN_TIME {
+            assert!(CODES.iter().any(|c| c.code == *code), "{code}");
         }
     }
 

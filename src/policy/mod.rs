@@ -62,11 +62,15 @@
 //! | MFA032 | warning | lint: PerUserMfa `state` or an exception `enabled`/`enforced` while SecurityDefaults declares `enabled: true` |
 //! | MFA033 | error | a `mfactl.io/silence-<code>` annotation without a reason (empty or not a string) |
 //! | MFA034 | error | a `mfactl.io/silence-<code>` annotation naming an unknown code or a code that is not a lint |
+//! | MFA038 | error | plan time: a group display name or UPN in a target does not resolve in the tenant to exactly one object (did you mean; how many groups share the name) |
 //!
 //! MFA027–MFA032 are the lints ([`LINTS`], described in [`lints`]): legal settings that weaken
 //! MFA. A document silences one reported in it with
 //! `metadata.annotations: {mfactl.io/silence-MFA028: "<reason>"}`; a silenced lint is not in
 //! [`LoadOutcome::diagnostics`] but in [`LoadOutcome::silenced`].
+//!
+//! MFA038 ([`PLAN_TIME`]) is not found by [`load`]: only `plan` (and apply, reconcile) can
+//! see it, when it resolves names against the tenant (`crate::plan::names`).
 //!
 //! The same table is [`CODES`], for `mfactl explain`.
 
@@ -80,7 +84,7 @@ pub mod per_user;
 pub mod rules;
 mod security_defaults;
 mod spec;
-mod suggest;
+pub(crate) mod suggest;
 pub mod targets;
 mod yaml;
 
@@ -89,7 +93,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use diagnostic::{CODES, CodeInfo, Diagnostic, LINTS, Location, Severity, codes, severity_of};
+pub use diagnostic::{
+    CODES, CodeInfo, Diagnostic, LINTS, Location, PLAN_TIME, Severity, codes, severity_of,
+};
 pub use document::{API_VERSION, Kind};
 pub use lints::{SILENCE_PREFIX, Silenced};
 pub use methods_policy::{DeclaredMethod, DeclaredMethodsPolicy, EXTERNAL_METHOD_TYPE};

@@ -108,11 +108,17 @@ impl RuleTarget {
 
     /// Whether both name the same group or user; ids and names compare case-insensitively.
     pub fn same_as(&self, other: &RuleTarget) -> bool {
-        match (self, other) {
-            (RuleTarget::AllUsers, RuleTarget::AllUsers) => true,
-            (RuleTarget::Group(a), RuleTarget::Group(b))
-            | (RuleTarget::User(a), RuleTarget::User(b)) => a.to_lowercase() == b.to_lowercase(),
-            _ => false,
+        self.identity() == other.identity()
+    }
+
+    /// What [`RuleTarget::same_as`] compares: the kind, and the name or id without case. Two
+    /// targets are the same exactly when their identities are equal, so that a list can be
+    /// checked for repeats with a map instead of comparing every pair.
+    fn identity(&self) -> (&'static str, String) {
+        match self {
+            RuleTarget::AllUsers => ("all_users", String::new()),
+            RuleTarget::Group(a) => ("group", a.to_lowercase()),
+            RuleTarget::User(a) => ("user", a.to_lowercase()),
         }
     }
 
@@ -303,11 +309,12 @@ pub(crate) fn read_per_user_mfa(
             .help("add `state: disabled` for everyone, or exceptions such as `- {group: Legacy VPN Users, state: enforced}`"),
         );
     }
+    let mut first: std::collections::HashMap<(&'static str, String), usize> =
+        std::collections::HashMap::with_capacity(written.len());
     for (j, (later, at)) in written.iter().enumerate() {
-        if let Some((earlier, _)) = written[..j]
-            .iter()
-            .find(|(e, _)| e.target.same_as(&later.target))
-        {
+        let earlier = *first.entry(later.target.identity()).or_insert(j);
+        if earlier < j {
+            let (earlier, _) = &written[earlier];
             reader.findings.push(
                 Finding::new(
                     codes::SAME_TARGET,
@@ -561,19 +568,28 @@ fn preferred_method(reader: &mut Reader, node: &Node) -> Option<PreferredMethod>
 
 /// MFA025 and MFA026: properties of a rule that an earlier rule already decides.
 fn shadowed(rules: &[WrittenRule], out: &mut Vec<Finding>) {
+    // For each property, the first rule that sets it, by target identity (a map, so that a
+    // list of 100,000 rules is checked in proportion to its length).
+    let mut setting: std::collections::HashMap<(&str, (&'static str, String)), usize> =
+        std::collections::HashMap::with_capacity(rules.len());
     for (j, later) in rules.iter().enumerate() {
-        let earlier = &rules[..j];
         for (property, at) in [
             (PREFERRED, later.preferred_pos),
             (SYSTEM_PREFERRED, later.system_pos),
         ] {
+            if later.sets(property) {
+                setting
+                    .entry((property, later.rule.target.identity()))
+                    .or_insert(j);
+            }
             let Some(at) = at else {
                 continue;
             };
             let target = &later.rule.target;
-            if let Some(first) = earlier
-                .iter()
-                .find(|w| w.sets(property) && w.rule.target.same_as(target))
+            if let Some(first) = setting
+                .get(&(property, target.identity()))
+                .filter(|&&n| n < j)
+                .map(|&n| &rules[n])
             {
                 out.push(
                     Finding::new(
@@ -589,9 +605,10 @@ fn shadowed(rules: &[WrittenRule], out: &mut Vec<Finding>) {
                         "for each property, the first rule that targets a user and sets it decides: remove `{property}` from one of the two rules"
                     )),
                 );
-            } else if let Some(first) = earlier
-                .iter()
-                .find(|w| w.sets(property) && w.rule.target == RuleTarget::AllUsers)
+            } else if let Some(first) = setting
+                .get(&(property, RuleTarget::AllUsers.identity()))
+                .filter(|&&n| n < j)
+                .map(|&n| &rules[n])
             {
                 out.push(
                     Finding::new(

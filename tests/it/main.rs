@@ -17,6 +17,7 @@ mod fleet;
 mod graph_client;
 mod identity;
 mod inputs;
+mod names;
 mod notify;
 mod overlays;
 mod per_user;

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mfactl::policy::{CODES, Diagnostic, LINTS, LoadOutcome, RuleTarget, Severity, load};
+use mfactl::policy::{
+    CODES, Diagnostic, LINTS, LoadOutcome, PLAN_TIME, RuleTarget, Severity, load,
+};
 use mfactl::simulate::{PerUserMfaState, PreferredMethod};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -71,7 +73,14 @@ fn every_bad_file_reports_exactly_its_expected_diagnostics() {
         };
         let outcome = load(std::slice::from_ref(file));
         let actual = found(&outcome);
-        if &actual != expected {
+        // Codes found only against a tenant (names that do not resolve) are not `load`'s to
+        // find: the file must load cleanly, and `names::` runs it through `plan --sandbox`.
+        let expected: Vec<Expected> = expected
+            .iter()
+            .filter(|e| !PLAN_TIME.contains(&e.code.as_str()))
+            .cloned()
+            .collect();
+        if actual != expected {
             failures.push(format!(
                 "{name}: expected {expected:?}\n  got:\n{}",
                 render(&outcome.diagnostics)

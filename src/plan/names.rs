@@ -1,0 +1,504 @@
+//! Resolving the names targets are written with (group display names, user principal names)
+//! into object ids, at tenant scale, and reporting every name that does not resolve to
+//! exactly one object at once, as MFA038 diagnostics with a suggestion where the tenant has
+//! a close name.
+//!
+//! One GET per distinct name, twenty to a `$batch` POST,
+//! [`BATCHES_IN_FLIGHT`](super::users::BATCHES_IN_FLIGHT) POSTs at a
+//! time through the client's pacer: a steady-state plan whose names all resolve pays one
+//! round of requests (and no more rounds than the pacer needs). Only when some name fails to
+//! resolve does a second round run, one `startswith` query per distinct prefix (the
+//! first two characters), whose first page is the candidates a suggestion is drawn from.
+//!
+//! The kinds of name ([`NameKind`]) are where later kinds (directory roles, named locations,
+//! authentication strengths) add their lookup.
+
+use std::collections::HashMap;
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+use super::users::batched;
+use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::policy::{Diagnostic, Location, Severity, codes};
+use crate::printer::{Counter, Progress};
+
+/// What a name is the name of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NameKind {
+    /// A group, by display name.
+    Group,
+    /// A user, by user principal name.
+    User,
+}
+
+/// Characters of a name that a suggestion query asks for as a prefix.
+const PREFIX_CHARS: usize = 2;
+
+impl NameKind {
+    /// The target type the name is declared under (`group`, `user`).
+    pub fn parse(target_type: &str) -> Option<Self> {
+        match target_type {
+            "group" => Some(Self::Group),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Group => "group",
+            Self::User => "user",
+        }
+    }
+
+    /// The GET that finds the object(s) of this name: the user by UPN (404 when there is
+    /// none), or the groups with exactly this display name (Graph compares it without case).
+    fn lookup_path(self, name: &str) -> String {
+        match self {
+            Self::User => format!(
+                "/v1.0/users/{}?$select=id,userPrincipalName",
+                utf8_percent_encode(name, NON_ALPHANUMERIC)
+            ),
+            Self::Group => {
+                let filter = format!("displayName eq '{}'", literal(name));
+                format!(
+                    "/v1.0/groups?$filter={}&$select=id,displayName",
+                    utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+                )
+            }
+        }
+    }
+
+    /// The property a suggestion is drawn from.
+    fn name_property(self) -> &'static str {
+        match self {
+            Self::Group => "displayName",
+            Self::User => "userPrincipalName",
+        }
+    }
+
+    /// The first page of objects whose name starts with `prefix`: the candidates for a
+    /// suggestion.
+    fn candidates_path(self, prefix: &str) -> String {
+        let property = self.name_property();
+        let filter = format!("startswith({property},'{}')", literal(prefix));
+        let set = match self {
+            Self::Group => "groups",
+            Self::User => "users",
+        };
+        format!(
+            "/v1.0/{set}?$filter={}&$select={property}&$top=999",
+            utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+        )
+    }
+}
+
+/// OData string literal: single quotes doubled.
+fn literal(s: &str) -> String {
+    s.replace('\'', "''")
+}
+
+/// What a name resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The object id.
+    pub id: String,
+    /// For a user, the UPN as the directory writes it.
+    pub upn: Option<String>,
+}
+
+/// The distinct names a declaration uses, each with where it is first written.
+#[derive(Debug, Default)]
+pub struct Names {
+    index: HashMap<(NameKind, String), usize>,
+    wanted: Vec<(NameKind, String, Location)>,
+}
+
+impl Names {
+    /// Adds a name (once: a repeat keeps the first location).
+    pub fn add(&mut self, kind: NameKind, name: &str, location: &Location) {
+        let key = (kind, name.to_string());
+        if !self.index.contains_key(&key) {
+            self.index.insert(key, self.wanted.len());
+            self.wanted.push((kind, name.to_string(), location.clone()));
+        }
+    }
+
+    /// How many distinct names.
+    pub fn len(&self) -> usize {
+        self.wanted.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.wanted.is_empty()
+    }
+}
+
+/// Every name, resolved.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    found: HashMap<(NameKind, String), Resolved>,
+}
+
+impl Resolution {
+    /// What `name` of `kind` resolved to.
+    pub fn get(&self, kind: NameKind, name: &str) -> Option<&Resolved> {
+        self.found.get(&(kind, name.to_string()))
+    }
+
+    /// Every user resolved: (id, UPN).
+    pub fn users(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.found
+            .iter()
+            .filter(|((k, _), _)| *k == NameKind::User)
+            .filter_map(|(_, r)| r.upn.as_ref().map(|upn| (&r.id, upn)))
+    }
+}
+
+/// How one name fared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    One(Resolved),
+    None,
+    Many(usize),
+}
+
+/// What one lookup answered: a user's object (or 404), or a page of groups.
+fn outcome(kind: NameKind, body: Option<Value>) -> Result<Outcome, &'static str> {
+    let body = body.unwrap_or_default();
+    let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_string();
+    match kind {
+        NameKind::User => Ok(Outcome::One(Resolved {
+            id: id(&body),
+            upn: body["userPrincipalName"].as_str().map(String::from),
+        })),
+        NameKind::Group => match &body["value"] {
+            Value::Array(groups) => Ok(match groups.as_slice() {
+                [one] => Outcome::One(Resolved {
+                    id: id(one),
+                    upn: None,
+                }),
+                [] => Outcome::None,
+                many => Outcome::Many(many.len()),
+            }),
+            _ => Err("the page has no `value` array"),
+        },
+    }
+}
+
+/// Resolves every name (see the module documentation). A name that does not resolve to
+/// exactly one object is not an error of the call: all of them come back as MFA038
+/// diagnostics, in the order written. A read that fails otherwise is the error.
+pub async fn resolve(
+    client: &GraphClient,
+    names: Names,
+    progress: &Progress,
+) -> Result<Result<Resolution, Vec<Diagnostic>>, GraphError> {
+    let mut resolution = Resolution::default();
+    if names.is_empty() {
+        return Ok(Ok(resolution));
+    }
+    let started = std::time::Instant::now();
+    let wanted = names.wanted;
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; wanted.len()];
+    // A page of groups that goes on (more groups of one name than a page holds) is counted
+    // to its end afterwards.
+    let mut continued: Vec<usize> = Vec::new();
+    let mut users_found = 0usize;
+    let requests = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, name, _))| BatchRequest::get(i.to_string(), kind.lookup_path(name)));
+    batched(client, requests, |responses| {
+        progress.add(Counter::NamesResolved, responses.len() as u64);
+        for response in responses {
+            let Some(i) = response
+                .id
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i < wanted.len())
+            else {
+                continue;
+            };
+            let kind = wanted[i].0;
+            let status = response.status;
+            let body = match response.into_result() {
+                Ok(body) => body,
+                Err(GraphError::NotFound { .. }) if kind == NameKind::User => {
+                    outcomes[i] = Some(Outcome::None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if kind == NameKind::Group
+                && body
+                    .as_ref()
+                    .is_some_and(|b| !b["@odata.nextLink"].is_null())
+            {
+                continued.push(i);
+                continue;
+            }
+            let found = outcome(kind, body).map_err(|reason| GraphError::InvalidResponse {
+                request: Box::new(crate::graph::RequestContext {
+                    method: "GET".into(),
+                    path: kind.lookup_path(&wanted[i].1),
+                    request_id: None,
+                }),
+                status,
+                reason: reason.into(),
+            })?;
+            if kind == NameKind::User && matches!(found, Outcome::One(_)) {
+                users_found += 1;
+            }
+            outcomes[i] = Some(found);
+        }
+        // Each user found is a user of the tenant: once enough are, the pacer may use the
+        // larger tier of a larger tenant (it never shrinks).
+        client.pacer().set_tenant_size(users_found);
+        Ok(())
+    })
+    .await?;
+    for i in continued {
+        let (kind, name, _) = &wanted[i];
+        let groups = client.get_all(&kind.lookup_path(name)).await?;
+        outcomes[i] = Some(
+            outcome(*kind, Some(serde_json::json!({ "value": groups }))).unwrap_or(Outcome::None),
+        );
+    }
+    let mut failed: Vec<(usize, Outcome)> = Vec::new();
+    for (i, ((kind, name, _), o)) in wanted.iter().zip(outcomes).enumerate() {
+        match o {
+            Some(Outcome::One(r)) => {
+                resolution.found.insert((*kind, name.clone()), r);
+            }
+            Some(other) => failed.push((i, other)),
+            // Every request has an answer unless the batch failed, which is an error above.
+            None => failed.push((i, Outcome::None)),
+        }
+    }
+    progress.phase(&format!(
+        "resolved {} name(s) in {:.1} s",
+        crate::printer::thousands(wanted.len() as u64),
+        started.elapsed().as_secs_f64()
+    ));
+    if failed.is_empty() {
+        return Ok(Ok(resolution));
+    }
+    let unknown: Vec<(NameKind, &str)> = failed
+        .iter()
+        .filter(|(_, o)| *o == Outcome::None)
+        .map(|(i, _)| (wanted[*i].0, wanted[*i].1.as_str()))
+        .collect();
+    let candidates = candidates(client, &unknown).await;
+    let mut diagnostics: Vec<Diagnostic> = failed
+        .into_iter()
+        .map(|(i, o)| {
+            let (kind, name, location) = &wanted[i];
+            diagnostic(*kind, name, location.clone(), &o, &candidates)
+        })
+        .collect();
+    diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(Err(diagnostics))
+}
+
+/// The prefix a suggestion query asks for: the first characters of the name, lower case.
+fn prefix(name: &str) -> String {
+    name.chars()
+        .take(PREFIX_CHARS)
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// Names of the tenant that start as each unknown name does, by kind and prefix: one
+/// `startswith` query per distinct prefix, its first page only. Suggestions are a help, not
+/// a result: a query that fails leaves its names without one.
+async fn candidates(
+    client: &GraphClient,
+    unknown: &[(NameKind, &str)],
+) -> HashMap<(NameKind, String), Vec<String>> {
+    let mut queries: Vec<(NameKind, String)> = Vec::new();
+    let mut seen: std::collections::HashSet<(NameKind, String)> = Default::default();
+    for &(kind, name) in unknown {
+        let key = (kind, prefix(name));
+        if !key.1.is_empty() && seen.insert(key.clone()) {
+            queries.push(key);
+        }
+    }
+    let mut out: HashMap<(NameKind, String), Vec<String>> = HashMap::new();
+    let requests = queries
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, p))| BatchRequest::get(i.to_string(), kind.candidates_path(p)));
+    let result = batched(client, requests, |responses| {
+        for response in responses {
+            let Some(key) = response
+                .id
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| queries.get(i))
+            else {
+                continue;
+            };
+            let Ok(Some(page)) = response.into_result() else {
+                continue;
+            };
+            let names = page["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v[key.0.name_property()].as_str().map(String::from))
+                .collect();
+            out.insert(key.clone(), names);
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "reading names to suggest failed");
+    }
+    out
+}
+
+/// The MFA038 diagnostic for a name that did not resolve to exactly one object.
+fn diagnostic(
+    kind: NameKind,
+    name: &str,
+    location: Location,
+    outcome: &Outcome,
+    candidates: &HashMap<(NameKind, String), Vec<String>>,
+) -> Diagnostic {
+    let (message, help) = match outcome {
+        Outcome::Many(count) => (
+            format!(
+                "{count} {}s are named '{name}'; a target must name exactly one",
+                kind.noun()
+            ),
+            Some(format!("use the {}'s object id instead", kind.noun())),
+        ),
+        _ => {
+            let message = match kind {
+                NameKind::Group => format!("no group is named '{name}'"),
+                NameKind::User => format!("no user '{name}'"),
+            };
+            let help = candidates
+                .get(&(kind, prefix(name)))
+                .and_then(|c| suggestion(name, c))
+                .map(|c| format!("did you mean `{c}`?"));
+            (message, help)
+        }
+    };
+    Diagnostic {
+        code: codes::UNRESOLVED_NAME,
+        severity: Severity::Error,
+        location,
+        message,
+        help,
+    }
+}
+
+/// The candidate closest to `name`, if close enough (as validate suggests keys).
+fn suggestion<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    crate::policy::suggest::did_you_mean(name, candidates.iter().map(String::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn here(line: usize) -> Location {
+        Location {
+            file: "p.yaml".into(),
+            line,
+            column: 7,
+        }
+    }
+
+    #[test]
+    fn each_name_is_kept_once_with_its_first_location() {
+        let mut names = Names::default();
+        for i in 0..10_000 {
+            names.add(NameKind::User, &format!("u{}@x", i % 5_000), &here(i + 1));
+        }
+        names.add(NameKind::Group, "u1@x", &here(1));
+        assert_eq!(names.len(), 5_001);
+        assert_eq!(names.wanted[1].2.line, 2);
+    }
+
+    #[test]
+    fn lookups_escape_quotes_and_encode() {
+        assert_eq!(
+            NameKind::Group.lookup_path("O'Brien Team"),
+            "/v1.0/groups?$filter=displayName%20eq%20%27O%27%27Brien%20Team%27&$select=id,displayName"
+        );
+        assert_eq!(
+            NameKind::User.lookup_path("ada@contoso.com"),
+            "/v1.0/users/ada%40contoso%2Ecom?$select=id,userPrincipalName"
+        );
+        assert_eq!(
+            NameKind::User.candidates_path(&prefix("Ada.L@x")),
+            "/v1.0/users?$filter=startswith%28userPrincipalName%2C%27ad%27%29&$select=userPrincipalName&$top=999"
+        );
+    }
+
+    #[test]
+    fn a_group_page_resolves_to_one_none_or_many() {
+        let one = outcome(NameKind::Group, Some(json!({"value": [{"id": "g1"}]})));
+        assert_eq!(
+            one,
+            Ok(Outcome::One(Resolved {
+                id: "g1".into(),
+                upn: None
+            }))
+        );
+        let none = outcome(NameKind::Group, Some(json!({"value": []})));
+        assert_eq!(none, Ok(Outcome::None));
+        let two = outcome(
+            NameKind::Group,
+            Some(json!({"value": [{"id": "a"}, {"id": "b"}]})),
+        );
+        assert_eq!(two, Ok(Outcome::Many(2)));
+        assert!(outcome(NameKind::Group, Some(json!({}))).is_err());
+    }
+
+    #[test]
+    fn diagnostics_carry_the_code_the_count_and_a_suggestion() {
+        let mut candidates = HashMap::new();
+        candidates.insert(
+            (NameKind::Group, "br".to_string()),
+            vec!["Break Glass Accounts".to_string(), "Branch Office".into()],
+        );
+        let d = diagnostic(
+            NameKind::Group,
+            "Brake Glass Accounts",
+            here(4),
+            &Outcome::None,
+            &candidates,
+        );
+        assert_eq!(
+            d.to_string(),
+            "p.yaml:4:7: error[MFA038]: no group is named 'Brake Glass Accounts'\n  help: did you mean `Break Glass Accounts`?"
+        );
+        let far = diagnostic(
+            NameKind::Group,
+            "Brass band",
+            here(5),
+            &Outcome::None,
+            &candidates,
+        );
+        assert_eq!(far.help, None);
+        let many = diagnostic(
+            NameKind::Group,
+            "Sales",
+            here(6),
+            &Outcome::Many(3),
+            &candidates,
+        );
+        assert_eq!(
+            many.to_string(),
+            "p.yaml:6:7: error[MFA038]: 3 groups are named 'Sales'; a target must name exactly one\n  help: use the group's object id instead"
+        );
+    }
+}
