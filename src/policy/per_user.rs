@@ -53,6 +53,7 @@
 //! with the same target already sets (MFA025), or that an earlier `all_users` rule already sets
 //! (MFA026), never applies. Overlaps through group membership show only against the tenant.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -113,6 +114,14 @@ impl RuleTarget {
             (RuleTarget::Group(a), RuleTarget::Group(b))
             | (RuleTarget::User(a), RuleTarget::User(b)) => a.to_lowercase() == b.to_lowercase(),
             _ => false,
+        }
+    }
+
+    /// What [`RuleTarget::same_as`] compares, as a key: equal keys, same target.
+    fn identity(&self) -> (&'static str, String) {
+        match self {
+            RuleTarget::AllUsers => (self.noun(), String::new()),
+            RuleTarget::Group(id) | RuleTarget::User(id) => (self.noun(), id.to_lowercase()),
         }
     }
 
@@ -303,10 +312,13 @@ pub(crate) fn read_per_user_mfa(
             .help("add `state: disabled` for everyone, or exceptions such as `- {group: Legacy VPN Users, state: enforced}`"),
         );
     }
+    // The first exception naming each target, found through a map: a list of 100,000 users
+    // must not cost 100,000² comparisons.
+    let mut first: HashMap<(&'static str, String), usize> = HashMap::new();
     for (j, (later, at)) in written.iter().enumerate() {
-        if let Some((earlier, _)) = written[..j]
-            .iter()
-            .find(|(e, _)| e.target.same_as(&later.target))
+        let earlier = *first.entry(later.target.identity()).or_insert(j);
+        if earlier != j
+            && let Some((earlier, _)) = written.get(earlier)
         {
             reader.findings.push(
                 Finding::new(
@@ -561,20 +573,30 @@ fn preferred_method(reader: &mut Reader, node: &Node) -> Option<PreferredMethod>
 
 /// MFA025 and MFA026: properties of a rule that an earlier rule already decides.
 fn shadowed(rules: &[WrittenRule], out: &mut Vec<Finding>) {
+    // For each property: the first rule setting it for each target, and the first
+    // `all_users` rule setting it, kept as the rules are walked in order (maps, so that many
+    // rules cost their number, not its square).
+    let mut first: HashMap<(&str, (&'static str, String)), usize> = HashMap::new();
+    let mut first_all_users: HashMap<&str, usize> = HashMap::new();
     for (j, later) in rules.iter().enumerate() {
-        let earlier = &rules[..j];
         for (property, at) in [
             (PREFERRED, later.preferred_pos),
             (SYSTEM_PREFERRED, later.system_pos),
         ] {
+            let target = &later.rule.target;
+            let key = (property, target.identity());
+            let same = first.get(&key).copied();
+            let after_all_users = first_all_users.get(property).copied();
+            if later.sets(property) {
+                first.entry(key).or_insert(j);
+                if *target == RuleTarget::AllUsers {
+                    first_all_users.entry(property).or_insert(j);
+                }
+            }
             let Some(at) = at else {
                 continue;
             };
-            let target = &later.rule.target;
-            if let Some(first) = earlier
-                .iter()
-                .find(|w| w.sets(property) && w.rule.target.same_as(target))
-            {
+            if let Some(first) = same.and_then(|i| rules.get(i)) {
                 out.push(
                     Finding::new(
                         codes::SAME_TARGET,
@@ -589,10 +611,7 @@ fn shadowed(rules: &[WrittenRule], out: &mut Vec<Finding>) {
                         "for each property, the first rule that targets a user and sets it decides: remove `{property}` from one of the two rules"
                     )),
                 );
-            } else if let Some(first) = earlier
-                .iter()
-                .find(|w| w.sets(property) && w.rule.target == RuleTarget::AllUsers)
-            {
+            } else if let Some(first) = after_all_users.and_then(|i| rules.get(i)) {
                 out.push(
                     Finding::new(
                         codes::AFTER_ALL_USERS,
