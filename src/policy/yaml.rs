@@ -578,9 +578,17 @@ impl<'l> Builder<'l> {
         let Some(frame) = self.stack.pop() else {
             return Ok(());
         };
+        // A vector grows to four items at its first push: most mappings hold one or two
+        // entries, and the tree of a large file would be half spare capacity.
         let kind = match frame.body {
-            Body::Seq(items) => NodeKind::Seq(items),
-            Body::Map { entries, .. } => NodeKind::Map(entries),
+            Body::Seq(mut items) => {
+                items.shrink_to_fit();
+                NodeKind::Seq(items)
+            }
+            Body::Map { mut entries, .. } => {
+                entries.shrink_to_fit();
+                NodeKind::Map(entries)
+            }
         };
         let built = Built {
             node: Node {
