@@ -143,6 +143,7 @@ pub(crate) fn read(
         );
     }
     let mut methods = Vec::new();
+    let mut moved = Vec::new();
     let mut declared = Map::new();
     if let Some(entry) = spec.get("methods") {
         reader
@@ -182,12 +183,22 @@ pub(crate) fn read(
                     let props = reader
                         .object(&m.value, &shape, &pointer)
                         .unwrap_or_default();
-                    declared.insert(key.clone(), Value::Object(props.clone()));
+                    // Moved into the whole spec for the rules, and back after them. An
+                    // external method's GUID written twice (in two cases) keeps its own:
+                    // the rules see the first.
+                    let first = !declared.contains_key(&key);
+                    moved.push(first);
+                    let properties = if first {
+                        declared.insert(key.clone(), Value::Object(props));
+                        Map::new()
+                    } else {
+                        props
+                    };
                     methods.push(DeclaredMethod {
                         key,
                         odata_type,
                         id,
-                        properties: props,
+                        properties,
                         location: m.key_pos.at(file),
                     });
                 }
@@ -207,18 +218,30 @@ pub(crate) fn read(
             ),
         }
     }
-    let mut whole = properties.clone();
+    // The rules and lints read the whole spec at once: the properties and the methods are
+    // moved into it and back out, never copied (a method's targets may number 100,000).
+    let mut whole = properties;
     whole.insert("methods".into(), Value::Object(declared));
     let whole = Value::Object(whole);
     let rule_findings = rules::check(&whole, &reader.spans, "/methods");
     reader.findings.extend(rule_findings);
     let lint_findings = lints::methods_policy(&whole, &reader.spans);
     reader.findings.extend(lint_findings);
+    let mut properties = match whole {
+        Value::Object(whole) => whole,
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(mut declared)) = properties.remove("methods") {
+        for (m, moved) in methods.iter_mut().zip(moved) {
+            if moved && let Some(Value::Object(props)) = declared.remove(&m.key) {
+                m.properties = props;
+            }
+        }
+    }
     let locations = reader
         .spans
-        .keys
-        .iter()
-        .map(|(pointer, pos)| (pointer.clone(), pos.at(file)))
+        .into_keys()
+        .map(|(pointer, pos)| (pointer, pos.at(file)))
         .collect();
     let policy = DeclaredMethodsPolicy {
         name,

@@ -62,6 +62,9 @@
 //! | MFA032 | warning | lint: PerUserMfa `state` or an exception `enabled`/`enforced` while SecurityDefaults declares `enabled: true` |
 //! | MFA033 | error | a `mfactl.io/silence-<code>` annotation without a reason (empty or not a string) |
 //! | MFA034 | error | a `mfactl.io/silence-<code>` annotation naming an unknown code or a code that is not a lint |
+//! | MFA035 | warning | lint: SecurityDefaults declared `enabled: false` while nothing declared requires MFA in their place (a PerUserMfa `state: enabled`/`enforced`) |
+//! | MFA036 | error | a file exceeds an input bound: 16 MiB, 2,000,000 nodes after alias expansion, 10,000 aliases, 64 levels of nesting (at the byte, node or alias that crosses it) |
+//! | MFA037 | error | no policy document is declared in the files read |
 //! | MFA038 | error | plan time: a group display name or UPN in a target does not resolve in the tenant to exactly one object (did you mean; how many groups share the name) |
 //!
 //! MFA027–MFA032 are the lints ([`LINTS`], described in [`lints`]): legal settings that weaken
@@ -163,28 +166,27 @@ pub fn load(paths: &[PathBuf]) -> LoadOutcome {
 pub fn load_excluding(paths: &[PathBuf], excluded: &[PathBuf]) -> LoadOutcome {
     let mut loader = Loader::default();
     let files = files::collect(paths, excluded, &mut loader.diagnostics);
-    let sources: Vec<(PathBuf, Option<String>)> = files
-        .iter()
-        .map(|file| match std::fs::read_to_string(file) {
-            Ok(source) => (file.clone(), Some(source)),
-            Err(err) => {
-                loader.diagnostics.push(files::io_error(
-                    file,
-                    format!("cannot read {}: {err}", file.display()),
-                ));
-                (file.clone(), None)
+    // Each file is read (within its size bound) and parsed once, and its text dropped. The
+    // overlay documents of every file are taken before any base document is read, because
+    // an overlay merges into its kind's document wherever that is.
+    let mut parsed = Vec::with_capacity(files.len());
+    for file in &files {
+        match yaml::read_file(file, &yaml::LIMITS) {
+            Ok(source) => {
+                let (documents, findings) = loader.parse(file, &source);
+                parsed.push((file, documents, findings));
             }
-        })
-        .collect();
-    for (file, source) in &sources {
-        if let Some(source) = source {
-            loader.read_overlays(file, source);
+            Err(yaml::ReadFailure::TooLarge(finding)) => {
+                loader.diagnostics.push(finding.in_file(file));
+            }
+            Err(yaml::ReadFailure::Io(err)) => loader.diagnostics.push(files::io_error(
+                file,
+                format!("cannot read {}: {err}", file.display()),
+            )),
         }
     }
-    for (file, source) in &sources {
-        if let Some(source) = source {
-            loader.read(file, source);
-        }
+    for (file, documents, findings) in parsed {
+        loader.read_parsed(file, documents, findings);
     }
     loader.read_orphan_overlays();
     loader.require_a_document(paths, &files);
@@ -210,46 +212,52 @@ struct Loader {
 }
 
 impl Loader {
-    /// Reads every document of one file's text; overlay documents were taken by
-    /// [`Loader::read_overlays`], and are merged into the documents of their kind here.
+    /// Reads every document of one file's text, its overlays merged in.
+    #[cfg(test)]
     fn read(&mut self, file: &Path, source: &str) {
-        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        let (documents, findings) = yaml::parse(source);
-        let documents = documents
-            .iter()
-            .filter(|d| document::overlay_kind(d).is_none())
-            .map(|d| self.overlaid(d))
-            .collect();
-        self.read_documents(file, documents, findings);
+        let (documents, findings) = self.parse(file, source);
+        self.read_parsed(file, documents, findings);
     }
 
-    /// Takes the overlay documents (`metadata.overlay: true`) of one file's text: each is
-    /// checked on its own (its removals left out) and kept, its positions marked as its file's.
-    fn read_overlays(&mut self, file: &Path, source: &str) {
+    /// Parses one file's text. Its overlay documents (`metadata.overlay: true`) are taken
+    /// here: each is checked on its own (its removals left out) and kept, its positions
+    /// marked as its file's. The other documents are returned, with the parser's findings.
+    fn parse(&mut self, file: &Path, source: &str) -> (Vec<yaml::Document>, Vec<Finding>) {
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        let (documents, _) = yaml::parse(source);
+        let (documents, findings) = yaml::parse(source);
+        let mut base = Vec::with_capacity(documents.len());
         for doc in documents {
-            let (Some(kind), Some(mut root)) = (document::overlay_kind(&doc), doc.root) else {
+            let Some(kind) = document::overlay_kind(&doc) else {
+                base.push(doc);
+                continue;
+            };
+            let Some(mut root) = doc.root else {
                 continue;
             };
             root.tag_file(diagnostic::file_number(file));
-            let mut findings = Vec::new();
+            let mut found = Vec::new();
             let alone = yaml::Document {
                 root: Some(root.without_nulls()),
             };
-            document::read(&alone, file, &mut findings);
+            document::read(&alone, file, &mut found);
             self.diagnostics
-                .extend(findings.into_iter().map(|f| f.in_file(file)));
+                .extend(found.into_iter().map(|f| f.in_file(file)));
             self.overlays
                 .entry(kind)
                 .or_default()
                 .push((root, file.to_path_buf()));
         }
+        (base, findings)
+    }
+
+    /// Reads one file's parsed documents, with the overlays of their kind merged in.
+    fn read_parsed(&mut self, file: &Path, documents: Vec<yaml::Document>, findings: Vec<Finding>) {
+        let documents = documents.into_iter().map(|d| self.overlaid(d)).collect();
+        self.read_documents(file, documents, findings);
     }
 
     /// `doc` with the overlays of its kind merged into its `spec`, in the order read.
-    fn overlaid(&self, doc: &yaml::Document) -> yaml::Document {
-        let mut doc = doc.clone();
+    fn overlaid(&self, mut doc: yaml::Document) -> yaml::Document {
         let kind = doc
             .root
             .as_ref()

@@ -53,6 +53,7 @@
 //! with the same target already sets (MFA025), or that an earlier `all_users` rule already sets
 //! (MFA026), never applies. Overlaps through group membership show only against the tenant.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -309,12 +310,14 @@ pub(crate) fn read_per_user_mfa(
             .help("add `state: disabled` for everyone, or exceptions such as `- {group: Legacy VPN Users, state: enforced}`"),
         );
     }
-    let mut first: std::collections::HashMap<(&'static str, String), usize> =
-        std::collections::HashMap::with_capacity(written.len());
+    // The first exception naming each target, found through a map: a list of 100,000 users
+    // must not cost 100,000² comparisons.
+    let mut first: HashMap<(&'static str, String), usize> = HashMap::new();
     for (j, (later, at)) in written.iter().enumerate() {
         let earlier = *first.entry(later.target.identity()).or_insert(j);
-        if earlier < j {
-            let (earlier, _) = &written[earlier];
+        if earlier != j
+            && let Some((earlier, _)) = written.get(earlier)
+        {
             reader.findings.push(
                 Finding::new(
                     codes::SAME_TARGET,
@@ -568,29 +571,30 @@ fn preferred_method(reader: &mut Reader, node: &Node) -> Option<PreferredMethod>
 
 /// MFA025 and MFA026: properties of a rule that an earlier rule already decides.
 fn shadowed(rules: &[WrittenRule], out: &mut Vec<Finding>) {
-    // For each property, the first rule that sets it, by target identity (a map, so that a
-    // list of 100,000 rules is checked in proportion to its length).
-    let mut setting: std::collections::HashMap<(&str, (&'static str, String)), usize> =
-        std::collections::HashMap::with_capacity(rules.len());
+    // For each property: the first rule setting it for each target, and the first
+    // `all_users` rule setting it, kept as the rules are walked in order (maps, so that many
+    // rules cost their number, not its square).
+    let mut first: HashMap<(&str, (&'static str, String)), usize> = HashMap::new();
+    let mut first_all_users: HashMap<&str, usize> = HashMap::new();
     for (j, later) in rules.iter().enumerate() {
         for (property, at) in [
             (PREFERRED, later.preferred_pos),
             (SYSTEM_PREFERRED, later.system_pos),
         ] {
+            let target = &later.rule.target;
+            let key = (property, target.identity());
+            let same = first.get(&key).copied();
+            let after_all_users = first_all_users.get(property).copied();
             if later.sets(property) {
-                setting
-                    .entry((property, later.rule.target.identity()))
-                    .or_insert(j);
+                first.entry(key).or_insert(j);
+                if *target == RuleTarget::AllUsers {
+                    first_all_users.entry(property).or_insert(j);
+                }
             }
             let Some(at) = at else {
                 continue;
             };
-            let target = &later.rule.target;
-            if let Some(first) = setting
-                .get(&(property, target.identity()))
-                .filter(|&&n| n < j)
-                .map(|&n| &rules[n])
-            {
+            if let Some(first) = same.and_then(|i| rules.get(i)) {
                 out.push(
                     Finding::new(
                         codes::SAME_TARGET,
@@ -605,11 +609,7 @@ fn shadowed(rules: &[WrittenRule], out: &mut Vec<Finding>) {
                         "for each property, the first rule that targets a user and sets it decides: remove `{property}` from one of the two rules"
                     )),
                 );
-            } else if let Some(first) = setting
-                .get(&(property, RuleTarget::AllUsers.identity()))
-                .filter(|&&n| n < j)
-                .map(|&n| &rules[n])
-            {
+            } else if let Some(first) = after_all_users.and_then(|i| rules.get(i)) {
                 out.push(
                     Finding::new(
                         codes::AFTER_ALL_USERS,

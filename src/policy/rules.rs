@@ -97,26 +97,29 @@ fn conflicts(value: &Value, pointer: &str, spans: &Spans, out: &mut Vec<Finding>
                 ("includeTargets", "excludeTargets"),
                 ("includeTarget", "excludeTarget"),
             ] {
-                let as_list = |key: &str| -> Vec<(String, Value)> {
+                // (pointer, target) of each target under `key`, borrowed.
+                let as_list = |key: &str| -> Vec<(String, &Value)> {
                     match map.get(key) {
                         Some(Value::Array(items)) => items
                             .iter()
                             .enumerate()
-                            .map(|(i, t)| (format!("{}/{i}", child(pointer, key)), t.clone()))
+                            .map(|(i, t)| (format!("{}/{i}", child(pointer, key)), t))
                             .collect(),
-                        Some(t @ Value::Object(_)) => vec![(child(pointer, key), t.clone())],
+                        Some(t @ Value::Object(_)) => vec![(child(pointer, key), t)],
                         _ => Vec::new(),
                     }
                 };
-                let included = as_list(include);
+                // A set, so that long include and exclude lists cost their lengths, not
+                // their product.
+                let included: std::collections::HashSet<(String, String)> = as_list(include)
+                    .into_iter()
+                    .filter_map(|(_, t)| target_key(t))
+                    .collect();
                 for (at, target) in as_list(exclude) {
-                    let Some(key) = target_key(&target) else {
+                    let Some(key) = target_key(target) else {
                         continue;
                     };
-                    if included
-                        .iter()
-                        .any(|(_, t)| target_key(t).as_ref() == Some(&key))
-                    {
+                    if included.contains(&key) {
                         let id_pointer = format!("{at}/id");
                         out.push(
                             Finding::new(

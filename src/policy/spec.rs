@@ -12,29 +12,35 @@ use super::targets::{ALL_USERS, TARGET_FORMS, normalise_id};
 use super::yaml::{Entry, Node, NodeKind, Resolved};
 use crate::emulator::schema::{PropertyDef, is_guid};
 
-/// Where each JSON pointer of the declared spec was written.
+/// Where each JSON pointer of the declared spec was written: one map of both positions, as
+/// a spec of many targets records three pointers for each.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Spans {
-    /// The key of a property; the value of a target id; the start of a list item.
-    pub(crate) keys: BTreeMap<String, Pos>,
-    /// The value itself.
-    pub(crate) values: BTreeMap<String, Pos>,
+    /// Pointer → (the key of a property, the value of a target id, the start of a list item;
+    /// the value itself).
+    at: BTreeMap<String, (Pos, Pos)>,
 }
 
 impl Spans {
     pub(crate) fn record(&mut self, pointer: &str, key: Pos, value: Pos) {
-        self.keys.insert(pointer.to_string(), key);
-        self.values.insert(pointer.to_string(), value);
+        self.at.insert(pointer.to_string(), (key, value));
     }
 
     /// Where the key at `pointer` is written (the start of the file if it is unknown).
     pub(crate) fn key(&self, pointer: &str) -> Pos {
-        self.keys.get(pointer).copied().unwrap_or(Pos::START)
+        self.at.get(pointer).map_or(Pos::START, |(key, _)| *key)
     }
 
     /// Where the value at `pointer` is written (the start of the file if it is unknown).
     pub(crate) fn value(&self, pointer: &str) -> Pos {
-        self.values.get(pointer).copied().unwrap_or(Pos::START)
+        self.at.get(pointer).map_or(Pos::START, |(_, value)| *value)
+    }
+
+    /// Every pointer with where its key is written, the map consumed.
+    pub(crate) fn into_keys(self) -> impl Iterator<Item = (String, Pos)> {
+        self.at
+            .into_iter()
+            .map(|(pointer, (key, _))| (pointer, key))
     }
 }
 

@@ -15,6 +15,7 @@ mod faults;
 mod fixtures;
 mod fleet;
 mod graph_client;
+mod hostile_yaml;
 mod identity;
 mod inputs;
 mod names;
