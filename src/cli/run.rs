@@ -226,7 +226,15 @@ pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError
             let tenant = settings.tenant(source.tenant.as_deref())?;
             (tenant.policies.clone(), tenant.config_file.clone())
         }
-        Err(_) if source.config.is_none() => (vec![cwd.join("policies")], None),
+        // Offline with no configuration at all: the policies beside the working directory.
+        // A configuration file that exists but is refused is an error, not a fallback.
+        Err(_)
+            if source.config.is_none()
+                && env.get(config::ENV_CONFIG).is_none()
+                && !cwd.join(config::DEFAULT_CONFIG_FILE).exists() =>
+        {
+            (vec![cwd.join("policies")], None)
+        }
         Err(e) => return Err(e.into()),
     };
     let paths = if source.policies.is_empty() {

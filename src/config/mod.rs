@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 pub use env::Env;
+
+use crate::policy::BoundedYamlError;
 use file::{
     INLINE_SECRET_MARKER, Located, RawChangeWindow, RawConfig, RawCredential, RawDay,
     RawManagedIdentity, RawMode, RawNotifications, RawSecretRef, Seg,
@@ -544,9 +546,17 @@ pub fn resolve(explicit: Option<&Path>, env: &Env, cwd: &Path) -> Result<Setting
 }
 
 fn from_file(path: &Path) -> Result<Settings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    let text = crate::policy::read_bounded_yaml(path).map_err(|e| match e {
+        BoundedYamlError::Io(source) => ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        BoundedYamlError::Refused(d) => ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line: d.location.line,
+            column: d.location.column,
+            message: format!("{} ({})", d.message, d.code),
+        },
     })?;
     parse_file(path, &text)
 }

@@ -317,7 +317,7 @@ pub(crate) fn read_file(path: &std::path::Path, limits: &Limits) -> Result<Strin
         return Err(ReadFailure::TooLarge(too_large(
             at,
             format!(
-                "the file is {size}: a policy file may hold at most {} bytes{}",
+                "the file is {size}: mfactl reads at most {} bytes{} of one file",
                 grouped(limits.file_bytes),
                 mebibytes(limits.file_bytes)
             ),

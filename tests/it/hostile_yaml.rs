@@ -247,3 +247,47 @@ fn the_shipped_policies_and_a_100000_user_target_list_validate_under_the_same_bo
     assert_eq!(code(&many), 0, "{:?} {}", many.status, stderr(&many));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_configuration_file_is_refused_under_the_same_bounds() {
+    let p = Project::sandbox_tenant().await;
+    let config = std::fs::read_to_string(p.dir().join("mfactl.yaml")).unwrap();
+    // Aliases that expand past the node bound, in a configuration that would otherwise load.
+    let mut laughs = String::from(
+        "x-lol:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        laughs.push_str(&format!("  {name}: &{name} [{refs}]\n"));
+    }
+    // And nesting 200,000 deep, which serde_yaml alone took minutes to refuse.
+    let deep = format!("tenants: {}{}\n", "[".repeat(200_000), "]".repeat(200_000));
+    for (what, text, at) in [
+        ("aliases", format!("{laughs}{config}"), "mfactl.yaml:8:"),
+        ("nesting", deep, "mfactl.yaml:1:"),
+    ] {
+        std::fs::write(p.dir().join("mfactl.yaml"), &text).unwrap();
+        for verb in [&["validate"][..], &["plan"], &["apply", "--yes"]] {
+            let o = bounded(p.command(verb));
+            assert_eq!(
+                code(&o),
+                3,
+                "{what}, {verb:?}: {:?} {}",
+                o.status,
+                stderr(&o)
+            );
+            let err = stderr(&o);
+            assert!(err.contains(at), "{what}, {verb:?}: {err}");
+            let expected = if what == "aliases" {
+                "(MFA036)"
+            } else {
+                "(MFA001)"
+            };
+            assert!(err.contains(expected), "{what}, {verb:?}: {err}");
+        }
+    }
+    assert!(
+        p.h.requests().await.is_empty(),
+        "nothing reaches the tenant"
+    );
+}
