@@ -124,6 +124,8 @@ struct Target {
     tenant: TenantSettings,
     env: Env,
     audit_log: PathBuf,
+    /// The configuration file, when there is one (the controller watches it).
+    config: Option<PathBuf>,
     /// `notifications:` from mfactl.yaml (empty in environment mode and the sandbox).
     notifications: NotificationSettings,
     _sandbox: Option<crate::emulator::RunningEmulator>,
@@ -147,6 +149,7 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
             tenant: sb.tenant,
             env: sb.env,
             audit_log: std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
+            config: None,
             notifications: NotificationSettings::default(),
             _sandbox: Some(sb.emulator),
         });
@@ -160,6 +163,10 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
         tenant,
         env,
         audit_log: settings.audit_log.clone(),
+        config: match &settings.source {
+            config::ConfigSource::File(path) => Some(path.clone()),
+            config::ConfigSource::Environment => None,
+        },
         notifications: settings.notifications.clone(),
         _sandbox: None,
     })
@@ -741,8 +748,12 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     let bound = controller::serve::serve(args.listen, std::sync::Arc::clone(&health))
         .await
         .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
-    let (_watcher, mut changes) = controller::watch::watch(controller.policy_paths())
-        .map_err(|e| RunError::Controller(e.to_string()))?;
+    let (_watcher, mut changes) = controller::watch::watch(controller::watch::Watched {
+        roots: controller.policy_paths().to_vec(),
+        config: target.config.clone(),
+        is_policy: controller::watch::Watched::loader_rule(),
+    })
+    .map_err(|e| RunError::Controller(e.to_string()))?;
     let stopped = std::sync::Arc::new(tokio::sync::Notify::new());
     {
         let (stop, stopped) = (

@@ -275,7 +275,15 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
         .await
         .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
     let (_watcher, mut changes) =
-        crate::controller::watch::watch(&paths).map_err(|e| RunError::Controller(e.to_string()))?;
+        crate::controller::watch::watch(crate::controller::watch::Watched {
+            roots: paths,
+            config: match &settings.source {
+                config::ConfigSource::File(path) => Some(path.clone()),
+                config::ConfigSource::Environment => None,
+            },
+            is_policy: crate::controller::watch::Watched::loader_rule(),
+        })
+        .map_err(|e| RunError::Controller(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(tokio::sync::Notify::new());
     {
