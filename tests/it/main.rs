@@ -17,6 +17,7 @@ mod fleet;
 mod graph_client;
 mod identity;
 mod notify;
+mod output;
 mod overlays;
 mod per_user;
 mod plan_props;
