@@ -364,6 +364,7 @@ async fn start(latency: Duration, policies: &Path) -> Target {
         authority_host: url::Url::parse(&endpoints.login_url).expect("login URL"),
         ca_file: endpoints.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
+        config_file: None,
     };
     Target {
         emulator,

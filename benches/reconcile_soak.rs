@@ -131,7 +131,7 @@ async fn soak(cycles: usize, rate: f64) {
             CycleOutcome::Observed(_) => "observed",
             CycleOutcome::Applied(_) => "applied",
             CycleOutcome::Partial { error, .. } => {
-                unreported += usize::from(error.is_empty());
+                unreported += usize::from(error.as_ref().is_none_or(|e| e.to_string().is_empty()));
                 "partial"
             }
             CycleOutcome::Invalid { .. } => "invalid",

@@ -67,8 +67,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn emulator(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+    let tls = args.tls;
     let running = Emulator::start(args.into_config()?).await?;
     printer::data_line(&serde_json::to_string(&running.endpoints)?);
+    if !tls {
+        printer::status(&format!(
+            "mfactl emulator: loginUrl {} is plain HTTP, which mfactl and the Azure identity libraries refuse as an authority; \
+             to sign in, start it with --tls and pass AZURE_AUTHORITY_HOST=https://localhost:{} and SSL_CERT_FILE=<caFile>",
+            running.endpoints.login_url,
+            running.addr.port()
+        ));
+    }
     wait_for_stop_signal().await?;
     printer::status("mfactl emulator: stopping");
     running.shutdown().await;

@@ -108,7 +108,7 @@ impl AuditLog {
 }
 
 /// The commit checked out where the policies live, if they are in a git checkout.
-fn git_commit(path: &Path) -> Option<String> {
+pub fn git_commit(path: &Path) -> Option<String> {
     let dir = if path.is_dir() { path } else { path.parent()? };
     let out = std::process::Command::new("git")
         .arg("-C")

@@ -124,8 +124,6 @@ struct Target {
     tenant: TenantSettings,
     env: Env,
     audit_log: PathBuf,
-    /// The configuration file, when there is one (the controller watches it).
-    config: Option<PathBuf>,
     /// `notifications:` from mfactl.yaml (empty in environment mode and the sandbox).
     notifications: NotificationSettings,
     _sandbox: Option<crate::emulator::RunningEmulator>,
@@ -148,8 +146,11 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
         return Ok(Target {
             tenant: sb.tenant,
             env: sb.env,
-            audit_log: std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
-            config: None,
+            // MFACTL_AUDIT_LOG as for a real tenant; else the temp dir, not the current one.
+            audit_log: env.get(config::ENV_AUDIT_LOG).map_or_else(
+                || std::env::temp_dir().join("mfactl-sandbox-audit.jsonl"),
+                |p| cwd.join(p),
+            ),
             notifications: NotificationSettings::default(),
             _sandbox: Some(sb.emulator),
         });
@@ -163,18 +164,16 @@ async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
         tenant,
         env,
         audit_log: settings.audit_log.clone(),
-        config: match &settings.source {
-            config::ConfigSource::File(path) => Some(path.clone()),
-            config::ConfigSource::Environment => None,
-        },
         notifications: settings.notifications.clone(),
         _sandbox: None,
     })
 }
 
-/// Loads and validates the policies, printing every diagnostic.
-fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
-    let outcome = policy::load(paths);
+/// Loads and validates the policies (never `config_file` among them), printing every
+/// diagnostic.
+fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<PolicySet, RunError> {
+    let excluded: Vec<PathBuf> = config_file.map(Path::to_path_buf).into_iter().collect();
+    let outcome = policy::load_excluding(paths, &excluded);
     // Paths under the working directory are shown relative to it, as people typed them.
     let cwd = cwd_prefix();
     for d in &outcome.diagnostics {
@@ -199,17 +198,21 @@ fn load(paths: &[PathBuf]) -> Result<PolicySet, RunError> {
 /// `mfactl validate`: offline checks only.
 pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError> {
     let source = &args.source;
-    let paths = if !source.policies.is_empty() {
-        source.policies.clone()
-    } else {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        match config::resolve(source.config.as_deref(), &env, &cwd) {
-            Ok(settings) => settings.tenant(source.tenant.as_deref())?.policies.clone(),
-            Err(_) if source.config.is_none() => vec![cwd.join("policies")],
-            Err(e) => return Err(e.into()),
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let (paths, config_file) = match config::resolve(source.config.as_deref(), &env, &cwd) {
+        Ok(settings) => {
+            let tenant = settings.tenant(source.tenant.as_deref())?;
+            (tenant.policies.clone(), tenant.config_file.clone())
         }
+        Err(_) if source.config.is_none() => (vec![cwd.join("policies")], None),
+        Err(e) => return Err(e.into()),
     };
-    let set = load(&paths)?;
+    let paths = if source.policies.is_empty() {
+        paths
+    } else {
+        source.policies.clone()
+    };
+    let set = load(&paths, config_file.as_deref())?;
     printer::status(&format!("{} policy file(s) are valid.", set.files.len()));
     Ok(ExitCode::Success)
 }
@@ -233,7 +236,10 @@ pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
     }
     let target = target(&args.target, env).await?;
     // Validate before any network I/O.
-    let set = load(&target.tenant.policies)?;
+    let set = load(
+        &target.tenant.policies,
+        target.tenant.config_file.as_deref(),
+    )?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
     let plan = live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?;
     printer::data(&report::render(&plan, args.output, colour()));
@@ -340,7 +346,10 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             (saved, client)
         }
         None => {
-            let set = load(&target.tenant.policies)?;
+            let set = load(
+                &target.tenant.policies,
+                target.tenant.config_file.as_deref(),
+            )?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
                 live::compute(&client, &target.tenant.name, &set, &Progress::stderr()).await?,
@@ -490,7 +499,10 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
     let set = if args.live {
         PolicySet::default()
     } else {
-        load(&target.tenant.policies)?
+        load(
+            &target.tenant.policies,
+            target.tenant.config_file.as_deref(),
+        )?
     };
     let client = GraphClient::connect(&target.tenant, &target.env)?;
     let scope = match &args.user {
@@ -546,10 +558,10 @@ fn once_exit(outcome: CycleOutcome) -> Result<ExitCode, RunError> {
     match outcome {
         CycleOutcome::InSync | CycleOutcome::Applied(_) => Ok(ExitCode::Success),
         CycleOutcome::Observed(_) => Ok(ExitCode::Drift),
-        CycleOutcome::Partial { applied, .. } => Err(RunError::Partial {
+        CycleOutcome::Partial { applied, error, .. } => Err(RunError::Partial {
             applied,
             failed: 1,
-            cause: None,
+            cause: error,
         }),
         CycleOutcome::Invalid { errors } => Err(RunError::InvalidPolicy(errors)),
         CycleOutcome::Failed(e) => Err(e.into()),
@@ -661,7 +673,10 @@ fn report_cycle(
             fields.push(("resources", resources(plan)));
             (
                 Level::Error,
-                format!("{tenant}: partial apply, {applied} resource(s) changed before: {error}"),
+                format!(
+                    "{tenant}: partial apply, {applied} resource(s) changed before: {}",
+                    controller::partial_failure(error.as_ref()).error
+                ),
             )
         }
         CycleOutcome::Invalid { errors } => (
@@ -750,8 +765,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
     let (_watcher, mut changes) = controller::watch::watch(controller::watch::Watched {
         roots: controller.policy_paths().to_vec(),
-        config: target.config.clone(),
-        is_policy: controller::watch::Watched::loader_rule(),
+        config: target.tenant.config_file.clone(),
     })
     .map_err(|e| RunError::Controller(e.to_string()))?;
     let stopped = std::sync::Arc::new(tokio::sync::Notify::new());

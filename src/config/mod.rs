@@ -225,6 +225,9 @@ pub struct TenantSettings {
     pub ca_file: Option<PathBuf>,
     /// What `mfactl reconcile` does with the tenant: mode, suspension, change windows.
     pub control: TenantControl,
+    /// The configuration file these settings were read from, if any: never read as a
+    /// policy file, even inside a policy directory.
+    pub config_file: Option<PathBuf>,
 }
 
 /// How a tenant signs in (README "Credentials"). Holds only the names of the places where
@@ -734,6 +737,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             authority_host,
             ca_file: t.ca_file.map(|p| base.join(p)),
             control,
+            config_file: Some(path.to_path_buf()),
         });
     }
     let notifications = match raw.notifications {
@@ -929,6 +933,7 @@ fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, ConfigError> {
             authority_host,
             ca_file: None,
             control: TenantControl::default(),
+            config_file: None,
         }],
         audit_log: cwd.join(DEFAULT_AUDIT_LOG),
         source: ConfigSource::Environment,

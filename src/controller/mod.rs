@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::apply::{self, AuditLog};
 use crate::config::{Env, TenantSettings};
 use crate::graph::{GraphClient, GraphError};
-use crate::notify::{Action, DriftAlert};
+use crate::notify::{Action, DriftAlert, Failure, FailureKind, InvalidDeclaration};
 use crate::plan::Plan;
 use crate::plan::live::{self, PlanningError};
 use crate::policy::{self, PolicySet, Severity};
@@ -43,8 +43,8 @@ pub enum CycleOutcome {
         plan: Plan,
         /// Resources changed.
         applied: usize,
-        /// Why the rest was not.
-        error: String,
+        /// The error that stopped the apply; `None` when a stop was requested.
+        error: Option<GraphError>,
     },
     /// The policy files are invalid and no earlier valid declaration exists.
     Invalid {
@@ -77,6 +77,86 @@ pub enum CycleError {
     Lockout(usize),
 }
 
+impl CycleError {
+    /// What the failure is, for alerts and metrics: its kind, the service's code and the
+    /// resource, never per-request identifiers.
+    pub fn failure(&self) -> Failure {
+        let (kind, code, resource) = match self {
+            CycleError::Graph(e) | CycleError::Planning(PlanningError::Graph(e)) => {
+                graph_failure(e)
+            }
+            CycleError::Planning(PlanningError::Plan(e)) => {
+                (FailureKind::Planning, None, Some(e.to_string()))
+            }
+            CycleError::Planning(e @ PlanningError::NoSuchGroup { .. })
+            | CycleError::Planning(e @ PlanningError::AmbiguousGroup { .. })
+            | CycleError::Planning(e @ PlanningError::NoSuchUser { .. }) => {
+                (FailureKind::Planning, None, Some(e.to_string()))
+            }
+            CycleError::Audit(e) => (FailureKind::Audit, None, Some(e.path.display().to_string())),
+            CycleError::NotConverged(missing) => {
+                (FailureKind::Convergence, None, Some(missing.clone()))
+            }
+            CycleError::Lockout(_) => (FailureKind::Lockout, None, None),
+        };
+        Failure {
+            kind,
+            code,
+            resource,
+            error: self.to_string(),
+        }
+    }
+}
+
+/// A Graph or token-endpoint failure's kind, code and resource (the path without its query).
+fn graph_failure(e: &GraphError) -> (FailureKind, Option<String>, Option<String>) {
+    let resource = e.request().map(|r| {
+        r.path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    });
+    let with_status = |status: u16, code: &str| {
+        Some(if code.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status} {code}")
+        })
+    };
+    let (kind, code) = match e {
+        GraphError::Secret { .. } | GraphError::CaFile { .. } | GraphError::Setup { .. } => {
+            (FailureKind::Config, None)
+        }
+        GraphError::Authentication { status: None, .. } => (FailureKind::Network, None),
+        GraphError::Authentication { status, code, .. } => (
+            FailureKind::Auth,
+            code.clone().or_else(|| status.map(|s| s.to_string())),
+        ),
+        GraphError::Unauthorized { code, .. } => (FailureKind::Auth, with_status(401, code)),
+        GraphError::Forbidden { code, .. } => (FailureKind::Permission, with_status(403, code)),
+        GraphError::NotFound { code, .. } => (FailureKind::Graph, with_status(404, code)),
+        GraphError::BadRequest { code, .. } => (FailureKind::Graph, with_status(400, code)),
+        GraphError::Rejected { status, code, .. } | GraphError::Server { status, code, .. } => {
+            (FailureKind::Graph, with_status(*status, code))
+        }
+        GraphError::Throttled { .. } => (FailureKind::Graph, Some("429".into())),
+        GraphError::Network { .. } => (FailureKind::Network, None),
+        GraphError::Deadline {
+            last: Some(last), ..
+        } => {
+            let (kind, code, _) = graph_failure(last);
+            (kind, code)
+        }
+        GraphError::Deadline { last: None, .. } => (FailureKind::Network, None),
+        GraphError::InvalidBatch { .. } => (FailureKind::Graph, Some("invalidBatch".into())),
+        GraphError::InvalidResponse { status, .. } => {
+            (FailureKind::Graph, with_status(*status, "invalidResponse"))
+        }
+    };
+    (kind, code, resource)
+}
+
 impl CycleOutcome {
     /// Whether the cycle ended without an error (drift observed counts as success).
     pub fn succeeded(&self) -> bool {
@@ -107,8 +187,10 @@ pub struct Controller {
     /// The HTTP client to build `client` on, when a fleet shares one.
     http: Option<reqwest::Client>,
     last_valid: Option<PolicySet>,
-    /// Error count of the policy files at the last cycle, when they were invalid.
-    invalid: Option<usize>,
+    /// The policy files at the last cycle, when they were invalid.
+    invalid: Option<InvalidDeclaration>,
+    /// The commit the policy files came from at the last cycle.
+    commit: Option<String>,
     /// Whether the last cycle observed only because it ran outside every change window.
     outside_window: bool,
     metrics: Arc<Metrics>,
@@ -134,6 +216,7 @@ impl Controller {
             http: None,
             last_valid: None,
             invalid: None,
+            commit: None,
             outside_window: false,
             metrics,
         }
@@ -170,7 +253,8 @@ impl Controller {
 
     /// Reads the declaration: the current files if they are valid, else the last valid ones.
     fn declaration(&mut self, report: &mut dyn FnMut(Line)) -> Result<PolicySet, usize> {
-        let outcome = policy::load(&self.tenant.policies);
+        let outcome =
+            policy::load_excluding(&self.tenant.policies, self.tenant.config_file.as_slice());
         let errors = outcome
             .diagnostics
             .iter()
@@ -179,9 +263,19 @@ impl Controller {
         for d in &outcome.diagnostics {
             report(Line::diagnostic(d, d.to_string()));
         }
-        self.invalid = (errors > 0).then_some(errors);
+        let valid = outcome.set.is_some() && errors == 0;
+        self.commit = self
+            .tenant
+            .policies
+            .first()
+            .and_then(|p| apply::git_commit(p));
+        self.invalid = (!valid).then(|| InvalidDeclaration {
+            errors: errors.max(1),
+            commit: self.commit.clone(),
+            last_valid_kept: self.last_valid.is_some(),
+        });
         match outcome.set {
-            Some(set) if errors == 0 => {
+            Some(set) if valid => {
                 self.last_valid = Some(set.clone());
                 Ok(set)
             }
@@ -202,13 +296,32 @@ impl Controller {
         }
     }
 
+    /// The policy files at the last cycle, when they were invalid.
+    pub fn invalid_declaration(&self) -> Option<&InvalidDeclaration> {
+        self.invalid.as_ref()
+    }
+
     /// One cycle: declaration, tenant, plan, then observe or apply. `stop` is only read
     /// between two PATCHes; a cycle that started applying finishes its plan.
     pub async fn cycle(&mut self, stop: &AtomicBool, report: &mut dyn FnMut(Line)) -> CycleOutcome {
         let started = Instant::now();
         let outcome = self.run_cycle(stop, report).await;
-        self.metrics
-            .record_cycle(&self.tenant.name, &outcome, started.elapsed(), now_secs());
+        let declaration = match &self.invalid {
+            Some(d) => metrics::Declaration::Invalid {
+                errors: d.errors,
+                commit: d.commit.clone(),
+            },
+            None => metrics::Declaration::Valid {
+                commit: self.commit.clone(),
+            },
+        };
+        self.metrics.record_cycle(
+            &self.tenant.name,
+            &outcome,
+            &declaration,
+            started.elapsed(),
+            now_secs(),
+        );
         outcome
     }
 
@@ -266,9 +379,7 @@ impl Controller {
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Partial {
                 applied: outcome.applied_count(),
-                error: outcome
-                    .first_error()
-                    .map_or_else(|| "a stop was requested".into(), ToString::to_string),
+                error: outcome.first_error().cloned(),
                 plan,
             };
         }
@@ -293,54 +404,69 @@ impl Controller {
     }
 }
 
+/// The failure that stopped a partial apply.
+pub fn partial_failure(error: Option<&GraphError>) -> Failure {
+    match error {
+        Some(e) => {
+            let (kind, code, resource) = graph_failure(e);
+            Failure {
+                kind,
+                code,
+                resource,
+                error: e.to_string(),
+            }
+        }
+        None => Failure {
+            kind: FailureKind::Interrupted,
+            code: None,
+            resource: None,
+            error: "a stop was requested".into(),
+        },
+    }
+}
+
 impl Controller {
-    /// What to tell people about a cycle: its drift and what was done about it. An invalid
-    /// policy commit is reported as a failure even when the last valid declaration was in
-    /// sync, so that someone fixes it.
+    /// What to tell people about a cycle: what it did (the action its log line says), its
+    /// drift, and, apart, the policy files when they are invalid, so that someone fixes
+    /// them even when the last valid declaration was in sync or applied.
     pub fn alert(&self, outcome: &CycleOutcome, link: Option<String>) -> DriftAlert {
         let tenant = self.tenant.name.clone();
-        let failed = |error: String, changes| DriftAlert {
+        let bare = |action: Action| DriftAlert {
             tenant: tenant.clone(),
-            action: Action::Failed { error },
-            changes,
+            action,
+            changes: Vec::new(),
+            impact: None,
+            declaration: None,
             link: link.clone(),
         };
-        if let Some(errors) = self.invalid {
-            let error = format!(
-                "{errors} error(s) in the policy files; the last valid declaration is kept"
-            );
-            let changes = outcome
-                .plan()
-                .map(|p| DriftAlert::from_plan(p, Action::Observed, None).changes)
-                .unwrap_or_default();
-            return failed(error, changes);
-        }
-        match outcome {
-            CycleOutcome::InSync => DriftAlert {
-                tenant,
-                action: Action::Observed,
-                changes: Vec::new(),
-                link,
-            },
-            CycleOutcome::Observed(plan) => DriftAlert::from_plan(plan, Action::Observed, link),
-            CycleOutcome::Applied(plan) => {
-                DriftAlert::from_plan(plan, Action::Applied { verified: true }, link)
+        let mut alert = match outcome {
+            CycleOutcome::InSync if self.invalid.is_some() => bare(Action::Invalid),
+            CycleOutcome::InSync => bare(Action::Observed),
+            CycleOutcome::Observed(plan) => {
+                DriftAlert::from_plan(plan, Action::Observed, link.clone())
             }
-            CycleOutcome::Partial { plan, error, .. } => DriftAlert::from_plan(
+            CycleOutcome::Applied(plan) => {
+                DriftAlert::from_plan(plan, Action::Applied { verified: true }, link.clone())
+            }
+            CycleOutcome::Partial {
                 plan,
-                Action::Failed {
-                    error: error.clone(),
+                applied,
+                error,
+            } => DriftAlert::from_plan(
+                plan,
+                Action::Partial {
+                    applied: *applied,
+                    failure: partial_failure(error.as_ref()),
                 },
-                link,
+                link.clone(),
             ),
-            CycleOutcome::Invalid { errors } => failed(
-                format!(
-                    "{errors} error(s) in the policy files and no earlier valid declaration; nothing was sent"
-                ),
-                Vec::new(),
-            ),
-            CycleOutcome::Failed(e) => failed(e.to_string(), Vec::new()),
-        }
+            CycleOutcome::Invalid { .. } => bare(Action::Invalid),
+            CycleOutcome::Failed(e) => bare(Action::Failed {
+                failure: e.failure(),
+            }),
+        };
+        alert.declaration = self.invalid.clone();
+        alert
     }
 }
 

@@ -1,4 +1,9 @@
 //! `GET /healthz`, `/readyz` and `/metrics` on `--listen`.
+//!
+//! `/readyz` is 200 once a cycle has succeeded, and 503 before that and while any tenant's
+//! policy files are invalid: the repository's declaration is then not what is enforced (the
+//! last valid one is), as Flux marks a Kustomization not ready when its source fails to
+//! build although the last applied revision stays in place.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +23,8 @@ use super::Metrics;
 pub struct Health {
     /// Metrics to render.
     pub metrics: Arc<Metrics>,
-    /// Set once a cycle has succeeded: ready to be relied on.
+    /// Set once a cycle has succeeded: ready to be relied on, unless a tenant's policy files
+    /// are invalid (from [`Metrics::invalid_declarations`]).
     pub ready: AtomicBool,
 }
 
@@ -29,6 +35,35 @@ fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
     r
+}
+
+/// `/readyz`: 503 while a tenant's policy files are invalid or before any cycle succeeded.
+fn readiness(health: &Health) -> Response<Full<Bytes>> {
+    let invalid = health.metrics.invalid_declarations();
+    if !invalid.is_empty() {
+        let lines: String = invalid
+            .iter()
+            .map(|(tenant, errors, commit)| {
+                format!(
+                    "{tenant}: the policy files{} have {errors} error(s); the last valid declaration (if any) is enforced\n",
+                    commit
+                        .as_deref()
+                        .map(|c| format!(" at commit {c}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        return reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", lines);
+    }
+    if health.ready.load(Ordering::SeqCst) {
+        reply(StatusCode::OK, "text/plain", "ready\n".into())
+    } else {
+        reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "no successful reconcile yet\n".into(),
+        )
+    }
 }
 
 /// Binds `addr` and serves the endpoints in the background; returns the bound address.
@@ -44,14 +79,7 @@ pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> std::io::Result<Soc
                     async move {
                         let r = match req.uri().path() {
                             "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
-                            "/readyz" if health.ready.load(Ordering::SeqCst) => {
-                                reply(StatusCode::OK, "text/plain", "ready\n".into())
-                            }
-                            "/readyz" => reply(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "text/plain",
-                                "no successful reconcile yet\n".into(),
-                            ),
+                            "/readyz" => readiness(&health),
                             "/metrics" => reply(
                                 StatusCode::OK,
                                 "text/plain; version=0.0.4; charset=utf-8",

@@ -274,17 +274,25 @@ impl OAuthError {
     }
 
     fn into_response(self) -> ApiResponse {
+        // As Entra does: a trace id, a correlation id and a timestamp, new on every request,
+        // in the description as well as in their own fields.
         let trace = super::control::new_request_id();
+        let correlation = super::control::new_request_id();
+        let timestamp = super::control::now_graph_date().replace('T', " ") + "Z";
         ApiResponse {
             status: self.status,
             headers: Vec::new(),
             body: Some(Body::Json(json!({
                 "error": self.error,
-                "error_description": format!("AADSTS{}: {} Trace ID: {trace}", self.code, self.description),
+                "error_description": format!(
+                    "AADSTS{}: {} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {timestamp}",
+                    self.code, self.description
+                ),
                 "error_codes": [self.code],
-                "timestamp": super::control::now_graph_date().replace('T', " ") + "Z",
+                "timestamp": timestamp,
                 "trace_id": trace,
-                "correlation_id": super::control::new_request_id(),
+                "correlation_id": correlation,
+                "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
             }))),
         }
     }

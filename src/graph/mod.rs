@@ -804,6 +804,7 @@ mod tests {
             authority_host: Url::parse("https://login.microsoftonline.com").unwrap(),
             ca_file: None,
             control: crate::config::TenantControl::default(),
+            config_file: None,
         };
         let client = GraphClient::connect(&tenant, &Env::empty().with("S", "x")).unwrap();
         send_sync(&client);

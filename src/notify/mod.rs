@@ -40,7 +40,11 @@ pub use send::{SendError, SendPolicy};
 pub use state::{AlertState, Decision, Entry, STATE_FILE, decide, fingerprint};
 
 /// Version of the generic webhook's JSON report ([`webhook::payload`]).
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: `impact` is a field of its own (it was rows of `changes`), the actions `partial` and
+/// `invalid` are new (both were `failed`), failures carry `kind`, `code` and `resource`, and
+/// `declaration` reports invalid policy files.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A secret string, such as a webhook URL or an HMAC key. `Debug` never shows it, and it
 /// has no `Display`: read it with [`Secret::expose`] where it is used, and nowhere else.
@@ -143,7 +147,70 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// What mfactl did about the drift.
+/// What kind of failure a cycle met: with the service's code and the resource, what
+/// identifies a failure across cycles ([`fingerprint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureKind {
+    /// A local setting cannot be used (the client secret, a CA file); nothing was sent.
+    Config,
+    /// The token endpoint refused the credential (an `AADSTS` code), or Graph answered 401.
+    Auth,
+    /// Graph answered 403: the application lacks a permission.
+    Permission,
+    /// Graph refused or failed a request (4xx, 429, 5xx, an unreadable answer).
+    Graph,
+    /// No answer: connection refused or dropped, TLS, timeout, deadline.
+    Network,
+    /// No plan could be made: a name that does not resolve, a declaration that does not fit.
+    Planning,
+    /// The plan would leave users with no usable MFA method; nothing was applied.
+    Lockout,
+    /// The audit log cannot be written; nothing was applied.
+    Audit,
+    /// Applied, but the re-read tenant does not show the declared values.
+    Convergence,
+    /// A stop was requested during an apply.
+    Interrupted,
+}
+
+impl FailureKind {
+    /// `config`, `auth`, `permission`, `graph`, `network`, `planning`, `lockout`, `audit`,
+    /// `convergence`, `interrupted` (also the metrics' `reason` label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Config => "config",
+            FailureKind::Auth => "auth",
+            FailureKind::Permission => "permission",
+            FailureKind::Graph => "graph",
+            FailureKind::Network => "network",
+            FailureKind::Planning => "planning",
+            FailureKind::Lockout => "lockout",
+            FailureKind::Audit => "audit",
+            FailureKind::Convergence => "convergence",
+            FailureKind::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A failure as alerts report it: what it is (`kind`, `code`, `resource`, which
+/// [`fingerprint`] uses) and what people read (`error`, which it does not: the text carries
+/// per-request trace ids and timestamps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// The service's error code: `AADSTS7000215`, `403 Authorization_RequestDenied`, `503`.
+    pub code: Option<String>,
+    /// What it is about: the Graph path (without its query), the audit log, the resources
+    /// that did not converge.
+    pub resource: Option<String>,
+    /// What went wrong, one line, as logged.
+    pub error: String,
+}
+
+/// What mfactl did in the cycle, as its log line says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Action {
@@ -154,27 +221,85 @@ pub enum Action {
         /// Whether the re-read confirmed every change.
         verified: bool,
     },
-    /// Applying failed, or mfactl could not reconcile at all (with no `changes`: an invalid
-    /// policy commit, a failed read).
-    Failed {
-        /// What went wrong, one line.
-        error: String,
+    /// Some changes were applied, then one failed (or a stop was requested); the next
+    /// cycle converges from there.
+    Partial {
+        /// Resources changed before the failure.
+        applied: usize,
+        /// Why the rest was not.
+        #[serde(flatten)]
+        failure: Failure,
     },
+    /// mfactl could not reconcile: the tenant could not be read or written, no plan could
+    /// be made, or a guard refused it.
+    Failed {
+        /// What went wrong.
+        #[serde(flatten)]
+        failure: Failure,
+    },
+    /// The policy files are invalid, and nothing else happened: no earlier valid
+    /// declaration exists, or the tenant matches the last valid one
+    /// ([`DriftAlert::declaration`] says which).
+    Invalid,
     /// The drift is gone. [`Notifier::notify`] sends this itself when an alerted drift
     /// disappears; callers report "no drift" with an empty `changes` list.
     Resolved,
 }
 
 impl Action {
-    /// `observed`, `applied`, `failed` or `resolved`.
+    /// `observed`, `applied`, `partial`, `failed`, `invalid` or `resolved`.
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Observed => "observed",
             Action::Applied { .. } => "applied",
+            Action::Partial { .. } => "partial",
             Action::Failed { .. } => "failed",
+            Action::Invalid => "invalid",
             Action::Resolved => "resolved",
         }
     }
+
+    /// The failure, for a partial or failed cycle.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Action::Partial { failure, .. } | Action::Failed { failure } => Some(failure),
+            _ => None,
+        }
+    }
+}
+
+/// Policy files that did not validate at this cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidDeclaration {
+    /// Error diagnostics.
+    pub errors: usize,
+    /// The commit checked out where the policies live (`git rev-parse HEAD`), if they are in
+    /// a git checkout.
+    pub commit: Option<String>,
+    /// Whether the cycle used the last valid declaration instead (else nothing was read).
+    pub last_valid_kept: bool,
+}
+
+/// One from→to change of the method users are first prompted with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptChange {
+    /// The method prompted before (`push`, `sms`, `none`, …).
+    pub from: String,
+    /// The method prompted after.
+    pub to: String,
+    /// How many users.
+    pub users: usize,
+}
+
+/// What the drift's repair does to sign-in prompts (from the plan's simulation).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertImpact {
+    /// Users whose first prompt changes, by from→to, largest first.
+    pub prompts: Vec<PromptChange>,
+    /// Users who have a usable MFA method now and would have none (a lockout).
+    pub newly_without_mfa: usize,
 }
 
 /// One drifted property.
@@ -200,6 +325,10 @@ pub struct DriftAlert {
     /// The drift: every property whose live value differs from the declared one. Empty
     /// when the tenant is in sync.
     pub changes: Vec<DriftChange>,
+    /// What repairing the drift does to sign-in prompts, when the plan simulated it.
+    pub impact: Option<AlertImpact>,
+    /// The policy files, when they did not validate (`None`: they did).
+    pub declaration: Option<InvalidDeclaration>,
     /// The CI run or commit behind this pass ([`run_link`]).
     pub link: Option<String>,
 }
@@ -207,7 +336,7 @@ pub struct DriftAlert {
 impl DriftAlert {
     /// An alert from a plan: one [`DriftChange`] per property change, in plan order; per-user
     /// changes grouped by resource, property and values (`1,200 user(s): authentication/requirements`);
-    /// then the impact on sign-in prompts, one entry per from→to transition.
+    /// and the impact on sign-in prompts, apart from the changes.
     pub fn from_plan(plan: &Plan, action: Action, link: Option<String>) -> Self {
         let mut changes: Vec<DriftChange> = plan
             .changes
@@ -252,29 +381,37 @@ impl DriftAlert {
                     declared,
                 }),
         );
-        if let Some(impact) = &plan.impact {
-            changes.extend(impact.transitions.iter().map(|t| DriftChange {
-                resource: "impact on sign-in prompts".into(),
-                property: format!("{} user(s)", crate::printer::thousands(t.users as u64)),
-                live: Value::String(t.from.clone()),
-                declared: Value::String(t.to.clone()),
-            }));
-        }
+        let impact = plan.impact.as_ref().map(|i| AlertImpact {
+            prompts: i
+                .transitions
+                .iter()
+                .map(|t| PromptChange {
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    users: t.users,
+                })
+                .collect(),
+            newly_without_mfa: i.newly_without.len(),
+        });
         Self {
             tenant: plan.tenant.clone(),
             action,
             changes,
+            impact,
+            declaration: None,
             link,
         }
     }
 
-    /// Whether there is something to report: drift, or a failure (with or without changes).
+    /// Whether there is something to report: drift, a failure, or invalid policy files.
     /// [`Action::Resolved`] never has.
     pub fn has_drift(&self) -> bool {
         match self.action {
             Action::Resolved => false,
-            Action::Failed { .. } => true,
-            Action::Observed | Action::Applied { .. } => !self.changes.is_empty(),
+            Action::Failed { .. } | Action::Partial { .. } | Action::Invalid => true,
+            Action::Observed | Action::Applied { .. } => {
+                !self.changes.is_empty() || self.declaration.is_some()
+            }
         }
     }
 
@@ -297,6 +434,15 @@ impl DriftAlert {
                     declared: serde_json::json!([{"id": "00000000-0000-0000-0000-000000000001", "targetType": "group"}]),
                 },
             ],
+            impact: Some(AlertImpact {
+                prompts: vec![PromptChange {
+                    from: "sms".into(),
+                    to: "push".into(),
+                    users: 12,
+                }],
+                newly_without_mfa: 0,
+            }),
+            declaration: None,
             link: None,
         }
     }
@@ -697,6 +843,8 @@ impl Notifier {
                     DriftAlert {
                         action: Action::Resolved,
                         changes: Vec::new(),
+                        impact: None,
+                        declaration: None,
                         ..alert.clone()
                     },
                     Kind::Alert,
@@ -881,7 +1029,7 @@ mod tests {
     }
 
     #[test]
-    fn an_alert_from_a_plan_lists_every_property() {
+    fn an_alert_from_a_plan_lists_every_property_and_the_impact_apart() {
         let plan = Plan {
             format_version: 1,
             tenant: "contoso".into(),
@@ -959,13 +1107,19 @@ mod tests {
                     s("enabled"),
                     s("disabled")
                 ),
-                (
-                    "impact on sign-in prompts".into(),
-                    "1,234 user(s)".into(),
-                    s("push"),
-                    s("sms")
-                ),
             ]
+        );
+        assert_eq!(
+            a.impact,
+            Some(AlertImpact {
+                prompts: vec![PromptChange {
+                    from: "push".into(),
+                    to: "sms".into(),
+                    users: 1234,
+                }],
+                newly_without_mfa: 0,
+            }),
+            "the impact is a field of its own, not a change"
         );
         let a = DriftAlert::from_plan(&plan, Action::Observed, None);
         assert_eq!(a.changes.len(), 1);

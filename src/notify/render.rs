@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{Action, DriftAlert, DriftChange, Kind};
+use super::{Action, AlertImpact, DriftAlert, DriftChange, InvalidDeclaration, Kind};
 
 /// Longest value shown in chat, in characters.
 pub(crate) const VALUE_CHARS: usize = 160;
@@ -45,6 +45,8 @@ pub(crate) fn headline(alert: &DriftAlert, kind: Kind) -> String {
         Action::Applied { verified: false } => {
             format!("MFA policy drift in {tenant}: applied, not verified")
         }
+        Action::Partial { .. } => format!("MFA policy drift in {tenant}: partly applied"),
+        Action::Invalid => format!("Invalid MFA policy files for {tenant}"),
         Action::Failed { .. } if alert.changes.is_empty() => {
             format!("mfactl could not reconcile {tenant}")
         }
@@ -59,7 +61,19 @@ pub(crate) fn headline(alert: &DriftAlert, kind: Kind) -> String {
 
 /// One or two sentences on what mfactl did.
 pub(crate) fn action_text(alert: &DriftAlert) -> String {
-    match &alert.action {
+    let failure = |f: &super::Failure| {
+        let code = f
+            .code
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        format!(
+            "{}{code}: {}",
+            f.kind.as_str(),
+            truncate(&f.error, ERROR_CHARS)
+        )
+    };
+    let mut text = match &alert.action {
         Action::Observed => {
             "Observed only: mfactl reported the drift and changed nothing.".to_string()
         }
@@ -71,13 +85,64 @@ pub(crate) fn action_text(alert: &DriftAlert) -> String {
         Action::Applied { verified: false } => {
             "Applied, but re-reading the tenant did not confirm every change.".to_string()
         }
-        Action::Failed { error } => format!("Failed: {}", truncate(error, ERROR_CHARS)),
+        Action::Partial {
+            applied,
+            failure: f,
+        } => format!(
+            "Partly applied: {applied} resource(s) changed, then {}; the next cycle converges from there.",
+            failure(f)
+        ),
+        Action::Failed { failure: f } => format!("Failed, {}", failure(f)),
+        Action::Invalid => "Nothing was changed.".to_string(),
         Action::Resolved => {
             "The tenant matches the declared policy again: the drift reported earlier is gone."
                 .to_string()
         }
+    };
+    if let Some(d) = &alert.declaration {
+        text.push(' ');
+        text.push_str(&declaration_text(d));
     }
+    text
 }
+
+/// `The policy files at commit 1a2b3c4 have 2 error(s); …`.
+pub(crate) fn declaration_text(d: &InvalidDeclaration) -> String {
+    let at = d
+        .commit
+        .as_deref()
+        .map(|c| format!(" at commit {}", truncate(c, 12)))
+        .unwrap_or_default();
+    let then = if d.last_valid_kept {
+        "mfactl enforces the last valid declaration until they are fixed (`mfactl validate` shows where)"
+    } else {
+        "there is no earlier valid declaration, so nothing was read or sent (`mfactl validate` shows where)"
+    };
+    format!("The policy files{at} have {} error(s); {then}.", d.errors)
+}
+
+/// The impact's lines: `1,234 user(s): push → sms`, and the lockout count first if any.
+pub(crate) fn impact_lines(impact: &AlertImpact) -> Vec<String> {
+    let mut lines = Vec::new();
+    if impact.newly_without_mfa > 0 {
+        lines.push(format!(
+            "{} user(s) would be left with no usable MFA method",
+            crate::printer::thousands(impact.newly_without_mfa as u64)
+        ));
+    }
+    lines.extend(impact.prompts.iter().map(|p| {
+        format!(
+            "{} user(s): {} → {}",
+            crate::printer::thousands(p.users as u64),
+            truncate(&p.from, 60),
+            truncate(&p.to, 60)
+        )
+    }));
+    lines
+}
+
+/// The title of the impact section.
+pub(crate) const IMPACT_TITLE: &str = "Impact on sign-in prompts";
 
 /// `3 drifted properties in 2 resources`.
 pub(crate) fn count_text(changes: &[DriftChange]) -> String {

@@ -115,6 +115,15 @@ fn build(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
         )));
     }
     blocks.push(section(render::truncate(&intro, MAX_SECTION_CHARS)));
+    if let Some(impact) = &alert.impact {
+        let lines: Vec<String> = render::impact_lines(impact)
+            .iter()
+            .map(|l| format!("• {}", escape(l)))
+            .collect();
+        if !lines.is_empty() {
+            blocks.extend(sections(render::IMPACT_TITLE, &lines));
+        }
+    }
     let shown = shown.min(alert.changes.len());
     for (resource, changes) in render::by_resource(&alert.changes[..shown]) {
         let lines: Vec<String> = changes
@@ -166,6 +175,8 @@ mod tests {
                     declared: json!({"state": "enabled", "n": i, "pad": "b`&".repeat(width)}),
                 })
                 .collect(),
+            impact: None,
+            declaration: None,
             link: Some("https://github.com/contoso/mfa/actions/runs/1".into()),
         }
     }

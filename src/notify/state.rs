@@ -65,7 +65,8 @@ impl Decision {
 pub struct Entry {
     /// [`fingerprint`] of the drift alerted.
     pub fingerprint: String,
-    /// The outcome alerted: `observed`, `applied`, `appliedUnverified`, `failed`.
+    /// The outcome alerted: `observed`, `applied`, `appliedInvalid`, `appliedUnverified`,
+    /// `partial`, `failed`, `invalid`.
     pub action: String,
     /// How many properties had drifted.
     pub changes: usize,
@@ -84,12 +85,17 @@ impl Entry {
 }
 
 /// The outcome as recorded: what distinguishes one alert from the next for the same drift.
-fn action_key(action: &Action) -> &'static str {
-    match action {
+/// A repair made while the policy files are invalid is not `applied`: the invalid files are
+/// still outstanding, and their fix deserves a "resolved".
+fn action_key(alert: &DriftAlert) -> &'static str {
+    match &alert.action {
         Action::Observed => "observed",
+        Action::Applied { verified: true } if alert.declaration.is_some() => "appliedInvalid",
         Action::Applied { verified: true } => "applied",
         Action::Applied { verified: false } => "appliedUnverified",
+        Action::Partial { .. } => "partial",
         Action::Failed { .. } => "failed",
+        Action::Invalid => "invalid",
         Action::Resolved => "resolved",
     }
 }
@@ -118,9 +124,7 @@ pub fn decide(
     }
     match prev {
         None => Decision::Alert,
-        Some(e) if e.fingerprint != fingerprint || e.action != action_key(&alert.action) => {
-            Decision::Alert
-        }
+        Some(e) if e.fingerprint != fingerprint || e.action != action_key(alert) => Decision::Alert,
         Some(e) => match remind_after {
             Some(d) if e.last_sent.checked_add(d).is_some_and(|due| now >= due) => {
                 Decision::Reminder
@@ -147,10 +151,18 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-/// The drift set's identity: SHA-256 (hex) over the sorted list of (resource, property,
-/// declared value), objects' keys sorted. Live values are left out: how a drifted value
-/// looks does not make it another drift. A failure without changes (an invalid commit, a
-/// failed read) is identified by its error text.
+/// The identity of what is alerted: SHA-256 (hex) over
+///
+/// - the sorted list of drifted (resource, property, declared value), objects' keys
+///   sorted. Live values are left out: how a drifted value looks does not make it another
+///   drift. The impact is left out too: it follows from the drift and the directory;
+/// - for a failure, what the failure is: its kind, the tenant, the resource and the
+///   service's code (an `AADSTS` number, a Graph error code, an HTTP status), never its
+///   text, which carries per-request trace and correlation ids and timestamps;
+/// - for invalid policy files, the commit and the number of errors.
+///
+/// So one failure is one alert until it changes (another code, another resource) or
+/// resolves.
 pub fn fingerprint(alert: &DriftAlert) -> String {
     let mut items: Vec<String> = alert
         .changes
@@ -166,10 +178,16 @@ pub fn fingerprint(alert: &DriftAlert) -> String {
         .collect();
     items.sort();
     items.dedup();
-    let mut text = items.join("\n");
-    if let (true, Action::Failed { error }) = (alert.changes.is_empty(), &alert.action) {
-        text = format!("failed\n{error}");
+    if let Some(f) = alert.action.failure() {
+        items.push(
+            serde_json::json!(["failure", f.kind.as_str(), alert.tenant, f.resource, f.code])
+                .to_string(),
+        );
     }
+    if let Some(d) = &alert.declaration {
+        items.push(serde_json::json!(["invalid", d.commit, d.errors]).to_string());
+    }
+    let text = items.join("\n");
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -360,7 +378,7 @@ impl AlertState {
                     provider.to_string(),
                     Entry {
                         fingerprint: fingerprint.to_string(),
-                        action: action_key(&alert.action).to_string(),
+                        action: action_key(alert).to_string(),
                         changes: alert.changes.len(),
                         first_alerted,
                         last_sent: now,
@@ -386,7 +404,7 @@ impl AlertState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::DriftChange;
+    use crate::notify::{DriftChange, Failure, FailureKind, InvalidDeclaration};
     use serde_json::json;
 
     fn t(secs: u64) -> SystemTime {
@@ -403,6 +421,8 @@ mod tests {
                 live: json!([]),
                 declared,
             }],
+            impact: None,
+            declaration: None,
             link: None,
         }
     }
@@ -476,15 +496,21 @@ mod tests {
         assert_eq!(step(&mut s, &b, None, t(10)), Decision::Alert);
         let failed = alert(
             Action::Failed {
-                error: "403".into(),
+                failure: auth_failure("AADSTS7000215", "trace 1"),
             },
             json!(["g2"]),
         );
+        assert_eq!(
+            s.entry("contoso", "teams").map(|e| e.first_alerted),
+            Some(t(10))
+        );
+        let observed_again = alert(Action::Observed, json!(["g2"]));
+        assert_eq!(step(&mut s, &observed_again, None, t(15)), Decision::Skip);
         assert_eq!(step(&mut s, &failed, None, t(20)), Decision::Alert);
         assert_eq!(
             s.entry("contoso", "teams").map(|e| e.first_alerted),
-            Some(t(10)),
-            "the same drift keeps its first alert time"
+            Some(t(20)),
+            "a failure on the drift is another event, first alerted now"
         );
         assert_eq!(step(&mut s, &in_sync(), None, t(30)), Decision::Resolved);
         assert_eq!(s, AlertState::default());
@@ -506,26 +532,96 @@ mod tests {
         assert_eq!(step(&mut s, &in_sync(), None, t(50)), Decision::Resolved);
     }
 
+    fn auth_failure(code: &str, trace: &str) -> Failure {
+        Failure {
+            kind: FailureKind::Auth,
+            code: Some(code.into()),
+            resource: None,
+            error: format!(
+                "authentication failed for application x in tenant y ({code}): {code}: Invalid client secret provided.\r\nTrace ID: {trace}\r\nCorrelation ID: {trace}\r\nTimestamp: 2026-12-02 10:00:0{}Z",
+                trace.len() % 10
+            ),
+        }
+    }
+
+    fn failed(failure: Failure) -> DriftAlert {
+        DriftAlert {
+            action: Action::Failed { failure },
+            ..in_sync()
+        }
+    }
+
     #[test]
-    fn failures_without_changes_are_told_apart_by_their_error() {
-        let bad = |e: &str| DriftAlert {
-            action: Action::Failed { error: e.into() },
+    fn a_failure_is_fingerprinted_by_what_it_is_not_by_its_trace_ids() {
+        let a = failed(auth_failure(
+            "AADSTS7000215",
+            "6c3e9a1d-0000-4000-8000-000000000001",
+        ));
+        let b = failed(auth_failure(
+            "AADSTS7000215",
+            "0f9d2b77-0000-4000-8000-0000000000ff-x",
+        ));
+        assert_ne!(a.action, b.action, "the texts differ");
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let other_code = failed(auth_failure(
+            "AADSTS700016",
+            "6c3e9a1d-0000-4000-8000-000000000001",
+        ));
+        assert_ne!(fingerprint(&a), fingerprint(&other_code));
+        let other_tenant = DriftAlert {
+            tenant: "fabrikam".into(),
+            ..a.clone()
+        };
+        assert_ne!(fingerprint(&a), fingerprint(&other_tenant));
+        let forbidden = |resource: &str, request_id: &str| {
+            failed(Failure {
+                kind: FailureKind::Permission,
+                code: Some("403 Authorization_RequestDenied".into()),
+                resource: Some(resource.into()),
+                error: format!("GET {resource} (request-id {request_id}): 403 forbidden"),
+            })
+        };
+        let policy = "/v1.0/policies/authenticationMethodsPolicy";
+        assert_eq!(
+            fingerprint(&forbidden(policy, "r1")),
+            fingerprint(&forbidden(policy, "r2"))
+        );
+        assert_ne!(
+            fingerprint(&forbidden(policy, "r1")),
+            fingerprint(&forbidden("/v1.0/users", "r1"))
+        );
+        assert_ne!(fingerprint(&forbidden(policy, "r1")), fingerprint(&a));
+
+        let mut s = AlertState::default();
+        assert_eq!(step(&mut s, &a, None, t(0)), Decision::Alert);
+        assert_eq!(step(&mut s, &b, None, t(1)), Decision::Skip);
+        assert_eq!(step(&mut s, &other_code, None, t(2)), Decision::Alert);
+        assert_eq!(step(&mut s, &in_sync(), None, t(3)), Decision::Resolved);
+    }
+
+    #[test]
+    fn invalid_policy_files_are_told_apart_by_commit_and_outlast_a_repair() {
+        let invalid = |commit: &str| DriftAlert {
+            action: Action::Invalid,
+            declaration: Some(InvalidDeclaration {
+                errors: 1,
+                commit: Some(commit.into()),
+                last_valid_kept: true,
+            }),
             ..in_sync()
         };
         let mut s = AlertState::default();
-        assert_eq!(
-            step(&mut s, &bad("MFA001 at a.yaml:1:1"), None, t(0)),
-            Decision::Alert
-        );
-        assert_eq!(
-            step(&mut s, &bad("MFA001 at a.yaml:1:1"), None, t(1)),
-            Decision::Skip
-        );
-        assert_eq!(
-            step(&mut s, &bad("MFA002 at b.yaml:2:1"), None, t(2)),
-            Decision::Alert
-        );
-        assert_eq!(step(&mut s, &in_sync(), None, t(3)), Decision::Resolved);
+        assert_eq!(step(&mut s, &invalid("c1"), None, t(0)), Decision::Alert);
+        assert_eq!(step(&mut s, &invalid("c1"), None, t(1)), Decision::Skip);
+        assert_eq!(step(&mut s, &invalid("c2"), None, t(2)), Decision::Alert);
+        // The last valid declaration repaired a drift while the files are still invalid:
+        // a new alert, and the files' fix is then worth a "resolved".
+        let repaired = DriftAlert {
+            declaration: invalid("c2").declaration,
+            ..alert(Action::Applied { verified: true }, json!(["g1"]))
+        };
+        assert_eq!(step(&mut s, &repaired, None, t(3)), Decision::Alert);
+        assert_eq!(step(&mut s, &in_sync(), None, t(4)), Decision::Resolved);
     }
 
     #[test]

@@ -44,8 +44,8 @@ fn envelope(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
 fn colour(alert: &DriftAlert) -> &'static str {
     match alert.action {
         Action::Resolved | Action::Applied { verified: true } => "Good",
-        Action::Applied { verified: false } => "Warning",
-        Action::Observed | Action::Failed { .. } => "Attention",
+        Action::Applied { verified: false } | Action::Partial { .. } => "Warning",
+        Action::Observed | Action::Failed { .. } | Action::Invalid => "Attention",
     }
 }
 
@@ -67,6 +67,33 @@ fn card(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
     body.push(text(render::action_text(alert)));
     if let Some(r) = render::reminder_text(kind) {
         body.push(text(r));
+    }
+    if let Some(impact) = alert
+        .impact
+        .as_ref()
+        .filter(|i| !render::impact_lines(i).is_empty())
+    {
+        body.push(json!({
+            "type": "TextBlock",
+            "text": render::IMPACT_TITLE,
+            "weight": "Bolder",
+            "wrap": true,
+            "separator": true,
+        }));
+        let mut facts: Vec<Value> = Vec::new();
+        if impact.newly_without_mfa > 0 {
+            facts.push(json!({
+                "title": "no usable MFA method",
+                "value": format!("{} user(s)", crate::printer::thousands(impact.newly_without_mfa as u64)),
+            }));
+        }
+        facts.extend(impact.prompts.iter().map(|p| {
+            json!({
+                "title": format!("{} → {}", render::truncate(&p.from, 60), render::truncate(&p.to, 60)),
+                "value": format!("{} user(s)", crate::printer::thousands(p.users as u64)),
+            })
+        }));
+        body.push(json!({"type": "FactSet", "facts": facts}));
     }
     if !alert.changes.is_empty() {
         body.push(json!({
@@ -141,6 +168,8 @@ mod tests {
                     declared: json!("x".repeat(500)),
                 })
                 .collect(),
+            impact: None,
+            declaration: None,
             link: Some("https://github.com/contoso/mfa/actions/runs/1".into()),
         }
     }

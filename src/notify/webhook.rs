@@ -3,15 +3,21 @@
 //! body bytes.
 //!
 //! ```json
-//! {"formatVersion": 1, "event": "alert", "tenant": "contoso",
+//! {"formatVersion": 2, "event": "alert", "tenant": "contoso",
 //!  "action": {"type": "applied", "verified": true},
+//!  "declaration": null,
 //!  "fingerprint": "…", "firstAlerted": null,
 //!  "changes": [{"resource": "…", "property": "state", "live": "enabled", "declared": "disabled"}],
+//!  "impact": {"prompts": [{"from": "push", "to": "sms", "users": 5}], "newlyWithoutMfa": 0},
 //!  "link": "https://github.com/…/actions/runs/1"}
 //! ```
 //!
 //! `event` is `alert`, `reminder` (with `firstAlerted`), `resolved` or `test`;
-//! `fingerprint` identifies the drift set ([`fingerprint`]; `null` when resolved).
+//! `fingerprint` identifies the drift set ([`fingerprint`]; `null` when resolved);
+//! `action.type` is `observed`, `applied`, `partial`, `failed`, `invalid` or `resolved`
+//! (`partial` and `failed` with `kind`, `code`, `resource`, `error`); `declaration` is
+//! `null` unless the policy files are invalid (`errors`, `commit`, `lastValidKept`);
+//! `impact` is `null` when the plan did not simulate sign-in prompts.
 
 use serde_json::{Value, json};
 
@@ -38,7 +44,9 @@ pub fn payload(alert: &DriftAlert, kind: Kind) -> Value {
         "action": alert.action,
         "fingerprint": alert.has_drift().then(|| fingerprint(alert)),
         "firstAlerted": first_alerted,
+        "declaration": alert.declaration,
         "changes": alert.changes,
+        "impact": alert.impact,
         "link": alert.link,
     })
 }
@@ -67,7 +75,12 @@ mod tests {
         let alert = DriftAlert {
             tenant: "contoso".into(),
             action: Action::Failed {
-                error: "403".into(),
+                failure: crate::notify::Failure {
+                    kind: crate::notify::FailureKind::Permission,
+                    code: Some("403 Authorization_RequestDenied".into()),
+                    resource: Some("/v1.0/policies/authenticationMethodsPolicy".into()),
+                    error: "403".into(),
+                },
             },
             changes: vec![DriftChange {
                 resource: "r".into(),
@@ -75,12 +88,19 @@ mod tests {
                 live: json!(null),
                 declared: json!(long),
             }],
+            impact: None,
+            declaration: None,
             link: None,
         };
         let p = payload(&alert, Kind::Alert);
-        assert_eq!(p["formatVersion"], 1);
+        assert_eq!(p["formatVersion"], 2);
         assert_eq!(p["event"], "alert");
-        assert_eq!(p["action"], json!({"type": "failed", "error": "403"}));
+        assert_eq!(
+            p["action"],
+            json!({"type": "failed", "kind": "permission", "code": "403 Authorization_RequestDenied",
+                   "resource": "/v1.0/policies/authenticationMethodsPolicy", "error": "403"})
+        );
+        assert_eq!(p["impact"], json!(null));
         assert_eq!(p["changes"][0]["declared"], json!(long));
         assert_eq!(p["changes"][0]["live"], json!(null));
         let resolved = DriftAlert {

@@ -159,6 +159,10 @@ pub mod codes {
     pub const SILENCE_REASON: &str = "MFA033";
     /// A `mfactl.io/silence-<code>` annotation naming an unknown code or one that is no lint.
     pub const SILENCE_CODE: &str = "MFA034";
+    /// Lint: security defaults declared off while nothing declared requires MFA instead.
+    pub const DEFAULTS_OFF_UNREPLACED: &str = "MFA035";
+    /// No policy document is declared in any file read.
+    pub const NO_DOCUMENT: &str = "MFA037";
 }
 
 /// The codes a document may silence with a `mfactl.io/silence-<code>` annotation: the lints.
@@ -169,6 +173,7 @@ pub const LINTS: &[&str] = &[
     codes::NO_BREAK_GLASS,
     codes::CAMPAIGN_OFF,
     codes::PER_USER_WITH_DEFAULTS,
+    codes::DEFAULTS_OFF_UNREPLACED,
 ];
 
 /// The code table, one line per code.
@@ -204,7 +209,11 @@ pub const CODES: &[CodeInfo] = &[
         Severity::Error,
         "metadata or metadata.name is missing or empty",
     ),
-    row(codes::MISSING_SPEC, Severity::Error, "spec is missing"),
+    row(
+        codes::MISSING_SPEC,
+        Severity::Error,
+        "spec is missing or empty",
+    ),
     row(
         codes::UNKNOWN_KEY,
         Severity::Error,
@@ -339,6 +348,16 @@ pub const CODES: &[CodeInfo] = &[
         codes::SILENCE_CODE,
         Severity::Error,
         "a mfactl.io/silence-<code> annotation naming an unknown code or a code that is not a lint",
+    ),
+    row(
+        codes::DEFAULTS_OFF_UNREPLACED,
+        Severity::Warning,
+        "lint: security defaults declared off while nothing declared requires MFA in their place",
+    ),
+    row(
+        codes::NO_DOCUMENT,
+        Severity::Error,
+        "no policy document is declared in the files read",
     ),
 ];
 

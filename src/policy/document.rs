@@ -143,6 +143,17 @@ pub(crate) fn read(
             );
             None
         }
+        // An overlay may only remove keys (`key: null`), which leaves its spec empty when
+        // checked alone.
+        Some(e)
+            if e.value.entries().is_some_and(<[_]>::is_empty) && overlay_kind(doc).is_none() =>
+        {
+            findings.push(
+                Finding::new(codes::MISSING_SPEC, e.value.pos, "`spec` is empty (`{}`)")
+                    .help("declare at least one setting under `spec:`, or remove the document"),
+            );
+            None
+        }
         Some(e) if e.value.entries().is_none() => {
             findings.push(Finding::new(
                 codes::NOT_A_MAPPING,

@@ -314,6 +314,33 @@ pub(crate) fn per_user_with_defaults(
     Some((at, finding))
 }
 
+/// MFA035: security defaults declared off while nothing declared requires MFA in their
+/// place. Security defaults are what requires MFA of every user in a tenant without
+/// Conditional Access; Microsoft's guidance is to turn them off only for something that
+/// replaces them. What mfactl can declare in their place today is per-user MFA `enabled` or
+/// `enforced` for everyone no exception names (the `PerUserMfa` document's `state`).
+pub(crate) fn defaults_off_unreplaced(
+    defaults: &DeclaredSecurityDefaults,
+    per_user: Option<&DeclaredPerUserMfa>,
+) -> Option<Finding> {
+    if defaults.is_enabled || per_user.and_then(|p| p.state).is_some_and(on) {
+        return None;
+    }
+    let at = &defaults.location;
+    Some(
+        Finding::new(
+            codes::DEFAULTS_OFF_UNREPLACED,
+            Pos::new(at.line, at.column),
+            "security defaults are declared off, and nothing declared requires MFA in their place: once applied, users who had to do MFA no longer must",
+        )
+        .help(
+            "leave security defaults out of the policy set (they stay as the tenant has them), or declare what replaces them \
+             (PerUserMfa `state: enforced`); if Conditional Access outside mfactl requires MFA, silence this with \
+             `mfactl.io/silence-MFA035: \"<reason>\"`",
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use crate::policy::testing::{codes_at, load_str};

@@ -72,6 +72,7 @@
 
 mod diagnostic;
 mod document;
+pub mod files;
 mod graph_types;
 pub mod lints;
 mod methods_policy;
@@ -146,24 +147,24 @@ impl LoadOutcome {
     }
 }
 
-/// Loads and validates policy files. Each path is a file, or a directory whose `*.yaml` and
-/// `*.yml` files (recursively, sorted by path) are read.
+/// Loads and validates policy files. Each path is a file, or a directory whose policy files
+/// are read as [`files`] describes.
 pub fn load(paths: &[PathBuf]) -> LoadOutcome {
+    load_excluding(paths, &[])
+}
+
+/// [`load`], never reading one of `excluded` (the configuration file in use) as a policy.
+pub fn load_excluding(paths: &[PathBuf], excluded: &[PathBuf]) -> LoadOutcome {
     let mut loader = Loader::default();
-    let mut files = Vec::new();
-    for path in paths {
-        collect_files(path, &mut files, &mut loader.diagnostics);
-    }
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|f| seen.insert(f.clone()));
+    let files = files::collect(paths, excluded, &mut loader.diagnostics);
     let sources: Vec<(PathBuf, Option<String>)> = files
         .iter()
         .map(|file| match std::fs::read_to_string(file) {
             Ok(source) => (file.clone(), Some(source)),
             Err(err) => {
-                loader.diagnostics.push(io_error(
+                loader.diagnostics.push(files::io_error(
                     file,
-                    &format!("cannot read {}: {err}", file.display()),
+                    format!("cannot read {}: {err}", file.display()),
                 ));
                 (file.clone(), None)
             }
@@ -180,6 +181,7 @@ pub fn load(paths: &[PathBuf]) -> LoadOutcome {
         }
     }
     loader.read_orphan_overlays();
+    loader.require_a_document(paths, &files);
     loader.finish(files)
 }
 
@@ -347,6 +349,44 @@ impl Loader {
             .extend(findings.into_iter().map(|f| f.in_file(file)));
     }
 
+    /// An empty declaration is an error (MFA037), never "in sync": a truncated checkout or a
+    /// wrong path must not look like a tenant that matches. Reported once the files could be
+    /// read (an unreadable path has its own error), at the first path looked in.
+    fn require_a_document(&mut self, paths: &[PathBuf], files: &[PathBuf]) {
+        // Any error (an unreadable path, a document of an unknown kind) says more than this.
+        if !self.first.is_empty()
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error)
+        {
+            return;
+        }
+        let looked = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let read = match files {
+            [] => String::new(),
+            [one] => format!(" (read {})", one.display()),
+            many => format!(" (read {} files)", many.len()),
+        };
+        let at = paths.first().map_or_else(PathBuf::new, PathBuf::clone);
+        self.diagnostics.push(
+            Finding::new(
+                codes::NO_DOCUMENT,
+                Pos::START,
+                format!("no policy document is declared in {looked}{read}"),
+            )
+            .help(
+                "a policy set declares at least one document (apiVersion: mfactl/v1, kind, metadata, spec); \
+                 check the path and that the checkout is complete",
+            )
+            .in_file(&at),
+        );
+    }
+
     /// The outcome: diagnostics sorted by location, and the set unless one is an error.
     fn finish(mut self, files: Vec<PathBuf>) -> LoadOutcome {
         self.cross_document_lints();
@@ -372,17 +412,27 @@ impl Loader {
         }
     }
 
-    /// Lints that need two documents (MFA032), reported in and silenced by the first.
+    /// Lints that need two documents: MFA032, reported in and silenced by the PerUserMfa
+    /// document, and MFA035, reported in and silenced by the SecurityDefaults document.
     fn cross_document_lints(&mut self) {
-        let (Some(per_user), Some(defaults)) = (&self.per_user_mfa, &self.security_defaults) else {
-            return;
-        };
-        let Some((at, finding)) = lints::per_user_with_defaults(per_user, defaults) else {
-            return;
-        };
+        if let (Some(per_user), Some(defaults)) = (&self.per_user_mfa, &self.security_defaults)
+            && let Some((at, finding)) = lints::per_user_with_defaults(per_user, defaults)
+        {
+            self.report_lint(Kind::PerUserMfa, at, finding);
+        }
+        if let Some(defaults) = &self.security_defaults
+            && let Some(finding) =
+                lints::defaults_off_unreplaced(defaults, self.per_user_mfa.as_ref())
+        {
+            self.report_lint(Kind::SecurityDefaults, defaults.location.clone(), finding);
+        }
+    }
+
+    /// Reports a lint found at `at`, unless the first document of `kind` silences it.
+    fn report_lint(&mut self, kind: Kind, at: Location, finding: Finding) {
         let silence = self
             .silences
-            .get(&Kind::PerUserMfa)
+            .get(&kind)
             .and_then(|s| s.iter().find(|s| s.code == finding.code));
         match silence {
             Some(s) => self.silenced.push(Silenced {
@@ -394,76 +444,6 @@ impl Loader {
             None => self.diagnostics.push(finding.in_file(&at.file)),
         }
     }
-}
-
-fn io_error(path: &Path, message: &str) -> Diagnostic {
-    Finding::new(codes::IO, Pos::START, message).in_file(path)
-}
-
-fn is_policy_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
-}
-
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
-    let metadata = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(err) => {
-            diagnostics.push(io_error(
-                path,
-                &format!("cannot read {}: {err}", path.display()),
-            ));
-            return;
-        }
-    };
-    if !metadata.is_dir() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    let mut found = Vec::new();
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(err) => {
-                diagnostics.push(io_error(
-                    &dir,
-                    &format!("cannot read {}: {err}", dir.display()),
-                ));
-                continue;
-            }
-        };
-        for entry in entries {
-            match entry {
-                Ok(entry) => {
-                    let p = entry.path();
-                    if p.is_dir() {
-                        pending.push(p);
-                    } else if is_policy_file(&p) {
-                        found.push(p);
-                    }
-                }
-                Err(err) => diagnostics.push(io_error(
-                    &dir,
-                    &format!("cannot read {}: {err}", dir.display()),
-                )),
-            }
-        }
-    }
-    if found.is_empty() {
-        diagnostics.push(
-            Finding::new(
-                codes::IO,
-                Pos::START,
-                format!("{} holds no *.yaml or *.yml file", path.display()),
-            )
-            .help("point mfactl at the directory holding the policy files, or at a file")
-            .in_file(path),
-        );
-    }
-    found.sort();
-    files.extend(found);
 }
 
 /// What the loader's unit tests share: load one in-memory file, and list where each

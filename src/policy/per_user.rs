@@ -947,7 +947,7 @@ mod tests {
             ("  state: enforcd\n", (codes::UNKNOWN_ENUM_VALUE, 5, 10)),
             ("  state: true\n", (codes::WRONG_TYPE, 5, 10)),
             ("  state: ~\n", (codes::WRONG_TYPE, 5, 10)),
-            ("  {}\n", (codes::MISSING_KEY, 4, 1)),
+            ("  {}\n", (codes::MISSING_SPEC, 5, 3)),
             ("  exceptions: []\n", (codes::MISSING_KEY, 5, 3)),
             ("  exceptions: Legacy\n", (codes::WRONG_TYPE, 5, 15)),
             (
@@ -1013,7 +1013,7 @@ mod tests {
     #[test]
     fn sign_in_errors_are_at_the_offending_key_or_value() {
         let cases: &[(&str, (&str, usize, usize))] = &[
-            ("  {}\n", (codes::MISSING_KEY, 4, 1)),
+            ("  {}\n", (codes::MISSING_SPEC, 5, 3)),
             ("  rules: []\n", (codes::MISSING_KEY, 5, 3)),
             ("  rules:\n", (codes::MISSING_KEY, 5, 3)),
             ("  rules: {group: all_users}\n", (codes::WRONG_TYPE, 5, 10)),

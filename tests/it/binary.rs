@@ -11,6 +11,8 @@ fn mfactl() -> Command {
 
 #[tokio::test]
 async fn prints_its_endpoints_first_serves_and_stops_cleanly_on_sigterm() {
+    // reqwest is built without a provider of its own; the harness installs ring in the others.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ca = std::env::temp_dir().join(format!("mfactl-it-ca-{}.pem", std::process::id()));
     let mut child = mfactl()
         .args([
@@ -67,6 +69,58 @@ async fn prints_its_endpoints_first_serves_and_stops_cleanly_on_sigterm() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn without_tls_the_first_lines_say_what_mfactl_needs_to_sign_in() {
+    let mut child = mfactl()
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--generate",
+            "users=2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let endpoints: Value = serde_json::from_str(&first).expect("first line is one JSON object");
+    let login = endpoints["loginUrl"].as_str().unwrap().to_string();
+    assert!(login.starts_with("http://127.0.0.1:"), "{login}");
+    let mut note = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut note)
+        .unwrap();
+    let port = login.rsplit(':').next().unwrap();
+    assert!(
+        note.contains(&format!("loginUrl {login} is plain HTTP"))
+            && note.contains("--tls")
+            && note.contains(&format!("AZURE_AUTHORITY_HOST=https://localhost:{port}")),
+        "{note}"
+    );
+    // What the note says is refused, mfactl refuses, before any request.
+    let dir = crate::common::temp_dir("no-tls");
+    let out = mfactl()
+        .arg("plan")
+        .current_dir(&dir)
+        .env("AZURE_AUTHORITY_HOST", &login)
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")
+        .env("AZURE_CLIENT_SECRET", "x")
+        .env_remove("MFACTL_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("must use https"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

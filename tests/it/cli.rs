@@ -150,7 +150,7 @@ async fn drift_plan_apply_converge_with_exactly_the_minimal_patches() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(records.len(), 10);
+    assert_eq!(records.len(), 9);
     assert!(
         records
             .iter()
@@ -461,7 +461,7 @@ async fn a_failed_read_is_never_taken_for_an_empty_tenant() {
     assert!(patches(&p.log().await).is_empty());
     p.h.call(Method::DELETE, "/_emulator/faults", None, None)
         .await;
-    let malformed = json!({"method": "GET", "pathPrefix": "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", "count": 1, "kind": "malformed"});
+    let malformed = json!({"method": "GET", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 1, "kind": "malformed"});
     p.h.add_fault(malformed).await;
     let o = p.run(&["apply", "--yes"]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));

@@ -16,6 +16,7 @@ mod fixtures;
 mod fleet;
 mod graph_client;
 mod identity;
+mod inputs;
 mod notify;
 mod output;
 mod overlays;

@@ -17,8 +17,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use mfactl::notify::{
-    Action, Decision, DriftAlert, DriftChange, Notifier, NotifyOutcome, ProviderConfig, STATE_FILE,
-    Secret, SendError, SendPolicy, slack, teams,
+    Action, AlertImpact, Decision, DriftAlert, DriftChange, Failure, FailureKind, Notifier,
+    NotifyOutcome, PromptChange, ProviderConfig, STATE_FILE, Secret, SendError, SendPolicy, slack,
+    teams,
 };
 use serde_json::{Value, json};
 
@@ -287,6 +288,15 @@ fn drift(action: Action) -> DriftAlert {
                 json!([{"id": "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb", "targetType": "group", "isRegistrationRequired": false}]),
             ),
         ],
+        impact: Some(AlertImpact {
+            prompts: vec![PromptChange {
+                from: "sms".into(),
+                to: "push".into(),
+                users: 1234,
+            }],
+            newly_without_mfa: 0,
+        }),
+        declaration: None,
         link: Some("https://github.com/contoso/mfa-policy/actions/runs/4242".into()),
     }
 }
@@ -408,6 +418,17 @@ async fn every_provider_gets_its_payload_and_the_teams_card_is_valid_1_4() {
     ] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
+    // The impact is a section of its own, not a fact among the changes.
+    let body = card["body"].as_array().expect("body");
+    let title = body
+        .iter()
+        .position(|b| b["text"] == "Impact on sign-in prompts")
+        .expect("an impact section");
+    assert_eq!(
+        body[title + 1]["facts"],
+        json!([{"title": "sms → push", "value": "1,234 user(s)"}])
+    );
+    assert!(!text.contains("impact on sign-in prompts"), "{text}");
 
     let slack = rx.requests(SLACK);
     assert_eq!(slack.len(), 1);
@@ -425,17 +446,37 @@ async fn every_provider_gets_its_payload_and_the_teams_card_is_valid_1_4() {
         "{sections:#?}"
     );
     assert!(p.to_string().contains("actions/runs/4242|Open the run>"));
+    assert!(
+        sections
+            .iter()
+            .any(|s| s.starts_with("*Impact on sign-in prompts*\n• 1,234 user(s): sms → push")),
+        "{sections:#?}"
+    );
+    assert!(
+        summary.contains("3 drifted properties"),
+        "impact is not a change"
+    );
 
     let hook = rx.requests(HOOK);
     assert_eq!(hook.len(), 1);
     let sig = hook[0].header("x-signature").expect("signed");
     assert_eq!(sig, format!("sha256={}", hmac_hex(HMAC_KEY, &hook[0].body)));
     let report = hook[0].json();
-    assert_eq!(report["formatVersion"], 1);
+    assert_eq!(report["formatVersion"], 2);
     assert_eq!(report["event"], "alert");
     assert_eq!(report["tenant"], "contoso");
     assert_eq!(report["action"], json!({"type": "observed"}));
+    assert_eq!(report["declaration"], json!(null));
+    assert_eq!(
+        report["impact"],
+        json!({"prompts": [{"from": "sms", "to": "push", "users": 1234}], "newlyWithoutMfa": 0})
+    );
     assert_eq!(report["changes"].as_array().map(Vec::len), Some(3));
+    assert!(
+        !report["changes"].to_string().contains("impact"),
+        "no pseudo-row: {}",
+        report["changes"]
+    );
     assert_eq!(report["changes"][1]["declared"], json!(true));
     assert_eq!(
         report["link"],
@@ -480,7 +521,9 @@ async fn a_large_plan_stays_within_every_limit_and_says_how_much_was_left_out() 
         .iter()
         .filter_map(|e| e["facts"].as_array())
         .map(Vec::len)
-        .sum();
+        .sum::<usize>()
+        - 1; // the impact's one line, always shown
+    assert!(card.to_string().contains("Impact on sign-in prompts"));
     assert!(facts > 0 && facts < 600, "{facts}");
     let text = card.to_string();
     assert!(
@@ -500,7 +543,11 @@ async fn a_large_plan_stays_within_every_limit_and_says_how_much_was_left_out() 
             s.chars().count()
         );
     }
-    let listed: usize = sections.iter().map(|s| s.matches("\n• ").count()).sum();
+    let listed: usize = sections
+        .iter()
+        .filter(|s| !s.starts_with("*Impact on sign-in prompts*"))
+        .map(|s| s.matches("\n• ").count())
+        .sum();
     assert!(listed > 0 && listed < 600, "{listed}");
     assert!(
         p.to_string()
@@ -846,23 +893,38 @@ async fn the_test_alert_reaches_every_provider_and_leaves_the_state_alone() {
 async fn a_failed_pass_without_changes_is_alerted_and_resolved() {
     let rx = Receiver::start().await;
     let dir = TempDir::new("invalid-commit");
-    let invalid = DriftAlert {
+    let failed = |trace: &str| DriftAlert {
         tenant: "contoso".into(),
         action: Action::Failed {
-            error: "policies/methods.yaml:3:5: MFA010 unknown method `smss`".into(),
+            failure: Failure {
+                kind: FailureKind::Auth,
+                code: Some("AADSTS7000215".into()),
+                resource: None,
+                error: format!("AADSTS7000215: Invalid client secret provided. Trace ID: {trace}"),
+            },
         },
         changes: vec![],
+        impact: None,
+        declaration: None,
         link: None,
     };
+    let invalid = failed("1f0e5c1a-0000-4000-8000-000000000001");
     let n = notifier(vec![rx.teams()]);
     let first = n.notify(&invalid, dir.path(), t(0)).await.expect("state");
     assert_eq!(decisions(&first), [Decision::Alert]);
     let card = card_of(&rx.requests(TEAMS)[0]).to_string();
     assert!(
-        card.contains("could not reconcile contoso") && card.contains("MFA010"),
+        card.contains("could not reconcile contoso") && card.contains("auth (AADSTS7000215)"),
         "{card}"
     );
-    let again = n.notify(&invalid, dir.path(), t(15)).await.expect("state");
+    let again = n
+        .notify(
+            &failed("77aa0b3c-0000-4000-8000-000000000002"),
+            dir.path(),
+            t(15),
+        )
+        .await
+        .expect("state");
     assert_eq!(decisions(&again), [Decision::Skip]);
     let fixed = n
         .notify(&in_sync(), dir.path(), t(30))
@@ -885,4 +947,114 @@ fn the_card_validator_rejects_what_teams_would_reject() {
     ] {
         assert!(!card_errors(&bad).is_empty(), "accepted: {bad}");
     }
+}
+
+/// The `Trace ID: …` in a line of Entra's error text.
+fn trace_id(text: &str) -> Option<String> {
+    let at = text.find("Trace ID: ")? + "Trace ID: ".len();
+    Some(
+        text[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_failing_the_same_way_on_every_run_is_alerted_once() {
+    let p = crate::cli::Project::sandbox_tenant().await;
+    let rx = Receiver::start().await;
+    let hook = rx.url(HOOK);
+    let run = |secret: &str| {
+        p.command_with(&["reconcile", "--once", "--state-dir", "state"], secret)
+            .env("MFACTL_WEBHOOK_URL", &hook)
+            .output()
+            .unwrap()
+    };
+    let mut traces = Vec::new();
+    for _ in 0..3 {
+        let out = run("not-the-secret");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(stderr.contains("AADSTS7000215"), "{stderr}");
+        traces.push(trace_id(&stderr).unwrap_or_else(|| panic!("no trace id in {stderr}")));
+    }
+    traces.sort();
+    traces.dedup();
+    assert_eq!(traces.len(), 3, "each refusal has its own trace id");
+    let token_requests =
+        p.h.requests()
+            .await
+            .iter()
+            .filter(|e| crate::common::is_token_request(e))
+            .count();
+    assert!(token_requests >= 3, "every run asked for a token");
+
+    let alerts = rx.requests(HOOK);
+    assert_eq!(alerts.len(), 1, "one failure, one alert");
+    let action = &alerts[0].json()["action"];
+    assert_eq!(action["type"], "failed", "{action}");
+    assert_eq!(action["kind"], "auth", "{action}");
+    assert_eq!(action["code"], "AADSTS7000215", "{action}");
+    assert!(
+        trace_id(action["error"].as_str().unwrap_or_default()).is_some(),
+        "people still read Entra's text: {action}"
+    );
+
+    // The failure resolves into something else (here the drift the right secret reveals):
+    // that is a new alert.
+    assert_eq!(
+        run(mfactl::emulator::generate::WRITER_SECRET).status.code(),
+        Some(1)
+    );
+    let alerts = rx.requests(HOOK);
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[1].json()["action"]["type"], "observed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_cycle_is_alerted_as_applied_with_its_impact_in_a_field_of_its_own() {
+    let p = crate::cli::Project::sandbox_tenant().await;
+    let rx = Receiver::start().await;
+    let out = p
+        .command(&[
+            "reconcile",
+            "--once",
+            "--mode",
+            "enforce",
+            "--state-dir",
+            "state",
+        ])
+        .env("MFACTL_WEBHOOK_URL", rx.url(HOOK))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("re-read and verified"), "{stderr}");
+    let alerts = rx.requests(HOOK);
+    assert_eq!(alerts.len(), 1, "{stderr}");
+    let report = alerts[0].json();
+    assert_eq!(report["formatVersion"], 2);
+    assert_eq!(
+        report["action"],
+        json!({"type": "applied", "verified": true}),
+        "the action says what the log line says: {stderr}"
+    );
+    assert_eq!(report["declaration"], json!(null));
+    let changes = report["changes"].as_array().expect("changes");
+    assert!(!changes.is_empty());
+    assert!(
+        changes.iter().all(|c| !c["resource"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("impact")),
+        "no pseudo-row in changes: {changes:?}"
+    );
+    let impact = &report["impact"];
+    let prompts = impact["prompts"].as_array().expect("impact.prompts");
+    assert!(!prompts.is_empty(), "{impact}");
+    for p in prompts {
+        assert!(p["from"].is_string() && p["to"].is_string() && p["users"].as_u64() > Some(0));
+    }
+    assert_eq!(impact["newlyWithoutMfa"], 0);
 }

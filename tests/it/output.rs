@@ -126,8 +126,14 @@ async fn notify_test_in_json_mode_writes_json_lines_on_both_streams() {
         .collect();
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0]["result"], "not delivered");
-    assert!(!stdout(&o).contains(&receiver.url("/hook")), "no webhook URL");
-    assert!(!stderr(&o).contains(&receiver.url("/hook")), "no webhook URL");
+    assert!(
+        !stdout(&o).contains(&receiver.url("/hook")),
+        "no webhook URL"
+    );
+    assert!(
+        !stderr(&o).contains(&receiver.url("/hook")),
+        "no webhook URL"
+    );
 
     let o = p
         .command(&["notify", "test", "--log-format", "json"])
@@ -152,7 +158,10 @@ fn has_escape(bytes: &[u8]) -> bool {
 
 /// Runs `cmd` with stdout and stderr written to files, and returns what they hold.
 fn into_files(mut cmd: Command, dir: &std::path::Path, name: &str) -> (i32, Vec<u8>, Vec<u8>) {
-    let (out, err) = (dir.join(format!("{name}.out")), dir.join(format!("{name}.err")));
+    let (out, err) = (
+        dir.join(format!("{name}.out")),
+        dir.join(format!("{name}.err")),
+    );
     let status = cmd
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
@@ -317,5 +326,9 @@ async fn a_closed_stdout_or_stderr_ends_quietly_with_the_commands_own_exit_code(
         .stderr(closed_pipe())
         .output()
         .unwrap();
-    assert_eq!(code(&o), 1, "drift, with both streams closed and debug logs on");
+    assert_eq!(
+        code(&o),
+        1,
+        "drift, with both streams closed and debug logs on"
+    );
 }

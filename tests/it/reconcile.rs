@@ -6,7 +6,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cli::Project;
 
@@ -36,15 +36,45 @@ async fn once_observes_or_enforces_with_the_exit_codes_of_plan_and_apply() {
         "{}",
         String::from_utf8_lossy(&enforce.stderr)
     );
-    assert_eq!(patches(&p.h.requests().await).len(), 6);
+    assert_eq!(patches(&p.h.requests().await).len(), 5);
     let again = p.run(&["reconcile", "--once", "--mode", "enforce"]);
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("in sync"));
     assert_eq!(
         patches(&p.h.requests().await).len(),
-        6,
+        5,
         "nothing more to send"
     );
+}
+
+/// The last alert the webhook receiver got that matches `what`, waiting for it: the alert
+/// goes out after the cycle's line is printed.
+async fn wait_for_alert(
+    receiver: &crate::notify::Receiver,
+    what: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = receiver.requests("/hook").last().map(|c| c.json());
+        if let Some(last) = last.filter(|l| what(l)) {
+            return last;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no such alert; the last: {:?}",
+            receiver.requests("/hook").last().map(|c| c.json())
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn metrics_of(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// The loop's stderr, line by line, as it comes.
@@ -101,7 +131,7 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
     let base = start.rsplit("on ").next().unwrap().to_string();
     wait_for_line(&rx, "applied", &mut seen);
     let first = patches(&p.h.requests().await).len();
-    assert_eq!(first, 6);
+    assert_eq!(first, 5);
 
     // An edit to a policy file: the watch, not the one-hour interval, triggers a cycle.
     let path = p.dir().join("policies/authentication-methods.yaml");
@@ -118,36 +148,102 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
     assert_eq!(after_edit.len(), first + 1);
     assert!(after_edit.last().unwrap().ends_with("/voice"));
 
-    // An invalid file is never applied, not even in part; the last valid declaration stays.
+    // An invalid commit is never applied, not even in part; the last valid declaration stays.
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=it", "-c", "user.email=it@example.invalid"])
+            .args(args)
+            .current_dir(p.dir())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
     std::fs::write(
         p.dir().join("policies/broken.yaml"),
         "apiVersion: mfactl/v1\nkind: Nope\n",
     )
     .unwrap();
+    git(&["add", "policies"]);
+    git(&["commit", "-q", "-m", "a broken policy"]);
+    let commit = git(&["rev-parse", "HEAD"]);
     wait_for_line(&rx, "keeping the last valid declaration", &mut seen);
     wait_for_line(&rx, "in sync", &mut seen);
     assert_eq!(patches(&p.h.requests().await).len(), first + 1);
-    // The alert goes out after the cycle's line is printed: wait for it to arrive.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let last = loop {
-        let last = receiver.requests("/hook").last().map(|c| c.json());
-        if let Some(last) = last.filter(|l| l["action"]["type"] == "failed") {
-            break last;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the invalid commit was not alerted"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    assert!(
-        last["action"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("error(s) in the policy files"),
-        "{last}"
+    let invalid = wait_for_alert(&receiver, |a| a["action"]["type"] == "invalid").await;
+    let errors = invalid["declaration"]["errors"].as_u64().unwrap_or(0);
+    assert!(errors > 0, "{invalid}");
+    assert_eq!(
+        invalid["declaration"],
+        json!({"errors": errors, "commit": commit, "lastValidKept": true}),
+        "{invalid}"
     );
 
+    // Not ready while the declaration is invalid: the commit is not what is enforced.
+    let readyz = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(readyz.status(), 503);
+    let why = readyz.text().await.unwrap();
+    assert!(
+        why.contains(&format!("{errors} error(s)")) && why.contains(&commit),
+        "{why}"
+    );
+    let metrics = metrics_of(&base).await;
+    for line in [
+        format!("mfactl_declaration_valid{{tenant=\"test\",commit=\"{commit}\"}} 0"),
+        format!("mfactl_declaration_errors{{tenant=\"test\"}} {errors}"),
+        "mfactl_reconcile_failures_total{tenant=\"test\",reason=\"invalid\"} 1".to_string(),
+    ] {
+        assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
+    }
+
+    // Someone changes the tenant by hand; the next cycle repairs it from the last valid
+    // declaration, and the alert says so (applied), with the invalid files beside it.
+    let token = p.h.writer_token().await;
+    let r = p
+        .h
+        .patch(
+            "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/voice",
+            &token,
+            &json!({"@odata.type": "#microsoft.graph.voiceAuthenticationMethodConfiguration", "state": "disabled"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    std::fs::write(
+        p.dir().join("policies/broken.yaml"),
+        "apiVersion: mfactl/v1\nkind: Nope\n# still broken\n",
+    )
+    .unwrap();
+    let applied = wait_for_line(&rx, "applied 1 change(s); re-read and verified", &mut seen);
+    let repaired = wait_for_alert(&receiver, |a| a["action"]["type"] == "applied").await;
+    assert_eq!(
+        repaired["action"],
+        json!({"type": "applied", "verified": true}),
+        "as the log line says ({applied}): {repaired}"
+    );
+    assert_eq!(repaired["declaration"]["errors"], errors, "{repaired}");
+    assert_eq!(repaired["changes"][0]["property"], "state", "{repaired}");
+
+    // Fixed: ready again, valid, and the invalid files' alert is resolved.
+    std::fs::remove_file(p.dir().join("policies/broken.yaml")).unwrap();
+    wait_for_line(&rx, "in sync", &mut seen);
+    wait_for_alert(&receiver, |a| a["event"] == "resolved").await;
+    let metrics = metrics_of(&base).await;
+    for line in [
+        format!("mfactl_declaration_valid{{tenant=\"test\",commit=\"{commit}\"}} 1"),
+        "mfactl_declaration_errors{tenant=\"test\"} 0".to_string(),
+        "mfactl_reconcile_failures_total{tenant=\"test\",reason=\"invalid\"} 2".to_string(),
+        "mfactl_reconcile_duration_seconds_count{tenant=\"test\"} 5".to_string(),
+        "mfactl_changes_applied_total{tenant=\"test\"} 7".to_string(),
+        "mfactl_last_successful_reconcile_timestamp_seconds{tenant=\"test\"}".to_string(),
+        "mfactl_graph_requests_total{tenant=\"test\"}".to_string(),
+    ] {
+        assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
+    }
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(
@@ -157,20 +253,6 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
             .status(),
         200
     );
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for name in [
-        "mfactl_reconcile_duration_seconds_count{tenant=\"test\"} 3",
-        "mfactl_changes_applied_total{tenant=\"test\"} 7",
-        "mfactl_last_successful_reconcile_timestamp_seconds{tenant=\"test\"}",
-        "mfactl_graph_requests_total{tenant=\"test\"}",
-    ] {
-        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
-    }
 
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -268,7 +350,7 @@ async fn once_follows_the_tenants_mode_from_mfactl_yaml_and_the_flag_overrides_i
         "{}",
         String::from_utf8_lossy(&enforce.stderr)
     );
-    assert_eq!(patches(&p.h.requests().await).len(), 6);
+    assert_eq!(patches(&p.h.requests().await).len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,8 +519,8 @@ fn cycle_reports(seen: &[Value]) -> Vec<&Value> {
 async fn in_a_repository_only_a_policy_change_starts_a_cycle() {
     let p = Project::sandbox_tenant().await;
     let receiver = crate::notify::Receiver::start().await;
-    // Laid out like a real repository: the loop runs in its root, beside a README, CI
-    // workflows, the configuration, its own state dir and the audit log.
+    // Laid out like a real repository: the loop runs in its root (`--policies .`), beside a
+    // README, CI workflows, the configuration, its own state dir and the audit log.
     let root = p.dir();
     std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
     std::fs::write(
@@ -458,6 +540,8 @@ async fn in_a_repository_only_a_policy_change_starts_a_cycle() {
             "127.0.0.1:0",
             "--log-format",
             "json",
+            "--policies",
+            ".",
         ])
         .env("MFACTL_WEBHOOK_URL", receiver.url("/hook"))
         .env("RUST_LOG", "warn,mfactl::controller::watch=debug")
@@ -478,27 +562,26 @@ async fn in_a_repository_only_a_policy_change_starts_a_cycle() {
     });
 
     let touched = [
-        root.join("README.md"),
-        root.join(".github/workflows/x.yml"),
-        root.join("audit.jsonl"),
-        root.join(".mfactl/notes.json"),
-        root.join("notes.txt"),
-        root.join("policies/notes.txt"),
-        root.join("policies/.draft.yaml"),
+        "README.md",
+        ".github/workflows/x.yml",
+        "audit.jsonl",
+        ".mfactl/notes.json",
+        "notes.txt",
+        "policies/notes.txt",
+        "policies/.draft.yaml",
     ];
-    for path in &touched {
+    for path in touched {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(path)
+            .open(root.join(path))
             .unwrap();
         writeln!(f, "unrelated: true").unwrap();
     }
-    for path in &touched {
-        let shown = path.display().to_string();
-        wait_for_json(&rx, &mut seen, &format!("ignored change to {shown}"), |v| {
-            message(v) == format!("ignored change to {shown}")
+    for path in touched {
+        wait_for_json(&rx, &mut seen, &format!("ignored change to {path}"), |v| {
+            message(v).starts_with("ignored change to") && message(v).ends_with(&format!("/{path}"))
         });
     }
 
@@ -548,8 +631,7 @@ async fn in_a_repository_only_a_policy_change_starts_a_cycle() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let rest: Vec<String> = rx.iter().collect();
     assert!(
-        rest.iter()
-            .all(|l| !l.contains("\"cycle\":3")),
+        rest.iter().all(|l| !l.contains("\"cycle\":3")),
         "no cycle after the edit: {rest:?}"
     );
 }

@@ -74,7 +74,7 @@ impl Shared {
                 shared.http.insert(t.ca_file.clone(), http);
             }
             if load_policies && !shared.sets.contains_key(&t.policies) {
-                let set = load(&t.policies).map_err(|e| match e {
+                let set = load(&t.policies, t.config_file.as_deref()).map_err(|e| match e {
                     RunError::InvalidPolicy(n) => n,
                     _ => 1,
                 });
@@ -96,7 +96,7 @@ impl Shared {
         match self.sets.get(&t.policies) {
             Some(Ok(set)) => Ok(set.clone()),
             Some(Err(n)) => Err(RunError::InvalidPolicy(*n)),
-            None => load(&t.policies),
+            None => load(&t.policies, t.config_file.as_deref()),
         }
     }
 }
@@ -281,7 +281,6 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
                 config::ConfigSource::File(path) => Some(path.clone()),
                 config::ConfigSource::Environment => None,
             },
-            is_policy: crate::controller::watch::Watched::loader_rule(),
         })
         .map_err(|e| RunError::Controller(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
