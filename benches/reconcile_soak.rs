@@ -124,7 +124,7 @@ async fn soak(cycles: usize, rate: f64) {
                 }
             }
         }
-        let mut lines = |_: String| {};
+        let mut lines = |_: mfactl::printer::Line| {};
         let outcome = controller.cycle(&stop, &mut lines).await;
         let kind = match &outcome {
             CycleOutcome::InSync => "in sync",

@@ -2,7 +2,7 @@
 //! code.
 
 use clap::Parser;
-use mfactl::cli::{Cli, Command, EmulatorArgs, LogFormat, run};
+use mfactl::cli::{Cli, ColorChoice, Command, EmulatorArgs, LogFormat, run};
 use mfactl::config::Env;
 use mfactl::emulator::Emulator;
 use mfactl::exit::{self, ExitCode};
@@ -10,7 +10,7 @@ use mfactl::printer;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.log_format);
+    init_logging(cli.verbose, cli.log_format, cli.color);
     // One TLS provider for the whole process (ring: smaller and faster to build).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -32,7 +32,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, format: LogFormat) {
+/// One decision for every stderr line: the printer's own lines and tracing's share the
+/// format (`--log-format`), the colour decision and a writer that survives a closed pipe.
+fn init_logging(verbose: u8, format: LogFormat, color: ColorChoice) {
+    printer::init(format == LogFormat::Json, color);
     let default = match verbose {
         0 => "warn",
         1 => "debug",
@@ -42,10 +45,11 @@ fn init_logging(verbose: u8, format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(printer::colour(printer::Stream::Stderr))
+        .with_writer(|| printer::LogWriter);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 

@@ -15,6 +15,8 @@ use crate::emulator::throttle::ThrottleMode;
 use crate::emulator::{EmulatorConfig, EmulatorError, State};
 use crate::report::Format;
 
+pub use crate::printer::ColorChoice;
+
 /// GitOps for Microsoft Entra ID multifactor-authentication policy.
 #[derive(Debug, Parser)]
 #[command(name = "mfactl", version, about)]
@@ -25,6 +27,10 @@ pub struct Cli {
     /// Log format on stderr: text for people, json (one object a line) for container platforms.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Colour and cursor escapes: auto (only on a terminal, never with NO_COLOR set or
+    /// TERM=dumb), always, or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

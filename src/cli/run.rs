@@ -12,7 +12,7 @@ use crate::graph::{GraphClient, GraphError};
 use crate::plan::live::{self, PlanningError};
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::policy::{self, PolicySet, Severity};
-use crate::printer::Progress;
+use crate::printer::{Level, Progress};
 use crate::report::{self, Format};
 use crate::{printer, sandbox};
 
@@ -198,10 +198,12 @@ fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<PolicySet, RunE
 /// Prints diagnostics one a line (two with a help), paths under the working directory
 /// relative to it, as people typed them.
 fn print_diagnostics(diagnostics: &[policy::Diagnostic]) {
+    // Paths under the working directory are shown relative to it, as people typed them.
     let cwd = cwd_prefix();
     for d in diagnostics {
         let text = d.to_string();
-        printer::status(text.strip_prefix(cwd.as_str()).unwrap_or(&text));
+        let shown = text.strip_prefix(cwd.as_str()).unwrap_or(&text).to_string();
+        printer::Line::diagnostic(d, shown).print(&[]);
     }
 }
 
@@ -247,8 +249,9 @@ pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError
     Ok(ExitCode::Success)
 }
 
+/// Whether a plan on stdout is coloured (`--color`, `NO_COLOR`, `TERM`, a terminal).
 fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    printer::colour(printer::Stream::Stdout)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), RunError> {
@@ -417,7 +420,11 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     let outcome = apply::apply(&client, &plan, &mut audit, &stop, &progress).await?;
     watcher.abort();
     for c in &outcome.applied {
-        printer::status(&format!("applied      {}", c.resource));
+        printer::event(
+            Level::Info,
+            &format!("applied      {}", c.resource),
+            &[("resource", c.resource.as_str().into())],
+        );
     }
     if !outcome.users_applied.is_empty() {
         printer::status(&format!(
@@ -451,13 +458,19 @@ fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
         );
     }
     if let Some((change, cause)) = &outcome.failed {
-        printer::status(&format!("failed       {}: {cause}", change.resource));
+        printer::event(
+            Level::Error,
+            &format!("failed       {}: {cause}", change.resource),
+            &[("resource", change.resource.as_str().into())],
+        );
     }
     for (change, cause) in outcome.users_failed.iter().take(SHOWN) {
-        printer::status(&format!(
-            "failed       {}: {cause}",
-            apply::user_resource(change)
-        ));
+        let resource = apply::user_resource(change);
+        printer::event(
+            Level::Error,
+            &format!("failed       {resource}: {cause}"),
+            &[("resource", resource.into())],
+        );
     }
     if outcome.users_failed.len() > SHOWN {
         printer::status(&format!(
@@ -466,7 +479,11 @@ fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
         ));
     }
     for c in &outcome.not_attempted {
-        printer::status(&format!("not applied  {}", c.resource));
+        printer::event(
+            Level::Warn,
+            &format!("not applied  {}", c.resource),
+            &[("resource", c.resource.as_str().into())],
+        );
     }
     if outcome.users_not_attempted > 0 {
         printer::status(&format!(
@@ -606,54 +623,111 @@ async fn deliver(
                 if let Some(result) = &d.result {
                     metrics.record_alert(d.kind.as_str(), result.is_ok());
                     if let Err(e) = result {
-                        printer::status(&format!("alert to {} not delivered: {e}", d.provider));
+                        printer::event(
+                            Level::Error,
+                            &format!("alert to {} not delivered: {e}", d.provider),
+                            &[
+                                ("tenant", alert.tenant.as_str().into()),
+                                ("provider", d.provider.to_string().into()),
+                            ],
+                        );
                     }
                 }
             }
         }
-        Err(e) => printer::status(&format!("alerts: {e}")),
+        Err(e) => printer::event(
+            Level::Error,
+            &format!("alerts: {e}"),
+            &[("tenant", alert.tenant.as_str().into())],
+        ),
     }
 }
 
-/// One line on stderr about a finished cycle.
-fn report_cycle(tenant: &str, mode: Mode, outside_window: bool, outcome: &CycleOutcome) {
-    let line = match outcome {
-        CycleOutcome::InSync => format!("{tenant}: in sync"),
-        CycleOutcome::Observed(plan) => format!(
-            "{tenant}: drift in {} propert{} ({}); {}, nothing changed",
-            plan.property_count(),
-            if plan.property_count() == 1 {
-                "y"
-            } else {
-                "ies"
-            },
+/// One line on stderr about a finished cycle: its tenant and (in the long-running loop) its
+/// number as fields, and the resources it found drifted, applied or failed on.
+fn report_cycle(
+    tenant: &str,
+    cycle: Option<u64>,
+    mode: Mode,
+    outside_window: bool,
+    outcome: &CycleOutcome,
+) {
+    let resources = |plan: &Plan| {
+        serde_json::Value::from(
             plan.changes
                 .iter()
-                .map(|c| c.resource.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            if outside_window {
-                "enforce mode but outside the change windows"
-            } else {
-                "observe mode"
-            }
-        ),
-        CycleOutcome::Applied(plan) => format!(
-            "{tenant}: applied {} change(s); re-read and verified",
-            plan.property_count()
-        ),
-        CycleOutcome::Partial { applied, error, .. } => format!(
-            "{tenant}: partial apply, {applied} resource(s) changed before: {}",
-            controller::partial_failure(error.as_ref()).error
-        ),
-        CycleOutcome::Invalid { errors } => {
-            format!(
-                "{tenant}: {errors} error(s) in the policy files and no earlier valid declaration; nothing sent"
+                .map(|c| c.resource.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut fields: Vec<(&str, serde_json::Value)> = vec![("tenant", tenant.into())];
+    if let Some(n) = cycle {
+        fields.push(("cycle", n.into()));
+    }
+    fields.push(("mode", mode.to_string().into()));
+    let (level, line) = match outcome {
+        CycleOutcome::InSync => (Level::Info, format!("{tenant}: in sync")),
+        CycleOutcome::Observed(plan) => {
+            fields.push(("resources", resources(plan)));
+            (
+                Level::Warn,
+                format!(
+                    "{tenant}: drift in {} propert{} ({}); {}, nothing changed",
+                    plan.property_count(),
+                    if plan.property_count() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    },
+                    plan.changes
+                        .iter()
+                        .map(|c| c.resource.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if outside_window {
+                        "enforce mode but outside the change windows"
+                    } else {
+                        "observe mode"
+                    }
+                ),
             )
         }
-        CycleOutcome::Failed(e) => format!("{tenant}: reconcile failed ({mode:?}): {e}"),
+        CycleOutcome::Applied(plan) => {
+            fields.push(("resources", resources(plan)));
+            (
+                Level::Info,
+                format!(
+                    "{tenant}: applied {} change(s); re-read and verified",
+                    plan.property_count()
+                ),
+            )
+        }
+        CycleOutcome::Partial {
+            plan,
+            applied,
+            error,
+        } => {
+            fields.push(("resources", resources(plan)));
+            (
+                Level::Error,
+                format!(
+                    "{tenant}: partial apply, {applied} resource(s) changed before: {}",
+                    controller::partial_failure(error.as_ref()).error
+                ),
+            )
+        }
+        CycleOutcome::Invalid { errors } => (
+            Level::Error,
+            format!(
+                "{tenant}: {errors} error(s) in the policy files and no earlier valid declaration; nothing sent"
+            ),
+        ),
+        CycleOutcome::Failed(e) => (
+            Level::Error,
+            format!("{tenant}: reconcile failed ({mode}): {e}"),
+        ),
     };
-    printer::status(&line);
+    printer::event(level, &line, &fields);
 }
 
 /// `mfactl reconcile [--once]`.
@@ -674,7 +748,17 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         std::sync::Arc::clone(&metrics),
     );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut lines = |l: String| printer::status(l.strip_prefix(&cwd_prefix()).unwrap_or(&l));
+    // The loop's cycle number, shown as a field of every line a cycle prints.
+    let cycle = std::cell::Cell::new(0u64);
+    let mut lines = |mut l: printer::Line| {
+        if let Some(shown) = l.message.strip_prefix(&cwd_prefix()) {
+            l.message = shown.to_string();
+        }
+        l.print(&[
+            ("tenant", name.as_str().into()),
+            ("cycle", cycle.get().into()),
+        ]);
+    };
     let suspended_line = || {
         printer::status(&format!(
             "{name}: suspended (`suspend: true` in the configuration); skipped, nothing read or changed"
@@ -702,7 +786,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     };
     if args.once {
         let outcome = controller.cycle(&stop, &mut lines).await;
-        report_cycle(&name, mode, controller.outside_window(), &outcome);
+        report_cycle(&name, None, mode, controller.outside_window(), &outcome);
         alert(&controller, &outcome).await;
         if let Some(plan) = outcome.plan() {
             printer::data(&report::render(plan, Format::Human, colour()));
@@ -716,8 +800,11 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     let bound = controller::serve::serve(args.listen, std::sync::Arc::clone(&health))
         .await
         .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
-    let (_watcher, mut changes) = controller::watch::watch(controller.policy_paths())
-        .map_err(|e| RunError::Controller(e.to_string()))?;
+    let (_watcher, mut changes) = controller::watch::watch(controller::watch::Watched {
+        roots: controller.policy_paths().to_vec(),
+        config: target.tenant.config_file.clone(),
+    })
+    .map_err(|e| RunError::Controller(e.to_string()))?;
     let stopped = std::sync::Arc::new(tokio::sync::Notify::new());
     {
         let (stop, stopped) = (
@@ -744,7 +831,7 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         return Ok(ExitCode::Success);
     }
     printer::status(&format!(
-        "reconciling {name} ({mode:?}{}) on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
+        "reconciling {name} ({mode}{}) on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
         if controller.tenant().control.change_windows.is_empty() {
             ""
         } else {
@@ -754,8 +841,15 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
     ));
     let mut failures = 0u32;
     loop {
+        cycle.set(cycle.get() + 1);
         let outcome = controller.cycle(&stop, &mut lines).await;
-        report_cycle(&name, mode, controller.outside_window(), &outcome);
+        report_cycle(
+            &name,
+            Some(cycle.get()),
+            mode,
+            controller.outside_window(),
+            &outcome,
+        );
         alert(&controller, &outcome).await;
         let wait = if outcome.succeeded() {
             health
@@ -821,10 +915,23 @@ pub async fn notify_command(command: NotifyCommand, env: Env) -> Result<ExitCode
             }
             let outcome = Notifier::new(providers)?.send_test().await;
             for d in &outcome.deliveries {
-                match &d.result {
-                    Some(Ok(_)) => printer::data(&format!("{}: sent\n", d.provider)),
-                    Some(Err(e)) => printer::data(&format!("{}: not delivered: {e}\n", d.provider)),
-                    None => printer::data(&format!("{}: nothing sent\n", d.provider)),
+                let (result, error) = match &d.result {
+                    Some(Ok(_)) => ("sent", None),
+                    Some(Err(e)) => ("not delivered", Some(e.to_string())),
+                    None => ("nothing sent", None),
+                };
+                if printer::json() {
+                    let mut line =
+                        serde_json::json!({"provider": d.provider.to_string(), "result": result});
+                    if let Some(e) = error {
+                        line["error"] = e.into();
+                    }
+                    printer::data_line(&line.to_string());
+                } else {
+                    match error {
+                        Some(e) => printer::data(&format!("{}: {result}: {e}\n", d.provider)),
+                        None => printer::data(&format!("{}: {result}\n", d.provider)),
+                    }
                 }
             }
             match outcome.failed() {

@@ -131,6 +131,16 @@ pub enum Mode {
     Enforce,
 }
 
+impl std::fmt::Display for Mode {
+    /// As written in mfactl.yaml and `--mode`: `observe`, `enforce`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Observe => "observe",
+            Mode::Enforce => "enforce",
+        })
+    }
+}
+
 /// How `mfactl reconcile` treats a tenant (`mode`, `suspend`, `changeWindows` in
 /// mfactl.yaml). `plan` and `apply` ignore all of it: they are explicit actions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -21,7 +21,7 @@ use crate::notify::{Action, DriftAlert, Failure, FailureKind, InvalidDeclaration
 use crate::plan::Plan;
 use crate::plan::live::{self, PlanningError};
 use crate::policy::{self, PolicySet, Severity};
-use crate::printer::Progress;
+use crate::printer::{Level, Line, Progress};
 
 pub use metrics::Metrics;
 
@@ -254,7 +254,7 @@ impl Controller {
     }
 
     /// Reads the declaration: the current files if they are valid, else the last valid ones.
-    fn declaration(&mut self, report: &mut dyn FnMut(String)) -> Result<PolicySet, usize> {
+    fn declaration(&mut self, report: &mut dyn FnMut(Line)) -> Result<PolicySet, usize> {
         let outcome =
             policy::load_excluding(&self.tenant.policies, self.tenant.config_file.as_slice());
         let errors = outcome
@@ -263,7 +263,7 @@ impl Controller {
             .filter(|d| d.severity == Severity::Error)
             .count();
         for d in &outcome.diagnostics {
-            report(d.to_string());
+            report(Line::diagnostic(d, d.to_string()));
         }
         let valid = outcome.set.is_some() && errors == 0;
         self.commit = self
@@ -283,10 +283,14 @@ impl Controller {
             }
             _ => match &self.last_valid {
                 Some(set) => {
-                    report(format!(
-                        "{}: the policy files have {errors} error(s); keeping the last valid declaration",
-                        self.tenant.name
-                    ));
+                    report(Line {
+                        level: Level::Warn,
+                        message: format!(
+                            "{}: the policy files have {errors} error(s); keeping the last valid declaration",
+                            self.tenant.name
+                        ),
+                        fields: vec![("errors", errors.into())],
+                    });
                     Ok(set.clone())
                 }
                 None => Err(errors.max(1)),
@@ -301,11 +305,7 @@ impl Controller {
 
     /// One cycle: declaration, tenant, plan, then observe or apply. `stop` is only read
     /// between two PATCHes; a cycle that started applying finishes its plan.
-    pub async fn cycle(
-        &mut self,
-        stop: &AtomicBool,
-        report: &mut dyn FnMut(String),
-    ) -> CycleOutcome {
+    pub async fn cycle(&mut self, stop: &AtomicBool, report: &mut dyn FnMut(Line)) -> CycleOutcome {
         let started = Instant::now();
         let outcome = self.run_cycle(stop, report).await;
         let declaration = match &self.invalid {
@@ -327,11 +327,7 @@ impl Controller {
         outcome
     }
 
-    async fn run_cycle(
-        &mut self,
-        stop: &AtomicBool,
-        report: &mut dyn FnMut(String),
-    ) -> CycleOutcome {
+    async fn run_cycle(&mut self, stop: &AtomicBool, report: &mut dyn FnMut(Line)) -> CycleOutcome {
         let mode = self.mode_at(SystemTime::now());
         self.outside_window = mode != self.mode;
         let set = match self.declaration(report) {

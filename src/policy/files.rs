@@ -44,20 +44,25 @@ fn is_config_name(name: &OsStr) -> bool {
 /// Whether a change at `changed` can change the declaration read from `roots` (the policy
 /// files and directories as configured): a file the loader would read under one of them, a
 /// root itself (a git-sync symlink swap replaces it whole), or the configuration file.
-/// Paths are compared as given: the watcher reports them under the watched roots.
+/// Relative paths are taken against the current directory, as the watcher takes them.
 pub fn is_declaration_change(
     roots: &[PathBuf],
     config_file: Option<&Path>,
     changed: &Path,
 ) -> bool {
-    if config_file.is_some_and(|c| c == changed) {
+    // The watcher reports absolute paths; the roots may be written relative (`--policies .`).
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let changed = absolute(changed);
+    let changed = changed.as_path();
+    if config_file.is_some_and(|c| absolute(c) == changed) {
         return true;
     }
     roots.iter().any(|root| {
+        let root = absolute(root);
         if changed == root.as_path() {
             return true;
         }
-        let Ok(rest) = changed.strip_prefix(root) else {
+        let Ok(rest) = changed.strip_prefix(&root) else {
             return false;
         };
         let names: Vec<&OsStr> = rest.iter().collect();
@@ -330,5 +335,14 @@ mod tests {
         assert!(!yes("/repo/policies/mfactl.yaml"));
         assert!(!yes("/repo/README.md"));
         assert!(!yes("/repo/.mfactl/alerts.json"));
+        // `--policies .`: a relative root, changes reported absolute.
+        let cwd = std::env::current_dir().unwrap();
+        let here = [PathBuf::from(".")];
+        assert!(is_declaration_change(&here, None, &cwd.join("./p/a.yaml")));
+        assert!(!is_declaration_change(
+            &here,
+            None,
+            &cwd.join(".github/w.yml")
+        ));
     }
 }

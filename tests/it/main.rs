@@ -20,6 +20,7 @@ mod identity;
 mod inputs;
 mod names;
 mod notify;
+mod output;
 mod overlays;
 mod per_user;
 mod plan_props;

@@ -155,7 +155,7 @@ impl Receiver {
     }
 
     /// Answers the next requests to `path` with these statuses and `Retry-After`s.
-    fn script(&self, path: &str, replies: &[(u16, Option<&str>)]) {
+    pub fn script(&self, path: &str, replies: &[(u16, Option<&str>)]) {
         let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         s.script
             .entry(path.to_string())

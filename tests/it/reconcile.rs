@@ -479,3 +479,169 @@ async fn once_runs_send_a_reminder_after_remind_after_and_resolved_when_the_drif
     assert_eq!(run(&observe).status.code(), Some(0));
     assert_eq!(events().len(), 3, "then silence");
 }
+
+/// The loop's stderr lines in `--log-format json`, until one matches `pred`.
+fn wait_for_json(
+    rx: &mpsc::Receiver<String>,
+    seen: &mut Vec<Value>,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            // A stream of other lines must not keep the wait alive past its deadline.
+            Ok(_) if left.is_zero() => panic!("no line for {what} in:\n{seen:#?}"),
+            Ok(line) => {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line:?}"));
+                seen.push(v.clone());
+                if pred(&v) {
+                    return v;
+                }
+            }
+            Err(_) => panic!("no line for {what} in:\n{seen:#?}"),
+        }
+    }
+}
+
+fn message(v: &Value) -> &str {
+    v["message"].as_str().unwrap_or_default()
+}
+
+/// The cycle reports (one per cycle) among `seen`.
+fn cycle_reports(seen: &[Value]) -> Vec<&Value> {
+    seen.iter()
+        .filter(|v| v["cycle"].is_u64() && v["mode"].is_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_repository_only_a_policy_change_starts_a_cycle() {
+    let p = Project::sandbox_tenant().await;
+    let receiver = crate::notify::Receiver::start().await;
+    // Laid out like a real repository: the loop runs in its root (`--policies .`), beside a
+    // README, CI workflows, the configuration, its own state dir and the audit log.
+    let root = p.dir();
+    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
+    std::fs::write(
+        root.join(".github/workflows/x.yml"),
+        "name: ci\non: [push]\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("README.md"), "# policies\n").unwrap();
+    let mut child = p
+        .command(&[
+            "reconcile",
+            "--mode",
+            "enforce",
+            "--interval",
+            "1h",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--policies",
+            ".",
+        ])
+        .env("MFACTL_WEBHOOK_URL", receiver.url("/hook"))
+        .env("RUST_LOG", "warn,mfactl::controller::watch=debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut seen = Vec::new();
+    let first = wait_for_json(&rx, &mut seen, "the first cycle", |v| {
+        message(v).contains("re-read and verified")
+    });
+    assert_eq!(first["cycle"], 1);
+    let after_first = p.h.requests().await;
+    assert_eq!(patches(&after_first).len(), 5);
+    // The first cycle's alert is written to the state dir: that change is ignored too.
+    wait_for_json(&rx, &mut seen, "the state dir write ignored", |v| {
+        message(v).starts_with("ignored change to") && message(v).contains(".mfactl")
+    });
+
+    let touched = [
+        "README.md",
+        ".github/workflows/x.yml",
+        "audit.jsonl",
+        "notes.txt",
+        "policies/notes.txt",
+        "policies/.draft.yaml",
+    ];
+    for path in touched {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join(path))
+            .unwrap();
+        writeln!(f, "unrelated: true").unwrap();
+    }
+    for path in touched {
+        let ignored = |v: &Value| {
+            message(v).starts_with("ignored change to") && message(v).ends_with(&format!("/{path}"))
+        };
+        // The watcher reports events in batches: a later file's may already be among `seen`.
+        if !seen.iter().any(ignored) {
+            wait_for_json(
+                &rx,
+                &mut seen,
+                &format!("ignored change to {path}"),
+                ignored,
+            );
+        }
+    }
+
+    // A policy edit: exactly one more cycle, which applies it.
+    let path = root.join("policies/authentication-methods.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen(
+        "    voice:\n      state: disabled\n",
+        "    voice:\n      state: enabled\n",
+        1,
+    );
+    assert_ne!(text, edited);
+    std::fs::write(&path, edited).unwrap();
+    let second = wait_for_json(&rx, &mut seen, "the edit applied", |v| {
+        message(v).contains("re-read and verified")
+    });
+    assert_eq!(second["cycle"], 2, "no cycle ran between: {seen:#?}");
+    assert_eq!(
+        cycle_reports(&seen).len(),
+        2,
+        "one report per cycle: {seen:#?}"
+    );
+    let log = p.h.requests().await;
+    let all = patches(&log);
+    assert_eq!(all.len(), 6);
+    assert!(all.last().unwrap().ends_with("/voice"));
+    // The emulator saw the same reads for the second cycle as for the first: one cycle.
+    let policy_reads = |entries: &[Value]| {
+        entries
+            .iter()
+            .filter(|e| {
+                e["method"] == "GET" && e["path"] == "/beta/policies/authenticationMethodsPolicy"
+            })
+            .count()
+    };
+    assert_eq!(
+        policy_reads(&log[after_first.len()..]),
+        policy_reads(&after_first),
+        "the requests of exactly one more cycle"
+    );
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(
+        rest.iter().all(|l| !l.contains("\"cycle\":3")),
+        "no cycle after the edit: {rest:?}"
+    );
+}

@@ -154,7 +154,11 @@ pub(super) async fn plan(args: &PlanArgs, env: Env) -> Result<ExitCode, RunError
                 }
             }
             Err(e) => {
-                printer::status(&format!("{name}: error: {e}"));
+                printer::event(
+                    printer::Level::Error,
+                    &format!("{name}: error: {e}"),
+                    &[("tenant", name.as_str().into())],
+                );
                 if args.output == Format::Json {
                     entries.push(json!({"tenant": name, "error": e.to_string()}));
                 }
@@ -204,6 +208,8 @@ struct Looping {
     next: std::time::Instant,
     failures: u32,
     succeeded_once: bool,
+    /// Cycles started, for the `cycle` field of its lines.
+    cycles: u64,
 }
 
 /// `mfactl reconcile --all-tenants | --shard I/N` (long-running): every tenant on its own
@@ -258,6 +264,7 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
             next: Instant::now(),
             failures: 0,
             succeeded_once: false,
+            cycles: 0,
         });
     }
     let health = Arc::new(crate::controller::serve::Health {
@@ -268,7 +275,14 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
         .await
         .map_err(|e| RunError::Controller(format!("cannot listen on {}: {e}", args.listen)))?;
     let (_watcher, mut changes) =
-        crate::controller::watch::watch(&paths).map_err(|e| RunError::Controller(e.to_string()))?;
+        crate::controller::watch::watch(crate::controller::watch::Watched {
+            roots: paths,
+            config: match &settings.source {
+                config::ConfigSource::File(path) => Some(path.clone()),
+                config::ConfigSource::Environment => None,
+            },
+        })
+        .map_err(|e| RunError::Controller(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(tokio::sync::Notify::new());
     {
@@ -294,10 +308,15 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
                 .filter(|(_, l)| l.next <= now),
         )
         .map(|(i, l)| async move {
-            let mut lines = |line: String| printer::status(&line);
+            l.cycles += 1;
+            let (tenant, cycle) = (l.controller.tenant().name.clone(), l.cycles);
+            let mut lines = |line: printer::Line| {
+                line.print(&[("tenant", tenant.as_str().into()), ("cycle", cycle.into())]);
+            };
             let outcome = l.controller.cycle(stop_ref, &mut lines).await;
             report_cycle(
-                &l.controller.tenant().name,
+                &tenant,
+                Some(cycle),
                 l.mode,
                 l.controller.outside_window(),
                 &outcome,
@@ -401,9 +420,9 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
             if let Some(http) = shared.http.get(&t.ca_file) {
                 controller = controller.with_http(http.clone());
             }
-            let mut lines = |l: String| printer::status(&l);
+            let mut lines = |l: printer::Line| l.print(&[("tenant", t.name.as_str().into())]);
             let outcome = controller.cycle(stop, &mut lines).await;
-            report_cycle(&t.name, mode, controller.outside_window(), &outcome);
+            report_cycle(&t.name, None, mode, controller.outside_window(), &outcome);
             Some((controller, outcome))
         })
         .buffered(usize::from(args.target.source.concurrency))
@@ -489,7 +508,11 @@ pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunErr
         .map(|t| async move {
             let result = apply_one(t, env, args, audit_log, shared).await;
             if let Err(e) = &result {
-                printer::status(&format!("{}: error: {e}", t.name));
+                printer::event(
+                    printer::Level::Error,
+                    &format!("{}: error: {e}", t.name),
+                    &[("tenant", t.name.as_str().into())],
+                );
             }
             result.map_err(|e| clone_code(&e))
         })
