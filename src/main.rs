@@ -2,10 +2,9 @@
 //! code.
 
 use clap::Parser;
-use mfactl::cli::{Cli, ColorChoice, Command, EmulatorArgs, LogFormat, run};
+use mfactl::cli::exit::{self, ExitCode};
+use mfactl::cli::{Cli, ColorChoice, Command, LogFormat, run};
 use mfactl::config::Env;
-use mfactl::emulator::Emulator;
-use mfactl::exit::{self, ExitCode};
 use mfactl::printer;
 
 fn main() -> std::process::ExitCode {
@@ -62,32 +61,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => Ok(run::explain(args, Env::from_process()).await?),
         Command::Export(args) => Ok(mfactl::cli::export::export(args, Env::from_process()).await?),
         Command::Notify(command) => Ok(run::notify_command(command, Env::from_process()).await?),
-        Command::Emulator(args) => emulator(args).await,
-    }
-}
-
-async fn emulator(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
-    let tls = args.tls;
-    let running = Emulator::start(args.into_config()?).await?;
-    printer::data_line(&serde_json::to_string(&running.endpoints)?);
-    if !tls {
-        printer::status(&format!(
-            "mfactl emulator: loginUrl {} is plain HTTP, which mfactl and the Azure identity libraries refuse as an authority; \
-             to sign in, start it with --tls and pass AZURE_AUTHORITY_HOST=https://localhost:{} and SSL_CERT_FILE=<caFile>",
-            running.endpoints.login_url,
-            running.addr.port()
-        ));
-    }
-    wait_for_stop_signal().await?;
-    printer::status("mfactl emulator: stopping");
-    running.shutdown().await;
-    Ok(ExitCode::Success)
-}
-
-async fn wait_for_stop_signal() -> std::io::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
+        Command::Emulator(args) => Ok(mfactl::cli::emulator::serve(args).await?),
     }
 }

@@ -190,25 +190,6 @@ pub struct Line {
 }
 
 impl Line {
-    /// A policy diagnostic, at its severity, with its code and location as fields; `shown`
-    /// is the text as it is to be shown (paths made relative by the caller).
-    pub fn diagnostic(d: &crate::policy::Diagnostic, shown: String) -> Self {
-        let level = match d.severity {
-            crate::policy::Severity::Error => Level::Error,
-            crate::policy::Severity::Warning => Level::Warn,
-        };
-        Line {
-            level,
-            message: shown,
-            fields: vec![
-                ("code", d.code.into()),
-                ("file", d.location.file.display().to_string().into()),
-                ("line", d.location.line.into()),
-                ("column", d.location.column.into()),
-            ],
-        }
-    }
-
     /// Prints the line with `context` (e.g. tenant and cycle) before its own fields.
     pub fn print(&self, context: &[(&str, Value)]) {
         let mut fields: Vec<(&str, Value)> = context.to_vec();

@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::config::{CredentialSource, Env, TenantSettings};
 use crate::emulator::generate::{self, GenerateSpec, WRITER_SECRET};
 use crate::emulator::state::State;
-use crate::emulator::{Emulator, EmulatorConfig, EmulatorError, RunningEmulator};
+use crate::emulator::{Emulator, EmulatorConfig};
+pub use crate::emulator::{EmulatorError, RunningEmulator};
 
 /// The environment variable the sandbox tenant's secret is handed over in (only inside
 /// this process's injected environment, never the real one).

@@ -81,7 +81,7 @@ impl AuditLog {
     ) -> Result<(), AuditError> {
         for p in properties {
             let record = AuditRecord {
-                time: crate::emulator::control::now_rfc3339(),
+                time: crate::support::time::now_rfc3339(),
                 tenant,
                 git_commit: self.git_commit.as_deref(),
                 resource,

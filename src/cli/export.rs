@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cli::exit::ExitCode;
 use crate::config::{self, Env, TenantSettings};
-use crate::exit::ExitCode;
 use crate::export::{self, METHODS_FILE, Names, SECURITY_DEFAULTS_FILE, render};
 use crate::graph::GraphClient;
 use crate::plan::live;

@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::apply::{self, AuditError, AuditLog};
+use crate::cli::exit::ExitCode;
 use crate::config::{self, ConfigError, Env, NotificationSettings, TenantSettings};
-use crate::exit::ExitCode;
 use crate::graph::{GraphClient, GraphError};
 use crate::plan::live::{self, PlanningError};
 use crate::plan::{self, FORMAT_VERSION, Plan};
@@ -51,7 +51,7 @@ pub enum RunError {
     Audit(#[from] AuditError),
     /// The sandbox emulator could not start.
     #[error("cannot start the sandbox: {0}")]
-    Sandbox(#[from] crate::emulator::EmulatorError),
+    Sandbox(#[from] crate::sandbox::EmulatorError),
     /// A saved plan could not be read.
     #[error("cannot read the plan {path}: {reason}")]
     PlanFile {
@@ -132,7 +132,7 @@ struct Target {
     audit_log: PathBuf,
     /// `notifications:` from mfactl.yaml (empty in environment mode and the sandbox).
     notifications: NotificationSettings,
-    _sandbox: Option<crate::emulator::RunningEmulator>,
+    _sandbox: Option<crate::sandbox::RunningEmulator>,
 }
 
 async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunError> {
@@ -203,7 +203,7 @@ fn print_diagnostics(diagnostics: &[policy::Diagnostic]) {
     for d in diagnostics {
         let text = d.to_string();
         let shown = text.strip_prefix(cwd.as_str()).unwrap_or(&text).to_string();
-        printer::Line::diagnostic(d, shown).print(&[]);
+        d.line(shown).print(&[]);
     }
 }
 

@@ -35,8 +35,6 @@ use file::{
 pub use shard::Shard;
 use url::Url;
 
-use crate::exit::ExitCode;
-
 /// The configuration file looked for in the current directory.
 pub const DEFAULT_CONFIG_FILE: &str = "mfactl.yaml";
 /// The audit log's file name when none is configured.
@@ -478,19 +476,6 @@ pub enum ConfigError {
         /// The configured names.
         available: Vec<String>,
     },
-}
-
-impl ConfigError {
-    /// The process exit code for this error: a tenant choice is a usage error (2),
-    /// everything else invalid configuration (3).
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            ConfigError::UnknownTenant { .. } | ConfigError::TenantRequired { .. } => {
-                ExitCode::Usage
-            }
-            _ => ExitCode::Invalid,
-        }
-    }
 }
 
 impl Settings {

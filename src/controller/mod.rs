@@ -263,7 +263,7 @@ impl Controller {
             .filter(|d| d.severity == Severity::Error)
             .count();
         for d in &outcome.diagnostics {
-            report(Line::diagnostic(d, d.to_string()));
+            report(d.line(d.to_string()));
         }
         let valid = outcome.set.is_some() && errors == 0;
         self.commit = self

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::directory::{self, CollectionRequest};
 use super::identity::{self, Claims};
-use super::throttle::{Cost, LimitClass};
 use super::{ApiResponse, ApiVersion, Emulator, GraphError, batch, policy, reports};
+use crate::msgraph::throttle::{Cost, LimitClass};
 
 /// A Graph request, independent of the transport.
 #[derive(Debug, Clone)]

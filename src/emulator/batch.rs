@@ -258,7 +258,7 @@ async fn run_inner(
     };
     core.log.push(LogEntry {
         seq: 0,
-        time: super::control::now_rfc3339(),
+        time: crate::support::time::now_rfc3339(),
         method: req.method.clone(),
         path: req.path.clone(),
         query: req.raw_query.clone(),

@@ -8,8 +8,8 @@ use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::generate::SplitMix64;
 use super::{ApiResponse, Body, Emulator, GraphError, State};
+use crate::support::rng::SplitMix64;
 
 /// One request as the emulator saw it.
 #[derive(Debug, Clone, Serialize)]
@@ -328,27 +328,7 @@ pub fn new_request_id() -> String {
         static FALLBACK: AtomicU64 = AtomicU64::new(1);
         b[..8].copy_from_slice(&FALLBACK.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     }
-    super::generate::guid_from_bytes(b)
-}
-
-/// Now as Graph writes `innerError.date`: `2025-02-13T10:17:05` (UTC, no zone).
-pub fn now_graph_date() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
-}
-
-/// Now in RFC 3339 with 7 fractional digits, as Graph writes `lastModifiedDateTime`.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!("{}.{:07}Z", now_graph_date(), now.nanosecond() / 100)
+    crate::support::rng::guid_from_bytes(b)
 }
 
 #[cfg(test)]

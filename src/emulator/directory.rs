@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 
 use super::odata::{Field, FieldKind, Filter, Query, page};
-use super::schema::Schema;
 use super::state::{Group, MemberRef, Tenant, User};
 use super::{ApiResponse, ApiVersion, GraphError, TenantSlot};
+use crate::msgraph::schema::Schema;
 
 const CONTEXT_BASE: &str = "https://graph.microsoft.com";
 const MAX_TOP: usize = 999;
@@ -308,8 +308,8 @@ pub fn patch_sign_in_preferences(
                 ));
             }
             Some(m) => {
-                let needed = crate::simulate::PreferredMethod::parse(m)
-                    .map(crate::simulate::PreferredMethod::needs)
+                let needed = crate::msgraph::PreferredMethod::parse(m)
+                    .map(crate::msgraph::PreferredMethod::needs)
                     .unwrap_or_default();
                 if !needed
                     .iter()

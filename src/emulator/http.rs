@@ -198,7 +198,7 @@ async fn handle(
     let mut malformed = false;
     let mut entry = LogEntry {
         seq: 0,
-        time: control::now_rfc3339(),
+        time: crate::support::time::now_rfc3339(),
         method: method.clone(),
         path: path.clone(),
         query: raw_query.clone(),

@@ -278,7 +278,7 @@ impl OAuthError {
         // in the description as well as in their own fields.
         let trace = super::control::new_request_id();
         let correlation = super::control::new_request_id();
-        let timestamp = super::control::now_graph_date().replace('T', " ") + "Z";
+        let timestamp = crate::support::time::now_graph_date().replace('T', " ") + "Z";
         ApiResponse {
             status: self.status,
             headers: Vec::new(),

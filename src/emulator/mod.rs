@@ -19,7 +19,6 @@ pub mod identity;
 pub mod odata;
 pub mod policy;
 pub mod reports;
-pub mod schema;
 pub mod state;
 pub mod throttle;
 pub mod tls;
@@ -35,50 +34,12 @@ use serde_json::Value;
 
 pub use state::State;
 
+use crate::msgraph::ApiVersion;
+
 use control::{Faults, RequestLog};
 use identity::Identity;
 use state::{DirectoryIndex, Tenant};
 use throttle::{Throttle, ThrottleMode};
-
-/// The two Graph API versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum ApiVersion {
-    /// `/v1.0`
-    #[serde(rename = "v1.0")]
-    V1,
-    /// `/beta`
-    #[serde(rename = "beta")]
-    Beta,
-}
-
-impl ApiVersion {
-    /// The URL segment.
-    pub fn segment(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => "v1.0",
-            ApiVersion::Beta => "beta",
-        }
-    }
-
-    /// The other version.
-    pub fn other(self) -> Self {
-        match self {
-            ApiVersion::V1 => ApiVersion::Beta,
-            ApiVersion::Beta => ApiVersion::V1,
-        }
-    }
-
-    /// Parses a URL segment (`v1.0`, `beta`), case-insensitively.
-    pub fn parse(segment: &str) -> Option<Self> {
-        if segment.eq_ignore_ascii_case("v1.0") {
-            Some(ApiVersion::V1)
-        } else if segment.eq_ignore_ascii_case("beta") {
-            Some(ApiVersion::Beta)
-        } else {
-            None
-        }
-    }
-}
 
 /// Failures that stop the emulator from starting.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +81,12 @@ pub enum EmulatorError {
     /// The test certificate authority or server certificate could not be created or written.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    /// The endpoints could not be written as JSON (the `emulator` verb's first line).
+    #[error("cannot write the endpoints: {0}")]
+    Endpoints(serde_json::Error),
+    /// SIGINT and SIGTERM could not be listened for (the `emulator` verb).
+    #[error("cannot wait for a stop signal: {0}")]
+    Signal(std::io::Error),
 }
 
 /// How to run an emulator.
@@ -531,7 +498,7 @@ impl GraphError {
         } else {
             client_request_id
         };
-        let date = control::now_graph_date();
+        let date = crate::support::time::now_graph_date();
         let mut inner = serde_json::json!({
             "date": date,
             "request-id": request_id,

@@ -9,91 +9,15 @@
 
 use serde_json::{Map, Value, json};
 
-use super::schema::{Schema, SchemaViolation, is_annotation, is_guid};
 use super::state::{SecurityDefaults, Tenant};
-use super::{ApiResponse, ApiVersion, GraphError, control};
+use super::{ApiResponse, ApiVersion, GraphError};
+use crate::msgraph::methods::{CONFIGURATION_KINDS, default_policy};
+use crate::msgraph::schema::{Schema, SchemaViolation, is_annotation, is_guid};
 
-const DEFAULT_POLICY_JSON: &str = include_str!("default-policy.json");
 const CONTEXT_BASE: &str = "https://graph.microsoft.com";
 /// Placeholder id meaning "nobody" in featureSettings targets.
 const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
 const NUMBER_MATCHING_MESSAGE: &str = "Persistance of policy failed with error: Microsoft Authenticator's number matching feature can no longer be toggled as part of featureSettings.";
-
-/// A fresh tenant's authentication methods policy.
-pub fn default_policy() -> Value {
-    // Compiled in and covered by tests: a parse failure is a build defect.
-    #[allow(clippy::expect_used)]
-    serde_json::from_str(DEFAULT_POLICY_JSON).expect("embedded default-policy.json parses")
-}
-
-/// The built-in method configurations: GET id, path segment and OData type.
-pub struct ConfigurationKind {
-    /// The id GET returns (PascalCase).
-    pub id: &'static str,
-    /// The documented request path segment (camelCase).
-    pub segment: &'static str,
-    /// Short OData type name.
-    pub odata_type: &'static str,
-}
-
-/// Every built-in configuration (FACTS.md §3). External methods are keyed by GUID instead.
-pub const CONFIGURATION_KINDS: &[ConfigurationKind] = &[
-    ConfigurationKind {
-        id: "Fido2",
-        segment: "fido2",
-        odata_type: "fido2AuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "MicrosoftAuthenticator",
-        segment: "microsoftAuthenticator",
-        odata_type: "microsoftAuthenticatorAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "Sms",
-        segment: "sms",
-        odata_type: "smsAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "Voice",
-        segment: "voice",
-        odata_type: "voiceAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "Email",
-        segment: "email",
-        odata_type: "emailAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "TemporaryAccessPass",
-        segment: "temporaryAccessPass",
-        odata_type: "temporaryAccessPassAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "SoftwareOath",
-        segment: "softwareOath",
-        odata_type: "softwareOathAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "HardwareOath",
-        segment: "hardwareOath",
-        odata_type: "hardwareOathAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "X509Certificate",
-        segment: "x509Certificate",
-        odata_type: "x509CertificateAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "QRCodePin",
-        segment: "qrCodePin",
-        odata_type: "qrCodePinAuthenticationMethodConfiguration",
-    },
-    ConfigurationKind {
-        id: "VerifiableCredentials",
-        segment: "verifiableCredentials",
-        odata_type: "verifiableCredentialsAuthenticationMethodConfiguration",
-    },
-];
 
 const EXTERNAL_TYPE: &str = "externalAuthenticationMethodConfiguration";
 
@@ -428,7 +352,10 @@ pub fn patch_policy(
     for (k, v) in updated {
         stored.insert(k, v);
     }
-    stored.insert("lastModifiedDateTime".into(), json!(control::now_rfc3339()));
+    stored.insert(
+        "lastModifiedDateTime".into(),
+        json!(crate::support::time::now_rfc3339()),
+    );
     let mut resp = get_policy(version, tenant, false);
     resp.status = 200;
     Ok(resp)
@@ -651,7 +578,7 @@ fn store_configuration(tenant: &mut Tenant, index: usize, config: Value) {
     if let Some(list) = policy["authenticationMethodConfigurations"].as_array_mut() {
         list[index] = config;
     }
-    policy["lastModifiedDateTime"] = json!(control::now_rfc3339());
+    policy["lastModifiedDateTime"] = json!(crate::support::time::now_rfc3339());
 }
 
 /// DELETE `.../authenticationMethodConfigurations/{id}`: built-in methods return to their
@@ -673,7 +600,7 @@ pub fn delete_configuration(tenant: &mut Tenant, id: &str) -> Result<ApiResponse
             list.remove(i);
         }
         tenant.authentication_methods_policy["lastModifiedDateTime"] =
-            json!(control::now_rfc3339());
+            json!(crate::support::time::now_rfc3339());
         return Ok(ApiResponse::no_content());
     }
     let mut reset = default_configuration(&current);

@@ -15,7 +15,7 @@ use super::directory::{annotate, entity_context};
 use super::odata::{Field, FieldKind, Filter, Query, next_link};
 use super::state::{Tenant, User};
 use super::{ApiResponse, ApiVersion, GraphError, TenantSlot};
-use crate::simulate::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
+use crate::msgraph::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
 
 const CONTEXT_BASE: &str = "https://graph.microsoft.com";
 /// Default and maximum page size (undocumented for this report: FACTS.md §14).

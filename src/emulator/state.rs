@@ -9,8 +9,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::policy;
-
 /// The whole emulated world.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -47,7 +45,7 @@ pub struct Tenant {
     pub groups: Vec<Group>,
     /// The authentication methods policy in Graph's JSON shape (configurations inline,
     /// without `@odata.context` annotations). Missing means a fresh tenant's defaults.
-    #[serde(default = "policy::default_policy")]
+    #[serde(default = "crate::msgraph::methods::default_policy")]
     pub authentication_methods_policy: Value,
     /// Security defaults state.
     #[serde(default)]
@@ -68,8 +66,9 @@ pub struct SecurityDefaults {
 
 impl Default for SecurityDefaults {
     fn default() -> Self {
-        // Tenants created since 2019 start with security defaults on.
-        Self { is_enabled: true }
+        Self {
+            is_enabled: crate::msgraph::SECURITY_DEFAULTS_ON_BY_DEFAULT,
+        }
     }
 }
 

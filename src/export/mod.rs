@@ -25,9 +25,9 @@ pub mod render;
 
 use serde_json::{Map, Value};
 
-use crate::emulator::ApiVersion;
-use crate::emulator::policy::{CONFIGURATION_KINDS, default_policy};
-use crate::emulator::schema::{Schema, is_guid};
+use crate::msgraph::ApiVersion;
+use crate::msgraph::methods::{CONFIGURATION_KINDS, default_policy};
+use crate::msgraph::schema::{Schema, is_guid};
 use crate::plan::diff;
 use crate::policy::{ALL_USERS, EXTERNAL_METHOD_TYPE};
 
@@ -392,7 +392,7 @@ pub fn only_changed(live: &Declarable) -> Declarable {
 
 /// A fresh tenant's security defaults (on, for every tenant created since 2019).
 pub fn default_security_defaults() -> bool {
-    crate::emulator::state::SecurityDefaults::default().is_enabled
+    crate::msgraph::SECURITY_DEFAULTS_ON_BY_DEFAULT
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use crate::emulator::schema::is_guid;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::msgraph::schema::is_guid;
 use crate::policy::ALL_USERS;
 
 /// Object id (lower case) → the name to write.

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{Declarable, Names, SINGLE_TARGETS, TARGET_LISTS};
-use crate::emulator::schema::is_guid;
+use crate::msgraph::schema::is_guid;
 use crate::policy::{ALL_USERS, API_VERSION};
 
 /// Who exported what, for the header comment.

@@ -4,7 +4,6 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::CredentialSource;
-use crate::exit::ExitCode;
 
 /// The request a [`GraphError`] is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,17 +37,6 @@ pub enum GraphErrorKind {
     Auth,
     /// Graph or the network failed, after retries where retrying is safe.
     Graph,
-}
-
-impl GraphErrorKind {
-    /// The process exit code (DESIGN.md "CLI conventions"): 3, 4 or 5.
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            GraphErrorKind::Config => ExitCode::Invalid,
-            GraphErrorKind::Auth => ExitCode::Auth,
-            GraphErrorKind::Graph => ExitCode::Graph,
-        }
-    }
 }
 
 /// A failed Graph operation. No variant holds a token or a secret.
@@ -250,11 +238,6 @@ impl GraphError {
         }
     }
 
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> ExitCode {
-        self.kind().exit_code()
-    }
-
     /// The request this error is about, if one was made.
     pub fn request(&self) -> Option<&RequestContext> {
         match self {
@@ -372,13 +355,13 @@ mod tests {
             message: "Insufficient privileges".into(),
             permission: Some("User.Read.All"),
         };
-        assert_eq!(forbidden.exit_code(), ExitCode::Auth);
+        assert_eq!(forbidden.kind(), GraphErrorKind::Auth);
         let net = GraphError::Network {
             request,
             reason: "refused".into(),
             attempts: 3,
         };
-        assert_eq!(net.exit_code(), ExitCode::Graph);
+        assert_eq!(net.kind(), GraphErrorKind::Graph);
         let unreachable = GraphError::Authentication {
             tenant_id: "t".into(),
             client_id: "c".into(),

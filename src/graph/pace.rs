@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::emulator::throttle::TokenBucket;
+use crate::msgraph::throttle::TokenBucket;
 
 /// The limits a [`Pacer`] keeps below.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ impl Charge {
             })
             .unwrap_or_default();
         // The same documented cost model the emulator charges with.
-        let cost = crate::emulator::throttle::Cost::of(method, &pairs);
+        let cost = crate::msgraph::throttle::Cost::of(method, &pairs);
         Self {
             units: cost.units,
             writes: if cost.write { 1.0 } else { 0.0 },

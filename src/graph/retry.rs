@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use ring::rand::SecureRandom;
 
-use crate::emulator::generate::SplitMix64;
+use crate::support::rng::SplitMix64;
 
 /// How persistent a [`super::GraphClient`] is.
 #[derive(Debug, Clone, PartialEq)]

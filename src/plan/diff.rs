@@ -25,7 +25,7 @@ fn same_string(a: &str, b: &str, key: Option<&str>) -> bool {
     }
     // Ids and GUIDs are case-insensitive in Graph (PascalCase `Fido2` vs `fido2`).
     let id_like = key == Some("id")
-        || (crate::emulator::schema::is_guid(a) && crate::emulator::schema::is_guid(b));
+        || (crate::msgraph::schema::is_guid(a) && crate::msgraph::schema::is_guid(b));
     id_like && a.eq_ignore_ascii_case(b)
 }
 

@@ -361,7 +361,7 @@ mod tests {
     use serde_json::json;
 
     fn live() -> LiveState {
-        let mut policy = crate::emulator::policy::default_policy();
+        let mut policy = crate::msgraph::methods::default_policy();
         policy["@odata.context"] =
             json!("https://graph.microsoft.com/beta/$metadata#authenticationMethodsPolicy");
         LiveState {

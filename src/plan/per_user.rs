@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 
 use super::PropertyChange;
 use super::users::{requirements_path, sign_in_preferences_path};
+use crate::msgraph::PerUserMfaState;
 use crate::policy::{DeclaredPerUserMfa, DeclaredSignInPreferences, RuleTarget};
-use crate::simulate::PerUserMfaState;
 use crate::simulate::directory::{Directory, UserState, format_guid, parse_guid};
 
 /// The per-user resources mfactl writes.

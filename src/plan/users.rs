@@ -7,9 +7,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError, MAX_BATCH};
+use crate::msgraph::{PerUserMfaState, PreferredMethod};
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, format_guid, parse_guid};
-use crate::simulate::{PerUserMfaState, PreferredMethod};
 
 /// `$batch` POSTs in flight at once: enough to cover the round trip while the pacer keeps
 /// the rate below Graph's limits.

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::printer::{Level, Line};
+
 /// A position in a policy file. Line and column are 1-based; the column counts characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Location {
@@ -72,6 +74,27 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n  help: {help}")?;
         }
         Ok(())
+    }
+}
+
+impl Diagnostic {
+    /// The printer's line for this diagnostic, at its severity, with its code and location as
+    /// fields; `shown` is the text as it is to be shown (paths made relative by the caller).
+    pub fn line(&self, shown: String) -> Line {
+        let level = match self.severity {
+            Severity::Error => Level::Error,
+            Severity::Warning => Level::Warn,
+        };
+        Line {
+            level,
+            message: shown,
+            fields: vec![
+                ("code", self.code.into()),
+                ("file", self.location.file.display().to_string().into()),
+                ("line", self.location.line.into()),
+                ("column", self.location.column.into()),
+            ],
+        }
     }
 }
 

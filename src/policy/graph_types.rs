@@ -3,8 +3,8 @@
 //! Types, nullability, enum members, property names and flags come from the emulator's
 //! [`Schema`], the one reading of the CSDL digest in the crate.
 
-use crate::emulator::ApiVersion;
-use crate::emulator::schema::{PropertyDef, Schema};
+use crate::msgraph::ApiVersion;
+use crate::msgraph::schema::{PropertyDef, Schema};
 
 /// The version whose property lookups the loader uses. Beta declares every property that
 /// mfactl manages; [`Schema::property`] falls back to v1.0 for the few v1.0-only ones.

@@ -55,7 +55,7 @@ use super::security_defaults::DeclaredSecurityDefaults;
 use super::spec::Spans;
 use super::suggest;
 use super::yaml::Entry;
-use crate::simulate::PerUserMfaState;
+use crate::msgraph::PerUserMfaState;
 
 /// The prefix of an annotation that silences a lint: `mfactl.io/silence-MFA027`.
 pub const SILENCE_PREFIX: &str = "mfactl.io/silence-";

@@ -14,8 +14,8 @@ use super::spec::{Reader, Shape, child};
 use super::suggest;
 use super::targets::{UnresolvedTarget, unresolved_targets};
 use super::yaml::Node;
-use crate::emulator::policy::CONFIGURATION_KINDS;
-use crate::emulator::schema::is_guid;
+use crate::msgraph::methods::CONFIGURATION_KINDS;
+use crate::msgraph::schema::is_guid;
 
 /// The OData type of an external (third-party) authentication method.
 pub const EXTERNAL_METHOD_TYPE: &str = "#microsoft.graph.externalAuthenticationMethodConfiguration";

@@ -18,7 +18,7 @@
 //! described in [`per_user`].
 //!
 //! Keys and values are checked against the Graph CSDL (through the emulator's
-//! [`Schema`](crate::emulator::schema::Schema)); targets are normalised to Graph's
+//! [`Schema`](crate::msgraph::schema::Schema)); targets are normalised to Graph's
 //! `{id, targetType}` ([`targets`]); then the service's documented rules and mfactl's safety
 //! rules run ([`rules`]). Every problem is reported at once, with a stable code and the file,
 //! line and column where it is written.

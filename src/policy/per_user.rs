@@ -63,8 +63,8 @@ use super::spec::Reader;
 use super::suggest;
 use super::targets::{ALL_USERS, normalise_id};
 use super::yaml::{Entry, Node, NodeKind};
-use crate::emulator::schema::is_guid;
-use crate::simulate::{PerUserMfaState, PreferredMethod};
+use crate::msgraph::schema::is_guid;
+use crate::msgraph::{PerUserMfaState, PreferredMethod};
 
 /// The sign-in preference naming a user's default MFA method.
 const PREFERRED: &str = "userPreferredMethodForSecondaryAuthentication";

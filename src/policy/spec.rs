@@ -10,7 +10,7 @@ use super::graph_types::{self, TypeKind};
 use super::suggest;
 use super::targets::{ALL_USERS, TARGET_FORMS, normalise_id};
 use super::yaml::{Entry, Node, NodeKind, Resolved};
-use crate::emulator::schema::{PropertyDef, is_guid};
+use crate::msgraph::schema::{PropertyDef, is_guid};
 
 /// Where each JSON pointer of the declared spec was written: one map of both positions, as
 /// a spec of many targets records three pointers for each.

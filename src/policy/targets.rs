@@ -8,10 +8,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::emulator::schema::is_guid;
+use crate::msgraph::schema::is_guid;
 
-/// Graph's id for "every user", a group target.
-pub const ALL_USERS: &str = "all_users";
+pub use crate::msgraph::ALL_USERS;
 
 /// The keys that name a target's subject.
 pub(crate) const TARGET_FORMS: &[&str] = &["group", "user", "id"];

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{PerUserMfaState, PreferredMethod};
+use crate::msgraph::{PerUserMfaState, PreferredMethod};
 
 /// The `methodsRegistered` values mfactl knows, one bit each in [`Registered`]. Values not in
 /// this list (Microsoft adds them) are tolerated and ignored: they rank nowhere.

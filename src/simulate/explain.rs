@@ -29,9 +29,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::directory::{Directory, UserState};
-use super::model::{PerUserMfaState, PreferredMethod};
-use super::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
-use crate::policy::ALL_USERS;
+use crate::msgraph::ALL_USERS;
+use crate::msgraph::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
+use crate::msgraph::{PerUserMfaState, PreferredMethod};
 
 /// The prompt method of a user with no usable method.
 pub const NONE: &str = "none";

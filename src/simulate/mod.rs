@@ -4,9 +4,7 @@
 pub mod directory;
 pub mod explain;
 pub mod impact;
-pub mod model;
-pub mod order;
 #[cfg(test)]
 mod tests;
 
-pub use model::{PerUserMfaState, PreferredMethod};
+pub use crate::msgraph::{PerUserMfaState, PreferredMethod};

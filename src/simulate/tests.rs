@@ -13,8 +13,8 @@ use super::explain::{
     preferred_value,
 };
 use super::impact::{AffectedUser, Impact, Transition, impact, summary};
-use super::model::{PerUserMfaState, PreferredMethod};
-use super::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
+use crate::msgraph::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
+use crate::msgraph::{PerUserMfaState, PreferredMethod};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use mfactl::cli::exit::{self, ExitCode};
 use mfactl::config::{self, ConfigError, ConfigSource, CredentialSource, Env, Settings};
-use mfactl::exit::ExitCode;
 
 const TENANT: &str = "00000000-0000-0000-0000-000000000000";
 const CLIENT: &str = "11111111-1111-1111-1111-111111111111";
@@ -76,7 +76,7 @@ fn error_of(text: &str) -> ConfigError {
     let err = parse(text).expect_err("invalid configuration");
     assert!(!err.to_string().contains(SECRET), "{err}");
     assert!(!format!("{err:?}").contains(SECRET), "{err:?}");
-    assert_eq!(err.exit_code(), ExitCode::Invalid);
+    assert_eq!(exit::for_error(&err), ExitCode::Invalid);
     err
 }
 
@@ -132,7 +132,7 @@ fn a_valid_file_resolves_every_tenant_relative_to_its_directory() {
     let err = s.tenant(None).unwrap_err();
     assert!(matches!(err, ConfigError::TenantRequired { .. }));
     assert!(err.to_string().contains("contoso, fabrikam"), "{err}");
-    assert_eq!(err.exit_code(), ExitCode::Usage);
+    assert_eq!(exit::for_error(&err), ExitCode::Usage);
     let err = s.tenant(Some("northwind")).unwrap_err();
     assert!(
         err.to_string().contains("northwind") && err.to_string().contains("contoso, fabrikam"),
@@ -261,7 +261,7 @@ fn environment_mode_lists_what_is_missing() {
     let text = err.to_string();
     assert!(text.contains("lacks AZURE_TENANT_ID;"), "{text}");
     assert!(text.contains("mfactl.yaml"), "{text}");
-    assert_eq!(err.exit_code(), ExitCode::Invalid);
+    assert_eq!(exit::for_error(&err), ExitCode::Invalid);
 
     let env = Env::empty()
         .with("AZURE_TENANT_ID", "not a tenant!")

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use http_body_util::{BodyExt as _, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use mfactl::cli::exit::{self, ExitCode};
 use mfactl::config::{
     self, CertificateSource, ConfigError, CredentialSource, Env, ManagedIdentityId, SecretRef,
     TenantSettings,
@@ -395,7 +396,7 @@ async fn a_pkcs1_key_and_a_pkcs12_file_work_too() {
     assert_clean("error", &format!("{shown} {err:?}"));
     let err = GraphClient::connect(&settings, &Env::empty()).unwrap_err();
     assert!(err.to_string().contains("PFX_PASSWORD"), "{err}");
-    assert_eq!(err.exit_code(), mfactl::exit::ExitCode::Invalid);
+    assert_eq!(exit::for_error(&err), ExitCode::Invalid);
 }
 
 #[tokio::test]
@@ -427,7 +428,7 @@ async fn an_unregistered_or_mismatched_certificate_is_refused() {
         "{err:?}"
     );
     assert!(err.to_string().contains("AADSTS700027"), "{err}");
-    assert_eq!(err.exit_code(), mfactl::exit::ExitCode::Auth);
+    assert_eq!(exit::for_error(&err), ExitCode::Auth);
     assert_eq!(client.requests_sent(), 0, "no Graph call without a token");
     assert_clean("error", &format!("{err} {err:?}"));
 

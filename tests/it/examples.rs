@@ -413,7 +413,7 @@ struct Csdl(Value);
 impl Csdl {
     fn load() -> Self {
         Self(
-            serde_json::from_str(include_str!("../../src/emulator/graph-schema.json"))
+            serde_json::from_str(include_str!("../../src/msgraph/graph-schema.json"))
                 .expect("graph-schema.json parses"),
         )
     }

@@ -11,11 +11,11 @@ fn shared_graph() -> Option<&'static Path> {
 #[test]
 fn embedded_schema_matches_shared_schema() {
     let Some(shared) = shared_graph() else { return };
-    let ours = include_str!("../../src/emulator/graph-schema.json");
+    let ours = include_str!("../../src/msgraph/graph-schema.json");
     let theirs = std::fs::read_to_string(shared.join("schema.json")).unwrap();
     assert!(
         ours == theirs,
-        "src/emulator/graph-schema.json differs from shared/graph/schema.json: copy it again"
+        "src/msgraph/graph-schema.json differs from shared/graph/schema.json: copy it again"
     );
 }
 

@@ -5,10 +5,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mfactl::cli::exit::{self, ExitCode};
 use mfactl::config::{CredentialSource, Env, TenantSettings};
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::{READER_SECRET, WRITER_SECRET};
-use mfactl::exit::ExitCode;
 use mfactl::graph::{GraphClient, GraphError, GraphErrorKind, MAX_ATTEMPTS};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -168,7 +168,7 @@ async fn a_read_only_app_is_told_which_permission_a_write_needs() {
         other => panic!("{other:?}"),
     }
     assert_eq!(err.kind(), GraphErrorKind::Auth);
-    assert_eq!(err.exit_code(), ExitCode::Auth);
+    assert_eq!(exit::for_error(&err), ExitCode::Auth);
     assert!(
         err.to_string()
             .contains("Policy.ReadWrite.AuthenticationMethod"),
@@ -200,7 +200,7 @@ async fn a_wrong_secret_is_an_authentication_error_that_does_not_quote_it() {
         other => panic!("{other:?}"),
     }
     assert_eq!(err.kind(), GraphErrorKind::Auth);
-    assert_eq!(err.exit_code(), ExitCode::Auth);
+    assert_eq!(exit::for_error(&err), ExitCode::Auth);
     let shown = err.to_string();
     assert!(
         shown.contains("(AADSTS7000215): Invalid client secret provided."),
@@ -221,7 +221,7 @@ async fn a_missing_secret_or_ca_file_is_a_setup_error_naming_its_place() {
     let err = GraphClient::connect(&tenant(&h, &h.writer), &Env::empty()).unwrap_err();
     assert!(matches!(err, GraphError::Secret { .. }), "{err:?}");
     assert!(err.to_string().contains(SECRET_VAR), "{err}");
-    assert_eq!(err.exit_code(), ExitCode::Invalid);
+    assert_eq!(exit::for_error(&err), ExitCode::Invalid);
 
     let mut settings = tenant(&h, &h.writer);
     let dir = std::env::temp_dir().join(format!("mfactl-graph-secret-{}", std::process::id()));
@@ -310,7 +310,7 @@ async fn a_429_is_retried_after_retry_after() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.exit_code(), ExitCode::Graph);
+    assert_eq!(exit::for_error(&err), ExitCode::Graph);
 }
 
 #[tokio::test]
@@ -348,7 +348,7 @@ async fn a_malformed_body_is_an_invalid_response_not_empty_state() {
         matches!(err, GraphError::InvalidResponse { status: 200, .. }),
         "{err:?}"
     );
-    assert_eq!(err.exit_code(), ExitCode::Graph);
+    assert_eq!(exit::for_error(&err), ExitCode::Graph);
 
     h.add_fault(
         json!({"method": "GET", "pathPrefix": "/v1.0/users", "count": 1, "kind": "malformed"}),
@@ -377,7 +377,7 @@ async fn a_dropped_patch_is_not_sent_twice() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.exit_code(), ExitCode::Graph);
+    assert_eq!(exit::for_error(&err), ExitCode::Graph);
     assert_eq!(count(&h, "PATCH", SMS).await, 1, "exactly one PATCH");
 
     // A GET whose connection drops is retried.
@@ -448,7 +448,7 @@ async fn a_400_is_not_retried() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.exit_code(), ExitCode::Graph);
+    assert_eq!(exit::for_error(&err), ExitCode::Graph);
     assert_eq!(count(&h, "PATCH", POLICY_V1).await, 1);
 
     let err = client.get("/v1.0/policies/noSuchThing").await.unwrap_err();

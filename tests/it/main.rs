@@ -18,6 +18,7 @@ mod graph_client;
 mod hostile_yaml;
 mod identity;
 mod inputs;
+mod layers;
 mod names;
 mod notify;
 mod output;

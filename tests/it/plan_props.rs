@@ -4,8 +4,9 @@
 //! only declared properties that differed.
 
 use mfactl::emulator::generate::{self, GenerateSpec};
+use mfactl::emulator::policy as emu;
 use mfactl::emulator::state::Tenant;
-use mfactl::emulator::{ApiVersion, policy as emu};
+use mfactl::msgraph::ApiVersion;
 use mfactl::plan::{
     self, DesiredMethod, DesiredPolicy, DesiredState, LiveState, SECURITY_DEFAULTS_PATH,
 };

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use mfactl::cli::exit::{self, ExitCode};
 use mfactl::config::{CredentialSource, Env, TenantSettings};
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::WRITER_SECRET;
 use mfactl::emulator::throttle::ThrottleMode;
-use mfactl::exit::ExitCode;
 use mfactl::graph::{BatchRequest, GraphClient, GraphError, RetryPolicy};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -257,7 +257,7 @@ async fn dropped_connections_retry_reads_and_never_resend_a_write() {
         matches!(err, GraphError::Network { attempts: 1, .. }),
         "{err:?}"
     );
-    assert_eq!(err.exit_code(), ExitCode::Graph);
+    assert_eq!(exit::for_error(&err), ExitCode::Graph);
     assert_eq!(statuses(&h, "PATCH", SMS).await, [0], "exactly one PATCH");
 }
 
@@ -339,7 +339,7 @@ async fn the_deadline_bounds_a_call() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.exit_code(), ExitCode::Graph);
+    assert_eq!(exit::for_error(&err), ExitCode::Graph);
     assert!(err.to_string().contains("deadline"), "{err}");
 
     // Graph asked for 5 s of quiet: the pacer holds this tenant's requests back, so the next

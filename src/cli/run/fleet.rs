@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use super::{RunError, colour, deliver, incomplete, load, lockout_guard, once_exit, report_cycle};
 use crate::apply::{self, AuditLog};
+use crate::cli::exit::ExitCode;
 use crate::cli::{ApplyArgs, PlanArgs, ReconcileArgs, SourceArgs};
 use crate::config::{self, Env, Settings, TenantSettings};
 use crate::controller::{Controller, Metrics};
-use crate::exit::ExitCode;
 use crate::graph::{GraphClient, http_client};
 use crate::notify::{self, Notifier};
 use crate::plan::{FORMAT_VERSION, Plan, live};
@@ -180,7 +180,7 @@ pub(super) async fn plan(args: &PlanArgs, env: Env) -> Result<ExitCode, RunError
 /// A stand-in carrying a tenant's error code and message, for the combined result.
 fn clone_code(e: &RunError) -> RunError {
     RunError::Tenant {
-        code: crate::exit::for_error(e),
+        code: crate::cli::exit::for_error(e),
         message: e.to_string(),
     }
 }

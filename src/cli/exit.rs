@@ -3,9 +3,9 @@
 use crate::cli::run::RunError;
 use crate::config::ConfigError;
 use crate::controller::CycleError;
-use crate::emulator::EmulatorError;
-use crate::graph::GraphError;
+use crate::graph::{GraphError, GraphErrorKind};
 use crate::plan::live::PlanningError;
+use crate::sandbox::EmulatorError;
 
 /// The documented exit codes, following `diff` and `kubectl diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +35,33 @@ impl From<ExitCode> for std::process::ExitCode {
     }
 }
 
+/// The exit code for a class of Graph failure (DESIGN.md "CLI conventions"): 3, 4 or 5.
+pub fn graph(kind: GraphErrorKind) -> ExitCode {
+    match kind {
+        GraphErrorKind::Config => ExitCode::Invalid,
+        GraphErrorKind::Auth => ExitCode::Auth,
+        GraphErrorKind::Graph => ExitCode::Graph,
+    }
+}
+
+/// The exit code for a configuration error: a tenant choice is a usage error (2),
+/// everything else invalid configuration (3).
+fn config(e: &ConfigError) -> ExitCode {
+    match e {
+        ConfigError::UnknownTenant { .. } | ConfigError::TenantRequired { .. } => ExitCode::Usage,
+        _ => ExitCode::Invalid,
+    }
+}
+
 /// The exit code for an error: the first error in the chain whose kind is known decides.
 pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(e) = e.downcast_ref::<RunError>() {
             return match e {
-                RunError::Config(c) => c.exit_code(),
+                RunError::Config(c) => config(c),
                 RunError::InvalidPolicy(_) | RunError::UnresolvedNames(_) => ExitCode::Invalid,
-                RunError::Planning(PlanningError::Graph(g)) | RunError::Graph(g) => g.exit_code(),
+                RunError::Planning(PlanningError::Graph(g)) | RunError::Graph(g) => graph(g.kind()),
                 RunError::Planning(_) => ExitCode::Invalid,
                 RunError::Audit(_) | RunError::PlanFile { .. } | RunError::Write { .. } => {
                     ExitCode::Usage
@@ -53,7 +71,7 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 RunError::NoSuchUser(_) | RunError::Usage(_) => ExitCode::Usage,
                 RunError::Tenant { code, .. } => *code,
                 RunError::Cycle(CycleError::Graph(g))
-                | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => g.exit_code(),
+                | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => graph(g.kind()),
                 RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,
                 RunError::Cycle(CycleError::Lockout(_)) => ExitCode::Refused,
                 RunError::Cycle(CycleError::Audit(_)) | RunError::Controller(_) => ExitCode::Usage,
@@ -65,10 +83,10 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
             };
         }
         if let Some(e) = e.downcast_ref::<ConfigError>() {
-            return e.exit_code();
+            return config(e);
         }
         if let Some(e) = e.downcast_ref::<GraphError>() {
-            return e.exit_code();
+            return graph(e.kind());
         }
         if let Some(e) = e.downcast_ref::<EmulatorError>() {
             return match e {
@@ -78,6 +96,7 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 EmulatorError::InvalidState { .. }
                 | EmulatorError::InconsistentState(_)
                 | EmulatorError::InvalidGenerateSpec(_) => ExitCode::Invalid,
+                EmulatorError::Endpoints(_) | EmulatorError::Signal(_) => ExitCode::Graph,
             };
         }
         current = e.source();

@@ -63,7 +63,7 @@ impl PreferredMethod {
         Self::Sms,
     ];
 
-    /// Graph's wire value, which is also the prompt method of [`crate::simulate::order`].
+    /// Graph's wire value, which is also the prompt method of [`crate::msgraph::order`].
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Push => "push",
