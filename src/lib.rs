@@ -20,4 +20,5 @@ pub mod printer;
 pub mod report;
 pub mod sandbox;
 pub mod simulate;
+pub mod source;
 pub mod support;

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 pub use env::Env;
 
-use crate::policy::BoundedYamlError;
+use crate::source::BoundedYamlError;
 use file::{
     INLINE_SECRET_MARKER, Located, RawChangeWindow, RawConfig, RawCredential, RawDay,
     RawManagedIdentity, RawMode, RawNotifications, RawSecretRef, Seg,
@@ -541,7 +541,7 @@ pub fn resolve(explicit: Option<&Path>, env: &Env, cwd: &Path) -> Result<Setting
 }
 
 fn from_file(path: &Path) -> Result<Settings, ConfigError> {
-    let text = crate::policy::read_bounded_yaml(path).map_err(|e| match e {
+    let text = crate::source::read_bounded_yaml(path).map_err(|e| match e {
         BoundedYamlError::Io(source) => ConfigError::Read {
             path: path.to_path_buf(),
             source,

@@ -400,7 +400,7 @@ fn diagnostic(
 
 /// The candidate closest to `name`, if close enough (as validate suggests keys).
 fn suggestion<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
-    crate::policy::suggest::did_you_mean(name, candidates.iter().map(String::as_str))
+    crate::source::suggest::did_you_mean(name, candidates.iter().map(String::as_str))
 }
 
 #[cfg(test)]

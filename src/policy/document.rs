@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use super::diagnostic::{Finding, Pos, codes};
 use super::lints::{self, Silence};
 use super::methods_policy::{self, DeclaredMethodsPolicy};
 use super::per_user::{self, DeclaredPerUserMfa, DeclaredSignInPreferences};
 use super::security_defaults::{self, DeclaredSecurityDefaults};
-use super::suggest;
-use super::yaml::{Document, Node, NodeKind};
+use crate::source::diagnostic::{Finding, Pos, codes};
+use crate::source::suggest;
+use crate::source::yaml::{Document, Node, NodeKind};
 
 /// The only `apiVersion` this release reads.
 pub const API_VERSION: &str = "mfactl/v1";

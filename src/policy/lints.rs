@@ -49,13 +49,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::diagnostic::{CODES, Finding, LINTS, Location, Pos, codes};
 use super::per_user::DeclaredPerUserMfa;
 use super::security_defaults::DeclaredSecurityDefaults;
-use super::spec::Spans;
-use super::suggest;
-use super::yaml::Entry;
 use crate::msgraph::PerUserMfaState;
+use crate::source::diagnostic::{CODES, Finding, LINTS, Location, Pos, codes};
+use crate::source::spec::Spans;
+use crate::source::suggest;
+use crate::source::yaml::Entry;
 
 /// The prefix of an annotation that silences a lint: `mfactl.io/silence-MFA027`.
 pub const SILENCE_PREFIX: &str = "mfactl.io/silence-";

@@ -7,15 +7,15 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::diagnostic::{Finding, Location, codes};
 use super::lints;
 use super::rules;
-use super::spec::{Reader, Shape, child};
-use super::suggest;
-use super::targets::{UnresolvedTarget, unresolved_targets};
-use super::yaml::Node;
 use crate::msgraph::methods::CONFIGURATION_KINDS;
 use crate::msgraph::schema::is_guid;
+use crate::source::diagnostic::{Finding, Location, codes};
+use crate::source::spec::{Reader, Shape, child};
+use crate::source::suggest;
+use crate::source::targets::{UnresolvedTarget, unresolved_targets};
+use crate::source::yaml::Node;
 
 /// The OData type of an external (third-party) authentication method.
 pub const EXTERNAL_METHOD_TYPE: &str = "#microsoft.graph.externalAuthenticationMethodConfiguration";

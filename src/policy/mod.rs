@@ -77,28 +77,24 @@
 //!
 //! The same table is [`CODES`], for `mfactl explain`.
 
-mod diagnostic;
 mod document;
-pub mod files;
-mod graph_types;
 pub mod lints;
 mod methods_policy;
 pub mod per_user;
 pub mod rules;
 mod security_defaults;
-mod spec;
-pub(crate) mod suggest;
-pub mod targets;
-mod yaml;
+
+pub use crate::source::{files, targets};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use diagnostic::{
+pub use crate::source::diagnostic::{
     CODES, CodeInfo, Diagnostic, LINTS, Location, PLAN_TIME, Severity, codes, severity_of,
 };
+pub use crate::source::{BoundedYamlError, read_bounded_yaml};
 pub use document::{API_VERSION, Kind};
 pub use lints::{SILENCE_PREFIX, Silenced};
 pub use methods_policy::{DeclaredMethod, DeclaredMethodsPolicy, EXTERNAL_METHOD_TYPE};
@@ -108,7 +104,8 @@ pub use per_user::{
 pub use security_defaults::DeclaredSecurityDefaults;
 pub use targets::{ALL_USERS, UnresolvedTarget, unresolved_targets};
 
-use diagnostic::{Finding, Pos};
+use crate::source::diagnostic::{self, Finding, Pos};
+use crate::source::yaml;
 use document::Declared;
 
 /// Everything declared across the loaded files.
@@ -191,35 +188,6 @@ pub fn load_excluding(paths: &[PathBuf], excluded: &[PathBuf]) -> LoadOutcome {
     loader.read_orphan_overlays();
     loader.require_a_document(paths, &files);
     loader.finish(files)
-}
-
-/// Reads a YAML file that is not a policy file (mfactl.yaml) under the bounds and character
-/// rules policy files are read under ([`yaml::LIMITS`]): its text, or where and why it is
-/// refused. A hostile configuration must not cost more than a hostile policy file.
-pub fn read_bounded_yaml(path: &Path) -> Result<String, BoundedYamlError> {
-    let text = yaml::read_file(path, &yaml::LIMITS).map_err(|e| match e {
-        yaml::ReadFailure::TooLarge(finding) => BoundedYamlError::Refused(finding.in_file(path)),
-        yaml::ReadFailure::Io(err) => BoundedYamlError::Io(err),
-    })?;
-    let (_, findings) = yaml::parse(&text);
-    match findings
-        .into_iter()
-        .find(|f| f.code == codes::INPUT_BOUND || f.code == codes::YAML_SYNTAX)
-    {
-        Some(finding) => Err(BoundedYamlError::Refused(finding.in_file(path))),
-        None => Ok(text),
-    }
-}
-
-/// Why [`read_bounded_yaml`] refused a file.
-#[derive(Debug, thiserror::Error)]
-pub enum BoundedYamlError {
-    /// It cannot be read, or is not UTF-8.
-    #[error(transparent)]
-    Io(std::io::Error),
-    /// It crosses a bound (MFA036) or is not YAML (MFA001), at the diagnostic's location.
-    #[error("{0}")]
-    Refused(Diagnostic),
 }
 
 /// The documents read so far, across files.

@@ -58,13 +58,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::diagnostic::{Finding, Location, Pos, codes};
-use super::spec::Reader;
-use super::suggest;
-use super::targets::{ALL_USERS, normalise_id};
-use super::yaml::{Entry, Node, NodeKind};
 use crate::msgraph::schema::is_guid;
 use crate::msgraph::{PerUserMfaState, PreferredMethod};
+use crate::source::diagnostic::{Finding, Location, Pos, codes};
+use crate::source::spec::Reader;
+use crate::source::suggest;
+use crate::source::targets::{ALL_USERS, normalise_id};
+use crate::source::yaml::{Entry, Node, NodeKind};
 
 /// The sign-in preference naming a user's default MFA method.
 const PREFERRED: &str = "userPreferredMethodForSecondaryAuthentication";

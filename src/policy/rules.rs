@@ -26,9 +26,9 @@
 
 use serde_json::Value;
 
-use super::diagnostic::{Finding, codes};
-use super::spec::{Spans, child};
 use crate::msgraph::schema::is_guid;
+use crate::source::diagnostic::{Finding, codes};
+use crate::source::spec::{Spans, child};
 
 /// Built-in methods that can satisfy an MFA prompt on their own, by `methods` key. Email OTP,
 /// Temporary Access Pass (temporary by design), QR code + PIN and verifiable credentials are

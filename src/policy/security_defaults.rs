@@ -4,10 +4,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::diagnostic::{Finding, Location, Pos, codes};
-use super::spec::Reader;
-use super::suggest;
-use super::yaml::Node;
+use crate::source::diagnostic::{Finding, Location, Pos, codes};
+use crate::source::spec::Reader;
+use crate::source::suggest;
+use crate::source::yaml::Node;
 
 /// The declared security defaults: `spec: {enabled: true|false}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -564,7 +564,7 @@ fn expected(type_name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::yaml;
+    use crate::source::yaml;
     use serde_json::json;
 
     fn read(type_name: &str, src: &str) -> (Option<Value>, Vec<Finding>, Spans) {
