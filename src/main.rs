@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use mfactl::cli::exit::{self, ExitCode};
-use mfactl::cli::{Cli, ColorChoice, Command, LogFormat, run};
+use mfactl::cli::{self, Cli, ColorChoice, Command, LogFormat};
 use mfactl::config::Env;
 use mfactl::printer;
 
@@ -54,13 +54,15 @@ fn init_logging(verbose: u8, format: LogFormat, color: ColorChoice) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate(args) => Ok(run::validate(args, Env::from_process()).await?),
-        Command::Plan(args) => Ok(run::plan(args, Env::from_process()).await?),
-        Command::Apply(args) => Ok(run::apply(args, Env::from_process()).await?),
-        Command::Reconcile(args) => Ok(run::reconcile(args, Env::from_process()).await?),
-        Command::Explain(args) => Ok(run::explain(args, Env::from_process()).await?),
-        Command::Export(args) => Ok(mfactl::cli::export::export(args, Env::from_process()).await?),
-        Command::Notify(command) => Ok(run::notify_command(command, Env::from_process()).await?),
-        Command::Emulator(args) => Ok(mfactl::cli::emulator::serve(args).await?),
+        Command::Validate(args) => Ok(cli::validate::validate(args, Env::from_process()).await?),
+        Command::Plan(args) => Ok(cli::plan::plan(args, Env::from_process()).await?),
+        Command::Apply(args) => Ok(cli::apply::apply(args, Env::from_process()).await?),
+        Command::Reconcile(args) => Ok(cli::reconcile::reconcile(args, Env::from_process()).await?),
+        Command::Explain(args) => Ok(cli::explain::explain(args, Env::from_process()).await?),
+        Command::Export(args) => Ok(cli::export::export(args, Env::from_process()).await?),
+        Command::Notify(command) => {
+            Ok(cli::notify::notify_command(command, Env::from_process()).await?)
+        }
+        Command::Emulator(args) => Ok(cli::emulator::serve(args).await?),
     }
 }

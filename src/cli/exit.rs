@@ -1,6 +1,6 @@
 //! Exit codes, mapped from error kinds in this one place (README: "Exit codes").
 
-use crate::cli::run::RunError;
+use crate::cli::common::RunError;
 use crate::config::ConfigError;
 use crate::controller::CycleError;
 use crate::graph::{GraphError, GraphErrorKind};

@@ -17,7 +17,7 @@ use crate::policy::{self, Severity};
 use crate::{printer, sandbox};
 
 use super::ExportArgs;
-use super::run::RunError;
+use super::common::RunError;
 
 /// `mfactl export`.
 pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {

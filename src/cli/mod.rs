@@ -1,9 +1,20 @@
 //! Command-line definitions, and their resolution into settings before any network I/O.
+//!
+//! The verbs: settings → load and validate → read → plan → render → apply → verify. Every
+//! stage before the first PATCH can stop the run, and nothing is sent until the policy is
+//! valid and every name resolves.
 
+pub mod apply;
+pub mod common;
 pub mod emulator;
 pub mod exit;
+pub mod explain;
 pub mod export;
-pub mod run;
+mod fleet;
+pub mod notify;
+pub mod plan;
+pub mod reconcile;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::{RunError, colour, deliver, incomplete, load, lockout_guard, once_exit, report_cycle};
+use super::common::{RunError, colour, incomplete, load, lockout_guard, stop_on_signal};
+use super::reconcile::{DEBOUNCE, deliver, once_exit, report_cycle};
 use crate::apply::{self, AuditLog};
 use crate::cli::exit::ExitCode;
 use crate::cli::{ApplyArgs, PlanArgs, ReconcileArgs, SourceArgs};
@@ -288,7 +289,7 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
     {
         let (stop, stopped) = (Arc::clone(&stop), Arc::clone(&stopped));
         tokio::spawn(async move {
-            super::stop_on_signal(Arc::clone(&stop)).await;
+            stop_on_signal(Arc::clone(&stop)).await;
             stopped.notify_one();
         });
     }
@@ -363,7 +364,7 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
             Some(()) = changes.recv() => {
                 loop {
                     tokio::select! {
-                        _ = tokio::time::sleep(super::DEBOUNCE) => break,
+                        _ = tokio::time::sleep(DEBOUNCE) => break,
                         Some(()) = changes.recv() => {}
                         _ = stopped.notified() => break,
                     }

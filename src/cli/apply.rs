@@ -1,0 +1,163 @@
+//! `mfactl apply [PLANFILE]`: the minimal PATCHes after the guards and a confirmation, then a
+//! re-read to verify; a saved plan is refused if the tenant changed since.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::apply::{self, AuditLog};
+use crate::cli::ApplyArgs;
+use crate::cli::exit::ExitCode;
+use crate::config::Env;
+use crate::graph::GraphClient;
+use crate::plan::live;
+use crate::plan::{self, FORMAT_VERSION, Plan};
+use crate::printer::{self, Level, Progress};
+use crate::report::{self, Format};
+
+use super::common::{
+    RunError, colour, incomplete, load, lockout_guard, planning_error, stop_on_signal, target,
+};
+use super::fleet;
+
+fn read_plan_file(path: &Path) -> Result<Plan, RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::PlanFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| RunError::PlanFile {
+        path: path.to_path_buf(),
+        reason: format!("not an mfactl plan: {e}"),
+    })?;
+    if plan.format_version != FORMAT_VERSION {
+        return Err(RunError::PlanFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "formatVersion {} is not {FORMAT_VERSION}",
+                plan.format_version
+            ),
+        });
+    }
+    Ok(plan)
+}
+
+fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(RunError::Refused(
+            "standard input is not a terminal, so nobody can confirm; pass --yes to apply without asking".into(),
+        ));
+    }
+    let answer = printer::ask(&format!(
+        "Apply {} change(s) to tenant {}? [y/N] ",
+        plan.property_count(),
+        plan.tenant
+    ));
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(RunError::Refused("not confirmed".into()))
+    }
+}
+
+/// `mfactl apply [PLANFILE]`.
+pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
+    if args.target.source.many() {
+        return fleet::apply(&args, env).await;
+    }
+    let target = target(&args.target, env).await?;
+    let (plan, client) = match args.plan_file.as_deref() {
+        Some(path) => {
+            let saved = read_plan_file(path)?;
+            if saved.tenant != target.tenant.name {
+                return Err(RunError::Refused(format!(
+                    "the plan is for tenant {}, not {}",
+                    saved.tenant, target.tenant.name
+                )));
+            }
+            let client = GraphClient::connect(&target.tenant, &target.env)?;
+            let live = live::read(
+                &client,
+                saved.reads_policy(),
+                saved.reads_security_defaults(),
+            )
+            .await?;
+            if plan::fingerprint(&live) != saved.fingerprint
+                || apply::stale_users(&client, &saved.user_changes).await? > 0
+            {
+                return Err(RunError::Refused(
+                    "the tenant changed since this plan was made; run plan again".into(),
+                ));
+            }
+            (saved, client)
+        }
+        None => {
+            let set = load(
+                &target.tenant.policies,
+                target.tenant.config_file.as_deref(),
+            )?;
+            let client = GraphClient::connect(&target.tenant, &target.env)?;
+            (
+                live::compute(&client, &target.tenant.name, &set, &Progress::stderr())
+                    .await
+                    .map_err(planning_error)?,
+                client,
+            )
+        }
+    };
+    if plan.in_sync {
+        printer::data(&report::render(&plan, Format::Human, colour()));
+        return Ok(ExitCode::Success);
+    }
+    printer::status(report::human(&plan, false).trim_end());
+    if let Some(max) = args.max_changes
+        && plan.property_count() > max
+    {
+        return Err(RunError::Refused(format!(
+            "the plan has {} changes, more than --max-changes {max}",
+            plan.property_count()
+        )));
+    }
+    lockout_guard(&plan, args.allow_lockout)?;
+    confirm(&plan, args.yes)?;
+    let mut audit = AuditLog::open(&target.audit_log, &target.tenant.policies)?;
+    // From here on SIGINT and SIGTERM stop the run between two PATCHes, never inside one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = tokio::spawn(stop_on_signal(std::sync::Arc::clone(&stop)));
+    printer::status(&format!(
+        "applying {} change(s)…",
+        plan.changes.len() + plan.user_changes.len()
+    ));
+    let progress = Progress::stderr();
+    let outcome = apply::apply(&client, &plan, &mut audit, &stop, &progress).await?;
+    watcher.abort();
+    for c in &outcome.applied {
+        printer::event(
+            Level::Info,
+            &format!("applied      {}", c.resource),
+            &[("resource", c.resource.as_str().into())],
+        );
+    }
+    if !outcome.users_applied.is_empty() {
+        printer::status(&format!(
+            "applied      {} per-user change(s)",
+            printer::thousands(outcome.users_applied.len() as u64)
+        ));
+    }
+    if outcome.incomplete() {
+        return Err(incomplete(outcome));
+    }
+    let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;
+    let mut missing = apply::unconverged(&outcome.applied, &after);
+    missing.extend(apply::unconverged_users(&client, &outcome.users_applied).await?);
+    if !missing.is_empty() {
+        return Err(RunError::NotConverged(missing.join(", ")));
+    }
+    printer::data(&format!(
+        "Applied {} change(s) to tenant {}; re-read and verified: the tenant matches the declared policy.\n",
+        plan.property_count(),
+        plan.tenant
+    ));
+    Ok(ExitCode::Success)
+}
