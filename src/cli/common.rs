@@ -18,7 +18,7 @@ use crate::sandbox;
 
 use super::TargetArgs;
 
-/// Why a verb failed. Each variant maps to one exit code in `crate::exit`.
+/// Why a verb failed. Each variant maps to one exit code in `crate::cli::exit`.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// mfactl.yaml or the environment is not usable.
