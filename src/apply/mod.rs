@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::graph::{BatchRequest, GraphClient, GraphError};
-use crate::plan::per_user::{UserChange, UserChangeKind};
-use crate::plan::{LiveState, Plan, PropertyChange, ResourceChange, diff, users};
+use crate::kinds::per_user::{UserChange, UserChangeKind};
+use crate::plan::{LiveState, Plan, PropertyChange, ResourceChange, diff};
 use crate::printer::{Counter, Progress};
+use crate::tenant::users;
 
 /// An append-only JSON-lines audit log.
 pub struct AuditLog {
@@ -421,7 +422,7 @@ pub async fn unconverged_users(
 pub fn unconverged(applied: &[ResourceChange], live: &LiveState) -> Vec<String> {
     let mut out = Vec::new();
     for change in applied {
-        let current = live_resource(change, live);
+        let current = live.changed(change);
         for p in &change.properties {
             let have = current.and_then(|c| c.get(&p.name));
             if !diff::satisfied(&p.after, have, Some(&p.name)) {
@@ -430,25 +431,4 @@ pub fn unconverged(applied: &[ResourceChange], live: &LiveState) -> Vec<String> 
         }
     }
     out
-}
-
-fn live_resource<'a>(change: &ResourceChange, live: &'a LiveState) -> Option<&'a Value> {
-    if change.path == crate::plan::SECURITY_DEFAULTS_PATH {
-        return live.security_defaults.as_ref();
-    }
-    let policy = live.methods_policy.as_ref()?;
-    match change
-        .resource
-        .strip_prefix("authenticationMethodConfigurations/")
-    {
-        None => Some(policy),
-        Some(id) => policy["authenticationMethodConfigurations"]
-            .as_array()?
-            .iter()
-            .find(|c| {
-                c["id"]
-                    .as_str()
-                    .is_some_and(|cid| cid.eq_ignore_ascii_case(id))
-            }),
-    }
 }

@@ -77,12 +77,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
                 )));
             }
             let client = GraphClient::connect(&target.tenant, &target.env)?;
-            let live = live::read(
-                &client,
-                saved.reads_policy(),
-                saved.reads_security_defaults(),
-            )
-            .await?;
+            let live = live::read(&client, &saved.read_paths()).await?;
             if plan::fingerprint(&live) != saved.fingerprint
                 || apply::stale_users(&client, &saved.user_changes).await? > 0
             {
@@ -148,7 +143,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if outcome.incomplete() {
         return Err(incomplete(outcome));
     }
-    let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;
+    let after = live::read(&client, &plan.read_paths()).await?;
     let mut missing = apply::unconverged(&outcome.applied, &after);
     missing.extend(apply::unconverged_users(&client, &outcome.users_applied).await?);
     if !missing.is_empty() {

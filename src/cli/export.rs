@@ -10,8 +10,13 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::exit::ExitCode;
 use crate::config::{self, Env, TenantSettings};
-use crate::export::{self, METHODS_FILE, Names, SECURITY_DEFAULTS_FILE, render};
+use crate::export::{self, Names, render};
 use crate::graph::GraphClient;
+use crate::kinds::methods_policy::POLICY_PATH;
+use crate::kinds::methods_policy::export::{METHODS_FILE, declarable, only_changed};
+use crate::kinds::security_defaults::{
+    SECURITY_DEFAULTS_FILE, SECURITY_DEFAULTS_PATH, default_security_defaults,
+};
 use crate::plan::live;
 use crate::policy::{self, Severity};
 use crate::{printer, sandbox};
@@ -43,11 +48,11 @@ pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
         (tenant, env, None)
     };
     let client = GraphClient::connect(&tenant, &env)?;
-    let live = live::read(&client, true, true).await?;
+    let live = live::read(&client, &[POLICY_PATH, SECURITY_DEFAULTS_PATH]).await?;
     let policy = live.methods_policy.as_ref().ok_or_else(|| {
         RunError::Refused("the authentication methods policy was not read".into())
     })?;
-    let mut declared = export::declarable(policy).map_err(|e| {
+    let mut declared = declarable(policy).map_err(|e| {
         RunError::Planning(live::PlanningError::Plan(
             crate::plan::PlanError::UnexpectedLiveShape(e.0),
         ))
@@ -63,8 +68,8 @@ pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
         .and_then(|sd| sd["isEnabled"].as_bool());
     let mut security_defaults = enabled;
     if args.only_changed {
-        declared = export::only_changed(&declared);
-        security_defaults = enabled.filter(|e| *e != export::default_security_defaults());
+        declared = only_changed(&declared);
+        security_defaults = enabled.filter(|e| *e != default_security_defaults());
     }
     let (groups, users) = declared.target_ids();
     let names: Names = export::names::resolve(&client, &groups, &users).await?;

@@ -475,7 +475,7 @@ async fn apply_one(
     if outcome.incomplete() {
         return Err(incomplete(outcome));
     }
-    let after = live::read(&client, plan.reads_policy(), plan.reads_security_defaults()).await?;
+    let after = live::read(&client, &plan.read_paths()).await?;
     let mut missing = apply::unconverged(&outcome.applied, &after);
     missing.extend(apply::unconverged_users(&client, &outcome.users_applied).await?);
     if !missing.is_empty() {

@@ -385,11 +385,10 @@ impl Controller {
                 plan,
             };
         }
-        let after =
-            match live::read(client, plan.reads_policy(), plan.reads_security_defaults()).await {
-                Ok(l) => l,
-                Err(e) => return CycleOutcome::Failed(e.into()),
-            };
+        let after = match live::read(client, &plan.read_paths()).await {
+            Ok(l) => l,
+            Err(e) => return CycleOutcome::Failed(e.into()),
+        };
         let users_missing = match apply::unconverged_users(client, &outcome.users_applied).await {
             Ok(m) => m,
             Err(e) => return CycleOutcome::Failed(e.into()),

@@ -4,9 +4,14 @@
 
 use serde_json::{Map, Value};
 
-use super::{Declarable, Names, SINGLE_TARGETS, TARGET_LISTS};
+use super::Names;
+use crate::kinds::Kind;
+use crate::kinds::methods_policy::MethodsPolicy;
+use crate::kinds::methods_policy::export::{Declarable, SINGLE_TARGETS, TARGET_LISTS};
+use crate::kinds::security_defaults::SecurityDefaults;
 use crate::msgraph::schema::is_guid;
-use crate::policy::{ALL_USERS, API_VERSION};
+use crate::policy::API_VERSION;
+use crate::source::targets::ALL_USERS;
 
 /// Who exported what, for the header comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,19 +67,14 @@ pub fn methods_policy(header: &Header, policy: &Declarable, names: &Names) -> St
             .collect();
         spec.insert("methods".into(), Value::Object(methods));
     }
-    document(
-        header,
-        "AuthenticationMethodsPolicy",
-        "authentication-methods",
-        &spec,
-    )
+    document(header, MethodsPolicy::NAME, "authentication-methods", &spec)
 }
 
 /// The `SecurityDefaults` document.
 pub fn security_defaults(header: &Header, enabled: bool) -> String {
     let mut spec = Map::new();
     spec.insert("enabled".into(), Value::Bool(enabled));
-    document(header, "SecurityDefaults", "security-defaults", &spec)
+    document(header, SecurityDefaults::NAME, "security-defaults", &spec)
 }
 
 fn document(header: &Header, kind: &str, name: &str, spec: &Map<String, Value>) -> String {

@@ -1053,8 +1053,8 @@ mod tests {
             impact: None,
         };
         let mut with_users = plan.clone();
-        let user_change = |id: &str, before: &str| crate::plan::per_user::UserChange {
-            kind: crate::plan::per_user::UserChangeKind::PerUserMfa,
+        let user_change = |id: &str, before: &str| crate::kinds::per_user::UserChange {
+            kind: crate::kinds::per_user::UserChangeKind::PerUserMfa,
             user_id: id.into(),
             user_principal_name: format!("{id}@x"),
             path: format!("/beta/users/{id}/authentication/requirements"),

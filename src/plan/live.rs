@@ -1,22 +1,19 @@
 //! The network edge of planning: reading the live tenant, and resolving the group names and
 //! user principal names that targets use into object ids.
 
-use super::{
-    DesiredMethod, DesiredPolicy, DesiredState, LiveState, POLICY_PATH, Plan, PlanError,
-    SECURITY_DEFAULTS_PATH,
-};
 use serde_json::Value;
 
-use super::names::{self, NameKind, Names};
 use super::per_user;
-use super::users::{self, DirectoryNeeds, UserResource};
+use super::{DesiredState, LiveState, POLICY_PATH, Plan, PlanError, SECURITY_DEFAULTS_PATH};
 use crate::graph::{GraphClient, GraphError};
-use crate::msgraph::schema::is_guid;
-use crate::policy::{Diagnostic, PolicySet, RuleTarget};
+use crate::kinds::PolicySet;
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
 use crate::simulate::impact;
+use crate::source::diagnostic::Diagnostic;
+use crate::tenant::names::{self, Names};
+use crate::tenant::users::{self, DirectoryNeeds, UserResource};
 
 /// Why no plan could be made: the tenant could not be read, a target does not resolve, or
 /// the declaration does not fit the tenant. Nothing was changed in any case.
@@ -38,32 +35,17 @@ pub enum PlanningError {
     },
 }
 
-/// Reads what the declaration touches: the authentication methods policy (configurations
-/// come inline: one GET, never one per method) and security defaults, concurrently.
-pub async fn read(
-    client: &GraphClient,
-    policy: bool,
-    security_defaults: bool,
-) -> Result<LiveState, GraphError> {
-    let policy = async {
-        if policy {
-            client.get(POLICY_PATH).await.map(Some)
-        } else {
-            Ok(None)
-        }
-    };
-    let defaults = async {
-        if security_defaults {
-            client.get(SECURITY_DEFAULTS_PATH).await.map(Some)
-        } else {
-            Ok(None)
-        }
-    };
-    let (methods_policy, security_defaults) = tokio::join!(policy, defaults);
-    Ok(LiveState {
-        methods_policy: methods_policy?,
-        security_defaults: security_defaults?,
-    })
+/// Reads the singletons at `paths` (each a [`crate::kinds::Singleton::PATH`]; the
+/// authentication methods policy comes with its configurations inline: one GET, never one per
+/// method), concurrently.
+pub async fn read(client: &GraphClient, paths: &[&str]) -> Result<LiveState, GraphError> {
+    let known = paths.iter().filter(|p| LiveState::PATHS.contains(p));
+    let reads = known.map(|path| async move { client.get(path).await.map(|body| (*path, body)) });
+    let mut live = LiveState::default();
+    for (path, body) in futures_util::future::try_join_all(reads).await? {
+        live.insert(path, body);
+    }
+    Ok(live)
 }
 
 /// Reads the tenant and resolves the declared targets, concurrently (one round of reads),
@@ -120,15 +102,17 @@ pub async fn compute_full(
     progress: &Progress,
     explain: Option<ExplainScope>,
 ) -> Result<Computed, PlanningError> {
-    let per_user_declared = set.per_user_mfa.is_some() || set.sign_in_preferences.is_some();
-    let (live, desired) = tokio::join!(
-        read(
-            client,
-            set.methods_policy.is_some() || set.sign_in_preferences.is_some() || explain.is_some(),
-            set.security_defaults.is_some() || explain.is_some()
-        ),
-        resolve(client, set, progress)
-    );
+    let per_user_declared = set.declares_per_user();
+    // explain simulates the live policy and security defaults, whatever is declared.
+    let mut paths = set.reads();
+    if explain.is_some() {
+        for path in [POLICY_PATH, SECURITY_DEFAULTS_PATH] {
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    let (live, desired) = tokio::join!(read(client, &paths), resolve(client, set, progress));
     let (live, desired) = (live?, desired?);
     let mut plan = super::plan(tenant, &desired, &live)?;
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
@@ -150,9 +134,8 @@ pub async fn compute_full(
         after_security_defaults,
     );
     let simulate = live.methods_policy.is_some();
-    let per_user = desired.per_user_mfa.as_ref();
-    let sign_in = desired.sign_in_preferences.as_ref();
-    let mut groups = per_user::groups(per_user, sign_in);
+    let scopes = desired.per_user_scopes();
+    let mut groups = per_user::groups(&scopes);
     if simulate {
         for g in before.groups().into_iter().chain(after.groups()) {
             if !groups.contains(&g) {
@@ -165,7 +148,7 @@ pub async fn compute_full(
         _ => None,
     };
     let needs = DirectoryNeeds {
-        all_users: per_user::needs_all_users(per_user, sign_in),
+        all_users: per_user::needs_all_users(&scopes),
         groups,
     };
     let mut dir = users::read_directory(client, &needs, progress).await?;
@@ -181,17 +164,13 @@ pub async fn compute_full(
     }
     // The report pages slowly (its own small limit), so the per-user reads of the users in
     // scope run alongside it: the run is as long as the slower of the two.
-    let requirements = per_user
-        .map(|p| {
-            users::ids(
-                &dir,
-                &per_user::scope(&dir, &p.targets(), p.state.is_some()),
-            )
+    let in_scope: Vec<(UserResource, Vec<(u32, u128)>)> = scopes
+        .iter()
+        .map(|s| {
+            let who = crate::kinds::per_user::scope(&dir, &s.targets, s.everyone);
+            (s.resource, users::ids(&dir, &who))
         })
-        .unwrap_or_default();
-    let sign_ins = sign_in
-        .map(|s| users::ids(&dir, &per_user::scope(&dir, &s.targets(), false)))
-        .unwrap_or_default();
+        .collect();
     let report = async {
         if simulate {
             users::read_report(client, one_user.as_deref(), progress).await
@@ -200,12 +179,10 @@ pub async fn compute_full(
         }
     };
     let states = async {
-        let mut reads =
-            users::read_states(client, &requirements, UserResource::Requirements, progress).await?;
-        reads.extend(
-            users::read_states(client, &sign_ins, UserResource::SignInPreferences, progress)
-                .await?,
-        );
+        let mut reads = Vec::new();
+        for (resource, ids) in &in_scope {
+            reads.extend(users::read_states(client, ids, *resource, progress).await?);
+        }
         Ok::<_, GraphError>(reads)
     };
     let (report, states) = tokio::try_join!(report, states)?;
@@ -245,7 +222,7 @@ pub async fn compute_full(
         );
         users::add_states(&mut dir, reads);
     }
-    let users_plan = per_user::plan_users(&dir, per_user, sign_in);
+    let users_plan = per_user::plan_users(&dir, &desired);
     progress.add(Counter::Planned, users_plan.changes.len() as u64);
     plan.user_changes = users_plan.changes;
     plan.skipped_users = users_plan.skipped;
@@ -285,94 +262,16 @@ pub async fn resolve(
     set: &PolicySet,
     progress: &Progress,
 ) -> Result<DesiredState, PlanningError> {
-    let mut desired = DesiredState {
-        security_defaults: set.security_defaults.as_ref().map(|sd| sd.is_enabled),
-        per_user_mfa: set.per_user_mfa.clone(),
-        sign_in_preferences: set.sign_in_preferences.clone(),
-        ..DesiredState::default()
-    };
     let mut names = Names::default();
-    let targets = set
-        .methods_policy
-        .as_ref()
-        .map(|p| p.unresolved_targets())
-        .unwrap_or_default();
-    if let Some(declared) = &set.methods_policy {
-        for t in &targets {
-            let location = declared
-                .locations
-                .get(&t.pointer)
-                .unwrap_or(&declared.location);
-            // Target types other than user and group are refused when the policy loads.
-            if let Some(kind) = NameKind::parse(&t.target_type) {
-                names.add(kind, &t.name, location);
-            }
-        }
-    }
-    let rule_targets = set
-        .per_user_mfa
-        .iter()
-        .flat_map(|p| p.exceptions.iter().map(|e| (&e.target, &e.location)))
-        .chain(
-            set.sign_in_preferences
-                .iter()
-                .flat_map(|s| s.rules.iter().map(|r| (&r.target, &r.location))),
-        );
-    for (target, location) in rule_targets {
-        match target {
-            RuleTarget::Group(name) if !is_guid(name) => names.add(NameKind::Group, name, location),
-            // Users are looked up by id too: the plan needs their UPN.
-            RuleTarget::User(name) => names.add(NameKind::User, name, location),
-            _ => {}
-        }
-    }
+    set.names(&mut names);
     let resolved = names::resolve(client, names, progress)
         .await?
         .map_err(|diagnostics| PlanningError::Unresolved { diagnostics })?;
+    let mut desired = set.desired(&resolved);
     desired.named_users = resolved
         .users()
         .map(|(id, upn)| (id.clone(), upn.clone()))
         .collect();
     desired.named_users.sort();
-    let fix = |target: &mut RuleTarget| match target {
-        RuleTarget::Group(name) if !is_guid(name) => {
-            if let Some(r) = resolved.get(NameKind::Group, name) {
-                *name = r.id.clone();
-            }
-        }
-        RuleTarget::User(name) => {
-            if let Some(r) = resolved.get(NameKind::User, name) {
-                *name = r.id.clone();
-            }
-        }
-        _ => {}
-    };
-    if let Some(p) = desired.per_user_mfa.as_mut() {
-        p.exceptions.iter_mut().for_each(|e| fix(&mut e.target));
-    }
-    if let Some(s) = desired.sign_in_preferences.as_mut() {
-        s.rules.iter_mut().for_each(|r| fix(&mut r.target));
-    }
-    let Some(declared) = &set.methods_policy else {
-        return Ok(desired);
-    };
-    let mut policy = declared.clone();
-    for t in &targets {
-        if let Some(r) = NameKind::parse(&t.target_type).and_then(|k| resolved.get(k, &t.name)) {
-            policy.set_target_id(&t.pointer, &r.id);
-        }
-    }
-    desired.policy = Some(DesiredPolicy {
-        properties: policy.properties,
-        methods: policy
-            .methods
-            .into_iter()
-            .map(|m| DesiredMethod {
-                key: m.key,
-                odata_type: m.odata_type,
-                properties: m.properties,
-            })
-            .collect(),
-    });
     Ok(desired)
 }

@@ -3,9 +3,7 @@
 use std::path::Path;
 
 use super::lints::{self, Silence};
-use super::methods_policy::{self, DeclaredMethodsPolicy};
-use super::per_user::{self, DeclaredPerUserMfa, DeclaredSignInPreferences};
-use super::security_defaults::{self, DeclaredSecurityDefaults};
+use crate::kinds::{Declared, KindId, Spec};
 use crate::source::diagnostic::{Finding, Pos, codes};
 use crate::source::suggest;
 use crate::source::yaml::{Document, Node, NodeKind};
@@ -16,51 +14,10 @@ pub const API_VERSION: &str = "mfactl/v1";
 const ENVELOPE_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 const METADATA_KEYS: &[&str] = &["name", "labels", "annotations", "overlay"];
 
-/// The kinds of document, each allowed once per policy set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// `AuthenticationMethodsPolicy`.
-    AuthenticationMethodsPolicy,
-    /// `SecurityDefaults`.
-    SecurityDefaults,
-    /// `PerUserMfa`: legacy per-user MFA state.
-    PerUserMfa,
-    /// `SignInPreferences`: each user's default MFA method and system-preferred flag.
-    SignInPreferences,
-}
-
-impl Kind {
-    /// Every kind.
-    pub const ALL: [Kind; 4] = [
-        Kind::AuthenticationMethodsPolicy,
-        Kind::SecurityDefaults,
-        Kind::PerUserMfa,
-        Kind::SignInPreferences,
-    ];
-
-    /// The name written after `kind:`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::AuthenticationMethodsPolicy => "AuthenticationMethodsPolicy",
-            Kind::SecurityDefaults => "SecurityDefaults",
-            Kind::PerUserMfa => "PerUserMfa",
-            Kind::SignInPreferences => "SignInPreferences",
-        }
-    }
-}
-
-/// What one document declares.
-pub(crate) enum Declared {
-    MethodsPolicy(DeclaredMethodsPolicy),
-    SecurityDefaults(DeclaredSecurityDefaults),
-    PerUserMfa(DeclaredPerUserMfa),
-    SignInPreferences(DeclaredSignInPreferences),
-}
-
 /// A document whose kind is known: where the kind is written, and what it declares (if its
 /// spec could be read at all).
 pub(crate) struct KindedDocument {
-    pub(crate) kind: Kind,
+    pub(crate) kind: KindId,
     pub(crate) kind_pos: Pos,
     pub(crate) declared: Option<Declared>,
     /// The lints its `mfactl.io/silence-<code>` annotations silence.
@@ -70,7 +27,7 @@ pub(crate) struct KindedDocument {
 /// The kind of an overlay document (`metadata.overlay: true`), if it is one and its kind is
 /// known. Overlays merge into the document of their kind from the base: see
 /// [`super::load`].
-pub(crate) fn overlay_kind(doc: &Document) -> Option<Kind> {
+pub(crate) fn overlay_kind(doc: &Document) -> Option<KindId> {
     let root = doc.root.as_ref()?;
     let overlay = root
         .get("metadata")?
@@ -79,10 +36,7 @@ pub(crate) fn overlay_kind(doc: &Document) -> Option<Kind> {
         .value
         .as_bool()?;
     let kind = root.get("kind")?.value.as_str()?;
-    Kind::ALL
-        .into_iter()
-        .find(|k| k.name() == kind)
-        .filter(|_| overlay)
+    KindId::named(kind).filter(|_| overlay)
 }
 
 /// Reads one document. `None` for an empty document or one whose kind is unknown.
@@ -165,44 +119,16 @@ pub(crate) fn read(
         Some(e) => Some(e),
     };
     let (kind, kind_pos) = kind?;
-    let declared = spec.and_then(|spec| match kind {
-        Kind::AuthenticationMethodsPolicy => {
-            let (policy, found) = methods_policy::read(
-                &spec.value,
-                name.unwrap_or_default(),
-                root.pos.at(file),
-                file,
-            );
-            findings.extend(found);
-            Some(Declared::MethodsPolicy(policy))
-        }
-        Kind::SecurityDefaults => {
-            let (sd, found) = security_defaults::read(&spec.value, spec.key_pos, file);
-            findings.extend(found);
-            sd.map(Declared::SecurityDefaults)
-        }
-        Kind::PerUserMfa => {
-            let (declared, found) = per_user::read_per_user_mfa(
-                &spec.value,
-                spec.key_pos,
-                name.unwrap_or_default(),
-                root.pos.at(file),
-                file,
-            );
-            findings.extend(found);
-            Some(Declared::PerUserMfa(declared))
-        }
-        Kind::SignInPreferences => {
-            let (declared, found) = per_user::read_sign_in_preferences(
-                &spec.value,
-                spec.key_pos,
-                name.unwrap_or_default(),
-                root.pos.at(file),
-                file,
-            );
-            findings.extend(found);
-            Some(Declared::SignInPreferences(declared))
-        }
+    let declared = spec.and_then(|spec| {
+        let (declared, found) = kind.declare(&Spec {
+            node: &spec.value,
+            key_pos: spec.key_pos,
+            name: name.unwrap_or_default(),
+            document: root.pos.at(file),
+            file,
+        });
+        findings.extend(found);
+        declared
     });
     Some(KindedDocument {
         kind,
@@ -237,8 +163,8 @@ fn api_version(root: &Node, findings: &mut Vec<Finding>) {
     }
 }
 
-fn kind(root: &Node, findings: &mut Vec<Finding>) -> Option<(Kind, Pos)> {
-    let names = Kind::ALL.map(Kind::name);
+fn kind(root: &Node, findings: &mut Vec<Finding>) -> Option<(KindId, Pos)> {
+    let names: Vec<&str> = KindId::ALL.iter().map(|k| k.name()).collect();
     let Some(e) = root.get("kind") else {
         findings.push(
             Finding::new(codes::UNKNOWN_KIND, root.pos, "the document has no `kind`")
@@ -247,10 +173,10 @@ fn kind(root: &Node, findings: &mut Vec<Finding>) -> Option<(Kind, Pos)> {
         return None;
     };
     let given = e.value.as_str().unwrap_or_default();
-    if let Some(kind) = Kind::ALL.into_iter().find(|k| k.name() == given) {
+    if let Some(kind) = KindId::named(given) {
         return Some((kind, e.value.pos));
     }
-    let help = suggest::help(given, names)
+    let help = suggest::help(given, names.iter().copied())
         .unwrap_or_else(|| format!("the kinds are {}", names.join(", ")));
     findings.push(
         Finding::new(

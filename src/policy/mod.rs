@@ -14,14 +14,16 @@
 //! - `SignInPreferences`: each user's default MFA method and system-preferred flag (beta
 //!   `users/{id}/authentication/signInPreferences`), `spec: {rules: [{group | user, ...}]}`.
 //!
-//! The last two, their values and the order in which their exceptions and rules apply are
-//! described in [`per_user`].
+//! Each kind's spec, its values and the order in which its exceptions and rules apply are
+//! described in its own folder under `crate::kinds`; this module is the loader every kind
+//! shares: files, the envelope ([`document`]), overlays, repeats, silencing and the lints
+//! that need two documents ([`lints`]).
 //!
-//! Keys and values are checked against the Graph CSDL (through the emulator's
-//! [`Schema`](crate::msgraph::schema::Schema)); targets are normalised to Graph's
+//! Keys and values are checked against the Graph CSDL
+//! ([`Schema`](crate::msgraph::schema::Schema)); targets are normalised to Graph's
 //! `{id, targetType}` ([`targets`]); then the service's documented rules and mfactl's safety
-//! rules run ([`rules`]). Every problem is reported at once, with a stable code and the file,
-//! line and column where it is written.
+//! rules run (`crate::kinds::methods_policy::rules`). Every problem is reported at once, with
+//! a stable code and the file, line and column where it is written.
 //!
 //! # Diagnostic codes
 //!
@@ -73,16 +75,12 @@
 //! [`LoadOutcome::diagnostics`] but in [`LoadOutcome::silenced`].
 //!
 //! MFA038 ([`PLAN_TIME`]) is not found by [`load`]: only `plan` (and apply, reconcile) can
-//! see it, when it resolves names against the tenant (`crate::plan::names`).
+//! see it, when it resolves names against the tenant (`crate::tenant::names`).
 //!
 //! The same table is [`CODES`], for `mfactl explain`.
 
 mod document;
 pub mod lints;
-mod methods_policy;
-pub mod per_user;
-pub mod rules;
-mod security_defaults;
 
 pub use crate::source::{files, targets};
 
@@ -91,37 +89,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::kinds::PolicySet;
 pub use crate::source::diagnostic::{
     CODES, CodeInfo, Diagnostic, LINTS, Location, PLAN_TIME, Severity, codes, severity_of,
 };
 pub use crate::source::{BoundedYamlError, read_bounded_yaml};
-pub use document::{API_VERSION, Kind};
+pub use document::API_VERSION;
 pub use lints::{SILENCE_PREFIX, Silenced};
-pub use methods_policy::{DeclaredMethod, DeclaredMethodsPolicy, EXTERNAL_METHOD_TYPE};
-pub use per_user::{
-    DeclaredPerUserMfa, DeclaredSignInPreferences, PerUserMfaException, RuleTarget, SignInRule,
-};
-pub use security_defaults::DeclaredSecurityDefaults;
 pub use targets::{ALL_USERS, UnresolvedTarget, unresolved_targets};
 
+use crate::kinds::KindId;
 use crate::source::diagnostic::{self, Finding, Pos};
 use crate::source::yaml;
-use document::Declared;
-
-/// Everything declared across the loaded files.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PolicySet {
-    /// Every file read, in the order read.
-    pub files: Vec<PathBuf>,
-    /// The `AuthenticationMethodsPolicy` document, if one is declared.
-    pub methods_policy: Option<DeclaredMethodsPolicy>,
-    /// The `SecurityDefaults` document, if one is declared.
-    pub security_defaults: Option<DeclaredSecurityDefaults>,
-    /// The `PerUserMfa` document, if one is declared.
-    pub per_user_mfa: Option<DeclaredPerUserMfa>,
-    /// The `SignInPreferences` document, if one is declared.
-    pub sign_in_preferences: Option<DeclaredSignInPreferences>,
-}
 
 /// The result of [`load`]: the policy set if it is usable, and every diagnostic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -194,18 +173,16 @@ pub fn load_excluding(paths: &[PathBuf], excluded: &[PathBuf]) -> LoadOutcome {
 #[derive(Default)]
 struct Loader {
     diagnostics: Vec<Diagnostic>,
-    methods_policy: Option<DeclaredMethodsPolicy>,
-    security_defaults: Option<DeclaredSecurityDefaults>,
-    per_user_mfa: Option<DeclaredPerUserMfa>,
-    sign_in_preferences: Option<DeclaredSignInPreferences>,
+    /// What the first document of each kind declares (`files` is filled at the end).
+    set: PolicySet,
     /// Where the first document of each kind is.
-    first: BTreeMap<Kind, Location>,
+    first: BTreeMap<KindId, Location>,
     /// The lints the first document of each kind silences.
-    silences: BTreeMap<Kind, Vec<lints::Silence>>,
+    silences: BTreeMap<KindId, Vec<lints::Silence>>,
     /// Lints found and silenced.
     silenced: Vec<Silenced>,
     /// Overlay documents by kind, in the order read, with their files.
-    overlays: BTreeMap<Kind, Vec<(yaml::Node, PathBuf)>>,
+    overlays: BTreeMap<KindId, Vec<(yaml::Node, PathBuf)>>,
 }
 
 impl Loader {
@@ -260,7 +237,7 @@ impl Loader {
             .as_ref()
             .and_then(|r| r.get("kind"))
             .and_then(|e| e.value.as_str())
-            .and_then(|k| Kind::ALL.into_iter().find(|kind| kind.name() == k));
+            .and_then(KindId::named);
         let (Some(kind), Some(root)) = (kind, doc.root.as_mut()) else {
             return doc;
         };
@@ -280,7 +257,7 @@ impl Loader {
     /// Overlays of a kind the base does not declare declare it themselves: the first, its
     /// removals left out, with the others merged into it.
     fn read_orphan_overlays(&mut self) {
-        let orphans: Vec<(Kind, Vec<(yaml::Node, PathBuf)>)> = self
+        let orphans: Vec<(KindId, Vec<(yaml::Node, PathBuf)>)> = self
             .overlays
             .iter()
             .filter(|(kind, _)| !self.first.contains_key(kind))
@@ -348,12 +325,8 @@ impl Loader {
             }
             self.first.insert(read.kind, read.kind_pos.at(file));
             self.silences.insert(read.kind, read.silences);
-            match read.declared {
-                Some(Declared::MethodsPolicy(p)) => self.methods_policy = Some(p),
-                Some(Declared::SecurityDefaults(s)) => self.security_defaults = Some(s),
-                Some(Declared::PerUserMfa(p)) => self.per_user_mfa = Some(p),
-                Some(Declared::SignInPreferences(s)) => self.sign_in_preferences = Some(s),
-                None => {}
+            if let Some(declared) = read.declared {
+                self.set.insert(declared);
             }
         }
         self.diagnostics
@@ -409,13 +382,9 @@ impl Loader {
             .diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error);
-        let set = usable.then(|| PolicySet {
-            files,
-            methods_policy: self.methods_policy,
-            security_defaults: self.security_defaults,
-            per_user_mfa: self.per_user_mfa,
-            sign_in_preferences: self.sign_in_preferences,
-        });
+        let mut set = self.set;
+        set.files = files;
+        let set = usable.then_some(set);
         LoadOutcome {
             set,
             diagnostics: self.diagnostics,
@@ -426,21 +395,24 @@ impl Loader {
     /// Lints that need two documents: MFA032, reported in and silenced by the PerUserMfa
     /// document, and MFA035, reported in and silenced by the SecurityDefaults document.
     fn cross_document_lints(&mut self) {
-        if let (Some(per_user), Some(defaults)) = (&self.per_user_mfa, &self.security_defaults)
+        let set = &self.set;
+        if let (Some(per_user), Some(defaults)) = (&set.per_user_mfa, &set.security_defaults)
             && let Some((at, finding)) = lints::per_user_with_defaults(per_user, defaults)
         {
-            self.report_lint(Kind::PerUserMfa, at, finding);
+            self.report_lint(KindId::PerUserMfa, at, finding);
         }
-        if let Some(defaults) = &self.security_defaults
+        let set = &self.set;
+        if let Some(defaults) = &set.security_defaults
             && let Some(finding) =
-                lints::defaults_off_unreplaced(defaults, self.per_user_mfa.as_ref())
+                lints::defaults_off_unreplaced(defaults, set.per_user_mfa.as_ref())
         {
-            self.report_lint(Kind::SecurityDefaults, defaults.location.clone(), finding);
+            let at = defaults.location.clone();
+            self.report_lint(KindId::SecurityDefaults, at, finding);
         }
     }
 
     /// Reports a lint found at `at`, unless the first document of `kind` silences it.
-    fn report_lint(&mut self, kind: Kind, at: Location, finding: Finding) {
+    fn report_lint(&mut self, kind: KindId, at: Location, finding: Finding) {
         let silence = self
             .silences
             .get(&kind)
@@ -469,6 +441,13 @@ pub(crate) mod testing {
         let file = PathBuf::from("mem.yaml");
         loader.read(&file, source);
         loader.finish(vec![file])
+    }
+
+    /// An AuthenticationMethodsPolicy whose spec starts on line 6 (annotations on line 5).
+    pub(crate) fn policy(annotations: &str, spec: &str) -> String {
+        format!(
+            "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata:\n  name: t\n  annotations: {{{annotations}}}\nspec:\n{spec}"
+        )
     }
 
     /// (code, line, column) of every diagnostic, in order.
@@ -542,7 +521,7 @@ mod tests {
             partial.diagnostics.is_empty(),
             "undeclared methods keep their tenant state"
         );
-        let all: String = rules::MFA_CAPABLE
+        let all: String = crate::kinds::methods_policy::rules::MFA_CAPABLE
             .iter()
             .map(|m| format!("    {m}: {{state: disabled}}\n"))
             .collect();

@@ -2,8 +2,8 @@
 //! is prompted with what, for people: a summary and the first few users; the JSON plan lists
 //! every user.
 
+use crate::kinds::per_user::{UserChange, UserChangeKind};
 use crate::plan::Plan;
-use crate::plan::per_user::{UserChange, UserChangeKind};
 use crate::printer::thousands;
 use crate::simulate::impact::Impact;
 

@@ -4,6 +4,11 @@
 //! A reference is any `crate::<module>` path outside a comment, in a `use` line or inline,
 //! including those inside `use crate::{a, b::c}` groups. A file's top-level module is its
 //! first path component under `src/` (`src/plan/live.rs` is in `plan`).
+//!
+//! Unit tests are not product code: an item under `#[cfg(test)]` (a `mod tests { … }`
+//! block) and the files of a module declared under it (`#[cfg(test)] mod tests;`, with
+//! everything below it) are left out, so that a kind's tests may load YAML through the
+//! loader above it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -81,6 +86,78 @@ fn code_only(source: &str) -> String {
     out
 }
 
+/// Where the block that opens at `open` (a `{`) closes, just past its `}`.
+fn block_end(code: &str, open: usize) -> usize {
+    let mut depth = 0usize;
+    for (i, c) in code[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return open + i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    code.len()
+}
+
+/// `code` (comments and strings already blanked) without its `#[cfg(test)]` items, and the
+/// names of the modules it declares under `#[cfg(test)]` in their own files.
+fn without_tests(code: &str) -> (String, Vec<String>) {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::with_capacity(code.len());
+    let mut test_modules = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let item = &rest[at + MARK.len()..];
+        let end = match (item.find('{'), item.find(';')) {
+            (Some(open), semi) if semi.is_none_or(|semi| open < semi) => block_end(item, open),
+            (_, Some(semi)) => {
+                let declaration = item[..semi].trim();
+                if let Some(name) = declaration.strip_prefix("mod ") {
+                    test_modules.push(name.trim().to_string());
+                }
+                semi + 1
+            }
+            _ => item.len(),
+        };
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    (out, test_modules)
+}
+
+/// The directory (relative to src/) in which the modules a file declares live:
+/// `plan/mod.rs` and `lib.rs` declare beside themselves, `plan/live.rs` in `plan/live/`.
+fn child_dir(rel: &str) -> String {
+    let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let stem = file.strip_suffix(".rs").unwrap_or(file);
+    let own = if matches!(stem, "mod" | "lib" | "main") {
+        dir.to_string()
+    } else if dir.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{dir}/{stem}")
+    };
+    if own.is_empty() {
+        own
+    } else {
+        format!("{own}/")
+    }
+}
+
+/// Whether `rel` is the file of a test-only module `prefix` (`kinds/per_user/tests`), or
+/// below it.
+fn in_test_module(rel: &str, prefixes: &[String]) -> bool {
+    prefixes
+        .iter()
+        .any(|p| rel == format!("{p}.rs") || rel.starts_with(&format!("{p}/")))
+}
+
 /// The top-level modules a file's code references through `crate::`.
 fn references(code: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
@@ -134,6 +211,9 @@ struct Source {
     edges: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
     /// Files (relative to src/) whose code references `crate::emulator`.
     emulator_users: BTreeSet<String>,
+    /// Modules declared under `#[cfg(test)]` in files of their own, as paths relative to
+    /// src/ without `.rs`.
+    test_only: Vec<String>,
 }
 
 fn read_source() -> Source {
@@ -160,11 +240,21 @@ fn read_source() -> Source {
         .collect();
     let mut edges: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     let mut emulator_users = BTreeSet::new();
+    let mut codes = Vec::new();
+    let mut test_only: Vec<String> = Vec::new();
     for (file, rel) in files.iter().zip(&rels) {
         let text = std::fs::read_to_string(file)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-        let code = code_only(&text);
-        let mut refs = references(&code, &modules);
+        let (code, test_modules) = without_tests(&code_only(&text));
+        let dir = child_dir(rel);
+        test_only.extend(test_modules.into_iter().map(|m| format!("{dir}{m}")));
+        codes.push(code);
+    }
+    for (rel, code) in rels.iter().zip(&codes) {
+        if in_test_module(rel, &test_only) {
+            continue;
+        }
+        let mut refs = references(code, &modules);
         // The binary reaches the library as `mfactl::`.
         if rel == "main.rs" {
             refs.extend(references(&code.replace("mfactl::", "crate::"), &modules));
@@ -189,6 +279,7 @@ fn read_source() -> Source {
         modules,
         edges,
         emulator_users,
+        test_only,
     }
 }
 
@@ -303,4 +394,31 @@ fn the_scanner_reads_groups_and_skips_comments_and_strings() {
         Some(vec!["a".to_string(), "b".into(), "c".into()])
     );
     assert_eq!(cycle_through("d", &edges), None);
+}
+
+#[test]
+fn test_code_is_left_out_and_nothing_else() {
+    let (code, modules) = without_tests(
+        "use crate::plan;\n#[cfg(test)]\nmod tests {\n    use crate::policy::{a, b};\n    fn f() { if x { y } }\n}\n#[cfg(test)]\nmod fixtures;\nuse crate::graph;\n",
+    );
+    let all: BTreeSet<String> = ["plan", "policy", "graph"].map(String::from).into();
+    let found: Vec<String> = references(&code, &all).into_iter().collect();
+    assert_eq!(found, ["graph", "plan"]);
+    assert_eq!(modules, ["fixtures"]);
+    assert_eq!(child_dir("kinds/per_user/mod.rs"), "kinds/per_user/");
+    assert_eq!(child_dir("simulate/explain.rs"), "simulate/explain/");
+    assert_eq!(child_dir("lib.rs"), "");
+    let prefixes = ["kinds/per_user/tests".to_string()];
+    assert!(in_test_module("kinds/per_user/tests.rs", &prefixes));
+    assert!(in_test_module("kinds/per_user/tests/values.rs", &prefixes));
+    assert!(!in_test_module("kinds/per_user/testsuite.rs", &prefixes));
+    // The test modules of src/ are found where they are declared.
+    let source = read_source();
+    assert!(
+        source
+            .test_only
+            .contains(&"kinds/per_user/tests".to_string()),
+        "{:?}",
+        source.test_only
+    );
 }

@@ -190,7 +190,7 @@ fn declaration(k: &Knobs, groups: &[String]) -> DesiredState {
         );
     }
     DesiredState {
-        policy: Some(DesiredPolicy {
+        methods_policy: Some(DesiredPolicy {
             properties,
             methods,
         }),
@@ -219,7 +219,7 @@ fn undeclared(live: &Value, declared: &Value) -> Value {
 
 /// The declared state as one JSON tree shaped like the live policy (configurations by id).
 fn declared_tree(desired: &DesiredState, live_policy: &Value) -> Value {
-    let p = desired.policy.as_ref().unwrap();
+    let p = desired.methods_policy.as_ref().unwrap();
     let mut tree = Value::Object(p.properties.clone());
     let configs: Vec<Value> = live_policy["authenticationMethodConfigurations"]
         .as_array()
@@ -296,7 +296,7 @@ proptest! {
         let desired = declaration(&declared, &groups);
         let before = live(&t);
         let first = plan::plan("t", &desired, &before).unwrap();
-        let declared_policy = desired.policy.as_ref().unwrap();
+        let declared_policy = desired.methods_policy.as_ref().unwrap();
         for change in &first.changes {
             let declared_keys: Vec<&String> = if change.path == SECURITY_DEFAULTS_PATH {
                 vec![]
@@ -353,7 +353,7 @@ fn a_change_to_one_feature_setting_keeps_its_siblings() {
     .unwrap();
     // Declared: only app information.
     let desired = DesiredState {
-        policy: Some(DesiredPolicy {
+        methods_policy: Some(DesiredPolicy {
             properties: Map::new(),
             methods: vec![DesiredMethod {
                 key: "microsoftAuthenticator".into(),

@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mfactl::policy::{
-    CODES, Diagnostic, LINTS, LoadOutcome, PLAN_TIME, RuleTarget, Severity, load,
-};
+use mfactl::kinds::RuleTarget;
+use mfactl::policy::{CODES, Diagnostic, LINTS, LoadOutcome, PLAN_TIME, Severity, load};
 use mfactl::simulate::{PerUserMfaState, PreferredMethod};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -20,8 +20,8 @@ use serde_json::Value;
 
 use super::users::batched;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
-use crate::policy::{Diagnostic, Location, Severity, codes};
 use crate::printer::{Counter, Progress};
+use crate::source::diagnostic::{Diagnostic, Location, Severity, codes};
 
 /// What a name is the name of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

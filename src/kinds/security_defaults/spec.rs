@@ -1,13 +1,11 @@
 //! `kind: SecurityDefaults`: `policies/identitySecurityDefaultsEnforcementPolicy`.
 
-use std::path::Path;
-
 use serde::Serialize;
 
-use crate::source::diagnostic::{Finding, Location, Pos, codes};
+use crate::kinds::Spec;
+use crate::source::diagnostic::{Finding, Location, codes};
 use crate::source::spec::Reader;
 use crate::source::suggest;
-use crate::source::yaml::Node;
 
 /// The declared security defaults: `spec: {enabled: true|false}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,11 +17,8 @@ pub struct DeclaredSecurityDefaults {
 }
 
 /// Reads the spec of a `SecurityDefaults` document; `spec_pos` is where the `spec` key is.
-pub(crate) fn read(
-    spec: &Node,
-    spec_pos: Pos,
-    file: &Path,
-) -> (Option<DeclaredSecurityDefaults>, Vec<Finding>) {
+pub(crate) fn read(at: &Spec<'_>) -> (Option<DeclaredSecurityDefaults>, Vec<Finding>) {
+    let (spec, spec_pos, file) = (at.node, at.key_pos, at.file);
     let mut reader = Reader::default();
     let mut declared = None;
     for entry in spec.entries().unwrap_or_default() {

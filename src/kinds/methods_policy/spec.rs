@@ -2,20 +2,19 @@
 //! `policies/authenticationMethodsPolicy` and, under `methods:`, its method configurations.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::lints;
 use super::rules;
+use crate::kinds::Spec;
 use crate::msgraph::methods::CONFIGURATION_KINDS;
 use crate::msgraph::schema::is_guid;
 use crate::source::diagnostic::{Finding, Location, codes};
 use crate::source::spec::{Reader, Shape, child};
 use crate::source::suggest;
 use crate::source::targets::{UnresolvedTarget, unresolved_targets};
-use crate::source::yaml::Node;
 
 /// The OData type of an external (third-party) authentication method.
 pub const EXTERNAL_METHOD_TYPE: &str = "#microsoft.graph.externalAuthenticationMethodConfiguration";
@@ -118,12 +117,9 @@ fn method_kind(key: &str) -> Option<(String, String)> {
 }
 
 /// Reads the spec of an `AuthenticationMethodsPolicy` document.
-pub(crate) fn read(
-    spec: &Node,
-    name: String,
-    location: Location,
-    file: &Path,
-) -> (DeclaredMethodsPolicy, Vec<Finding>) {
+pub(crate) fn read(at: &Spec<'_>) -> (DeclaredMethodsPolicy, Vec<Finding>) {
+    let (spec, file) = (at.node, at.file);
+    let (name, location) = (at.name.clone(), at.document.clone());
     let mut reader = Reader::default();
     let shape = Shape {
         type_name: "authenticationMethodsPolicy",
@@ -225,7 +221,7 @@ pub(crate) fn read(
     let whole = Value::Object(whole);
     let rule_findings = rules::check(&whole, &reader.spans, "/methods");
     reader.findings.extend(rule_findings);
-    let lint_findings = lints::methods_policy(&whole, &reader.spans);
+    let lint_findings = lints::check(&whole, &reader.spans);
     reader.findings.extend(lint_findings);
     let mut properties = match whole {
         Value::Object(whole) => whole,

@@ -1,0 +1,74 @@
+//! What every kind's comparison produces: a change to one property of one resource, one
+//! PATCH, and why a plan cannot be made.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::diff;
+
+/// A change to one property of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyChange {
+    /// Top-level property name.
+    pub name: String,
+    /// Live value (`null` when absent).
+    pub before: Value,
+    /// The value after the PATCH (what is sent, with the members the service keeps).
+    pub after: Value,
+}
+
+/// One PATCH.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// Human name: `authenticationMethodsPolicy`, `authenticationMethodConfigurations/Fido2`, …
+    pub resource: String,
+    /// HTTP method (always `PATCH`).
+    pub method: String,
+    /// Graph path, version included.
+    pub path: String,
+    /// What changes, property by property.
+    pub properties: Vec<PropertyChange>,
+    /// The exact request body.
+    pub body: Value,
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    /// A declared method configuration does not exist in the tenant (a built-in method the
+    /// tenant does not offer yet, or an external method that was never created).
+    #[error("the tenant has no {odata_type} configuration for methods.{key}")]
+    MissingConfiguration {
+        /// The YAML key.
+        key: String,
+        /// Its OData type.
+        odata_type: String,
+    },
+    /// The live policy could not be understood (not an object, no configurations list).
+    #[error("the live authentication methods policy has an unexpected shape: {0}")]
+    UnexpectedLiveShape(String),
+}
+
+/// The declared properties that `live` does not satisfy, each as a change, and the PATCH body
+/// that sets them: each sent value merged with what the service keeps ([`diff::merged`]).
+pub fn property_changes(
+    declared: &Map<String, Value>,
+    live: &Value,
+) -> (Vec<PropertyChange>, Map<String, Value>) {
+    let mut changes = Vec::new();
+    let mut body = Map::new();
+    for (name, want) in declared {
+        let have = live.get(name);
+        if diff::satisfied(want, have, Some(name)) {
+            continue;
+        }
+        let sent = diff::merged(want, have, name);
+        changes.push(PropertyChange {
+            name: name.clone(),
+            before: have.cloned().unwrap_or(Value::Null),
+            after: diff::resulting(&sent, have),
+        });
+        body.insert(name.clone(), sent);
+    }
+    (changes, body)
+}
