@@ -15,16 +15,19 @@
 //!
 //! Tokens, secrets and `Authorization` headers are never logged: events carry the method,
 //! path, status and attempt only.
-
 mod batch;
 pub mod credential;
 mod error;
+mod http;
 pub mod pace;
+mod request;
+mod response;
 mod retry;
+mod token;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use azure_core::credentials::{Secret, TokenCredential};
 use reqwest::Method;
@@ -33,7 +36,10 @@ use url::Url;
 
 pub use batch::{BatchRequest, BatchResponse, MAX_BATCH};
 pub use error::{GraphError, GraphErrorKind, RequestContext, required_permission};
+pub use http::http_client;
 pub use pace::{Charge, PaceLimits, Pacer};
+use request::{Verdict, retry_verdict};
+use response::{StatusDetail, error_body, invalid, parse_json, status_error};
 pub use retry::{RetryPolicy, parse_retry_after};
 
 use crate::config::{Env, TenantSettings};
@@ -52,8 +58,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` waited for; a longer one ends the retries at once.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// Longest error message kept from a non-JSON error body.
-const MAX_MESSAGE: usize = 300;
 
 /// A Graph client for one tenant.
 pub struct GraphClient {
@@ -87,21 +91,6 @@ struct Reply {
     request_id: Option<String>,
     body: bytes::Bytes,
     context: RequestContext,
-}
-
-/// What one attempt came to.
-enum Outcome {
-    /// A 2xx response to interpret.
-    Reply(Reply),
-    /// Try again after `delay`; `error` is the answer if no attempt is left.
-    Retry {
-        /// How long to wait.
-        delay: Duration,
-        /// The failure of this attempt.
-        error: GraphError,
-    },
-    /// Give up with this error.
-    Fail(GraphError),
 }
 
 impl GraphClient {
@@ -275,400 +264,6 @@ impl GraphClient {
             None => path.to_string(),
         }
     }
-
-    async fn token(&self) -> Result<Secret, GraphError> {
-        match self.credential.get_token(&[GRAPH_SCOPE], None).await {
-            Ok(token) => Ok(token.token),
-            Err(e) => Err(self.authentication_error(&e)),
-        }
-    }
-
-    fn authentication_error(&self, e: &azure_core::Error) -> GraphError {
-        // The credential wraps the token endpoint's error; the HTTP status sits on an inner
-        // error when the endpoint answered at all.
-        let mut status = None;
-        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(err) = current {
-            if let Some(az) = err.downcast_ref::<azure_core::Error>()
-                && let Some(s) = az.http_status()
-            {
-                status = Some(u16::from(s));
-                break;
-            }
-            current = err.source();
-        }
-        let (code, description) = describe_token_failure(e);
-        let description = scrub(&description, self.secret.secret());
-        GraphError::Authentication {
-            tenant_id: self.tenant_id.clone(),
-            client_id: self.client_id.clone(),
-            status,
-            code,
-            description,
-        }
-    }
-
-    /// Sends with pacing and retries; returns a 2xx reply or the error for the final answer.
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&Value>,
-    ) -> Result<Reply, GraphError> {
-        let charge = Charge::of(method.as_str(), url.path(), url.query());
-        let safe = method == Method::GET;
-        self.send_with(method, url, body, charge, safe).await
-    }
-
-    /// [`GraphClient::send`] with the pacing charge given, and whether a request that may
-    /// have reached the service can be sent again (`safe`: it changes nothing).
-    async fn send_with(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&Value>,
-        charge: Charge,
-        safe: bool,
-    ) -> Result<Reply, GraphError> {
-        let path = self.display_path(&url);
-        let deadline = Instant::now() + self.policy.deadline;
-        let give_up = |attempts: u32, last: Option<GraphError>| GraphError::Deadline {
-            request: Box::new(RequestContext {
-                method: method.as_str().to_string(),
-                path: path.clone(),
-                request_id: None,
-            }),
-            deadline: self.policy.deadline,
-            attempts,
-            last: last.map(Box::new),
-        };
-        let mut attempt = 1;
-        loop {
-            match self.pacer.reserve(charge, deadline) {
-                Ok(wait) if wait.is_zero() => {}
-                Ok(wait) => {
-                    tracing::trace!(
-                        method = %method, path = %path,
-                        wait_ms = wait.as_millis() as u64, "pacing Graph request"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                Err(_) => return Err(give_up(attempt - 1, None)),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(give_up(attempt - 1, None));
-            }
-            let attempt_ctx = Attempt {
-                method: &method,
-                url: &url,
-                path: &path,
-                body,
-                number: attempt,
-                timeout: left.min(self.policy.request_timeout),
-                charge,
-                safe,
-            };
-            match self.attempt(attempt_ctx).await? {
-                Outcome::Reply(reply) => return Ok(reply),
-                Outcome::Fail(err) => return Err(err),
-                Outcome::Retry { delay, error } => {
-                    if attempt >= self.policy.max_attempts {
-                        return Err(error);
-                    }
-                    if Instant::now() + delay >= deadline {
-                        return Err(give_up(attempt, Some(error)));
-                    }
-                    tracing::debug!(
-                        method = %method,
-                        path = %path,
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        "retrying Graph request"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    /// A jittered backoff before attempt `attempt + 1`.
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.jitter.below(self.policy.backoff_cap(attempt))
-    }
-
-    async fn attempt(&self, a: Attempt<'_>) -> Result<Outcome, GraphError> {
-        let Attempt {
-            method,
-            url,
-            path,
-            body,
-            number: attempt,
-            timeout,
-            charge,
-            safe,
-        } = a;
-        let token = self.token().await?;
-        let mut request = self
-            .http
-            .request(method.clone(), url.clone())
-            .timeout(timeout)
-            .bearer_auth(token.secret())
-            .header(reqwest::header::ACCEPT, "application/json")
-            // Evolvable enum members (x509 `issuerSubjectAndPolicyOID`, …) come back as
-            // themselves, not as `unknownFutureValue`, or a declared value would drift forever.
-            .header("Prefer", "include-unknown-enum-members");
-        if let Some(b) = body {
-            request = request.json(b);
-        }
-        drop(token);
-        let context = |request_id: Option<String>| {
-            Box::new(RequestContext {
-                method: method.as_str().to_string(),
-                path: path.to_string(),
-                request_id,
-            })
-        };
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                // A request that failed to connect was never sent; any later failure may
-                // have reached the service, so a retried write could write twice.
-                let retry = safe || e.is_connect();
-                tracing::debug!(
-                    method = %method, path = %path, attempt, connect = e.is_connect(),
-                    timeout = e.is_timeout(), "Graph request failed without a response"
-                );
-                let error = GraphError::Network {
-                    request: context(None),
-                    reason: error_chain(&e),
-                    attempts: attempt,
-                };
-                return Ok(if retry {
-                    Outcome::Retry {
-                        delay: self.backoff(attempt),
-                        error,
-                    }
-                } else {
-                    Outcome::Fail(error)
-                });
-            }
-        };
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let request_id = header("request-id");
-        let retry_after =
-            header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        if let Some(p) = header("x-ms-throttle-limit-percentage").and_then(|v| v.parse().ok()) {
-            self.pacer.observe(charge, p);
-        }
-        tracing::debug!(method = %method, path = %path, attempt, status, "Graph response");
-        let bytes = match response.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                let error = GraphError::Network {
-                    request: context(request_id),
-                    reason: format!("reading the response body: {}", error_chain(&e)),
-                    attempts: attempt,
-                };
-                return Ok(if safe {
-                    Outcome::Retry {
-                        delay: self.backoff(attempt),
-                        error,
-                    }
-                } else {
-                    Outcome::Fail(error)
-                });
-            }
-        };
-        if (200..300).contains(&status) {
-            return Ok(Outcome::Reply(Reply {
-                status,
-                request_id: request_id.clone(),
-                body: bytes,
-                context: *context(request_id),
-            }));
-        }
-        let (code, message, body_request_id) = error_body(&bytes);
-        let request = context(request_id.or(body_request_id));
-        let verdict = retry_verdict(status, retry_after, safe, &self.policy);
-        let error = status_error(
-            status,
-            StatusDetail {
-                request,
-                code,
-                message,
-                retry_after,
-                attempts: attempt,
-            },
-        );
-        Ok(match verdict {
-            Verdict::Final => Outcome::Fail(error),
-            Verdict::After(delay) => {
-                if status == 429 {
-                    self.pacer.throttled(charge, delay);
-                }
-                Outcome::Retry { delay, error }
-            }
-            Verdict::Backoff => {
-                let delay = self.backoff(attempt);
-                if status == 429 {
-                    self.pacer.throttled(charge, delay);
-                }
-                Outcome::Retry { delay, error }
-            }
-        })
-    }
-}
-
-/// One attempt's request and limits.
-struct Attempt<'a> {
-    method: &'a Method,
-    url: &'a Url,
-    path: &'a str,
-    body: Option<&'a Value>,
-    number: u32,
-    timeout: Duration,
-    charge: Charge,
-    safe: bool,
-}
-
-/// Whether and when to retry an error status.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Verdict {
-    /// Not retried.
-    Final,
-    /// Retried after this long (the service's `Retry-After`).
-    After(Duration),
-    /// Retried after a jittered backoff.
-    Backoff,
-}
-
-/// The retry rule for an error status (FACTS.md §10). `safe`: the request changes nothing,
-/// so sending it again cannot write twice. A 429 was refused by the throttle before it was
-/// acted on, and so was a 503 that says when to come back; any other 5xx to a write may
-/// have been acted on.
-fn retry_verdict(
-    status: u16,
-    retry_after: Option<Duration>,
-    safe: bool,
-    policy: &RetryPolicy,
-) -> Verdict {
-    match (status, retry_after) {
-        (429 | 503, Some(d)) if d <= policy.max_retry_after => Verdict::After(d),
-        (429 | 503, Some(_)) => Verdict::Final,
-        (429, None) => Verdict::Backoff,
-        (500 | 502 | 503 | 504, _) if safe => Verdict::Backoff,
-        _ => Verdict::Final,
-    }
-}
-
-/// What an error status is interpreted with.
-struct StatusDetail {
-    request: Box<RequestContext>,
-    code: String,
-    message: String,
-    retry_after: Option<Duration>,
-    attempts: u32,
-}
-
-/// The error for a non-2xx status.
-fn status_error(status: u16, d: StatusDetail) -> GraphError {
-    let StatusDetail {
-        request,
-        code,
-        message,
-        retry_after,
-        attempts,
-    } = d;
-    match status {
-        429 => GraphError::Throttled {
-            request,
-            retry_after,
-            attempts,
-        },
-        500..=599 => GraphError::Server {
-            request,
-            status,
-            code,
-            message,
-            attempts,
-        },
-        400 => GraphError::BadRequest {
-            request,
-            code,
-            message,
-        },
-        401 => GraphError::Unauthorized {
-            request,
-            code,
-            message,
-        },
-        403 => GraphError::Forbidden {
-            permission: required_permission(&request.method, &request.path),
-            request,
-            code,
-            message,
-        },
-        404 => GraphError::NotFound {
-            request,
-            code,
-            message,
-        },
-        _ => GraphError::Rejected {
-            request,
-            status,
-            code,
-            message,
-        },
-    }
-}
-
-/// `error.code`, `error.message` and `error.innerError.request-id` from an error body.
-fn error_body(bytes: &[u8]) -> (String, String, Option<String>) {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) if v["error"].is_object() => {
-            let e = &v["error"];
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            let request_id = e["innerError"]["request-id"].as_str().map(str::to_string);
-            (text(&e["code"]), text(&e["message"]), request_id)
-        }
-        _ => {
-            let text = String::from_utf8_lossy(bytes);
-            let mut message: String = text.chars().take(MAX_MESSAGE).collect();
-            if text.chars().count() > MAX_MESSAGE {
-                message.push('…');
-            }
-            (String::new(), message, None)
-        }
-    }
-}
-
-fn parse_json(reply: &Reply) -> Result<Value, GraphError> {
-    if reply.body.is_empty() {
-        return Err(invalid(reply, "the body is empty"));
-    }
-    serde_json::from_slice(&reply.body)
-        .map_err(|e| invalid(reply, &format!("the body is not valid JSON: {e}")))
-}
-
-fn invalid(reply: &Reply, reason: &str) -> GraphError {
-    GraphError::InvalidResponse {
-        request: Box::new(RequestContext {
-            request_id: reply.request_id.clone(),
-            ..reply.context.clone()
-        }),
-        status: reply.status,
-        reason: reason.to_string(),
-    }
 }
 
 /// An error and its causes, `: `-separated, skipping causes already in the text.
@@ -686,50 +281,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// The `AADSTS` code and a one-line description of a failed token request. azure_identity
-/// wraps the cause in "ClientSecretCredential authentication failed." and retry-policy
-/// context; the cause (Entra's `error_description`, or the transport failure such as
-/// `invalid peer certificate: UnknownIssuer`) is what a person needs.
-fn describe_token_failure(e: &(dyn std::error::Error + 'static)) -> (Option<String>, String) {
-    let full = error_chain(e);
-    if let Some(code) = aadsts_code(&full) {
-        let line = full
-            .lines()
-            .find(|l| l.contains(code.as_str()))
-            .unwrap_or_default();
-        let from_code = line.find(code.as_str()).map_or(line, |i| &line[i..]);
-        let description = from_code
-            .strip_prefix(code.as_str())
-            .map(|rest| rest.trim_start_matches(':').trim())
-            .unwrap_or(from_code)
-            .to_string();
-        return (Some(code), description);
-    }
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = e.source();
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        let boilerplate = text.starts_with("retry policy expired")
-            || text.contains("will not be retried")
-            || parts.iter().any(|p| p.contains(&text));
-        if !boilerplate && !text.is_empty() {
-            parts.push(text);
-        }
-        current = cause.source();
-    }
-    if parts.is_empty() {
-        let outer = e.to_string();
-        let first = outer.lines().next().unwrap_or_default();
-        parts.push(
-            first
-                .trim_start_matches("ClientSecretCredential authentication failed.")
-                .trim()
-                .to_string(),
-        );
-    }
-    (None, parts.join(": "))
-}
-
 /// `text` with every occurrence of `secret` replaced.
 fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() {
@@ -737,52 +288,6 @@ fn scrub(text: &str, secret: &str) -> String {
     } else {
         text.replace(secret, "[redacted]")
     }
-}
-
-/// The first `AADSTS<digits>` in `text`.
-fn aadsts_code(text: &str) -> Option<String> {
-    let start = text.find("AADSTS")?;
-    let digits: String = text[start + 6..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    (!digits.is_empty()).then(|| format!("AADSTS{digits}"))
-}
-
-/// An HTTP client trusting the platform's store, plus `ca_file` when given.
-pub fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, GraphError> {
-    // reqwest (built without a default crypto provider) panics when none is installed; `main`
-    // installs ring, and this covers any other caller. A concurrent install winning the race
-    // is just as good.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    let mut builder = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("mfactl/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| GraphError::CaFile {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let certs =
-            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| GraphError::CaFile {
-                path: path.to_path_buf(),
-                reason: error_chain(&e),
-            })?;
-        if certs.is_empty() {
-            return Err(GraphError::CaFile {
-                path: path.to_path_buf(),
-                reason: "no PEM certificate in the file".to_string(),
-            });
-        }
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder.build().map_err(|e| GraphError::Setup {
-        reason: error_chain(&e),
-    })
 }
 
 #[cfg(test)]
@@ -816,49 +321,5 @@ mod tests {
             "https://graph.microsoft.com/beta/policies"
         );
         assert_eq!(client.requests_sent(), 0);
-    }
-
-    #[test]
-    fn only_refusals_are_retried_for_writes() {
-        let p = RetryPolicy::default();
-        let d = Duration::from_millis(50);
-        let ra = Some(d);
-        assert_eq!(retry_verdict(429, ra, false, &p), Verdict::After(d));
-        assert_eq!(retry_verdict(429, None, false, &p), Verdict::Backoff);
-        assert_eq!(retry_verdict(503, ra, false, &p), Verdict::After(d));
-        assert_eq!(retry_verdict(503, None, false, &p), Verdict::Final);
-        assert_eq!(retry_verdict(503, None, true, &p), Verdict::Backoff);
-        for s in [500, 502, 504] {
-            assert_eq!(retry_verdict(s, None, true, &p), Verdict::Backoff);
-            assert_eq!(retry_verdict(s, None, false, &p), Verdict::Final);
-        }
-        for s in [400, 401, 403, 404, 409, 412] {
-            assert_eq!(retry_verdict(s, ra, true, &p), Verdict::Final);
-        }
-        let long = Some(p.max_retry_after + Duration::from_secs(1));
-        assert_eq!(retry_verdict(429, long, true, &p), Verdict::Final);
-    }
-
-    #[test]
-    fn aadsts_codes_are_found_and_secrets_scrubbed() {
-        assert_eq!(
-            aadsts_code("failed. AADSTS7000215: Invalid client secret provided."),
-            Some("AADSTS7000215".to_string())
-        );
-        assert_eq!(aadsts_code("no code here"), None);
-        assert_eq!(scrub("a s3cret b", "s3cret"), "a [redacted] b");
-    }
-
-    #[test]
-    fn error_bodies_are_read() {
-        let (code, message, id) = error_body(
-            br#"{"error":{"code":"BadRequest","message":"m","innerError":{"request-id":"r1"}}}"#,
-        );
-        assert_eq!(
-            (code.as_str(), message.as_str(), id.as_deref()),
-            ("BadRequest", "m", Some("r1"))
-        );
-        let (code, message, _) = error_body(b"<html>oops</html>");
-        assert_eq!((code.as_str(), message.as_str()), ("", "<html>oops</html>"));
     }
 }
