@@ -6,16 +6,21 @@
 //! non-nullable properties are all refused with the OData error messages. Responses pass
 //! through [`Schema::render`], which hides evolvable enum members unless the caller asked for
 //! them with `Prefer: include-unknown-enum-members`.
+//!
+//! This file holds the types and their lookups; `check.rs` checks request bodies and
+//! `render.rs` rewrites responses.
+
+mod check;
+mod render;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::ApiVersion;
 
-const SCHEMA_JSON: &str = include_str!("graph-schema.json");
+const SCHEMA_JSON: &str = include_str!("../graph-schema.json");
 
 /// Properties that the live service returns and accepts although no CSDL declares them
 /// (FACTS.md §3: voice `isCustomGreetingEnabled` appears in the live v1.0 GET).
@@ -228,218 +233,6 @@ impl Schema {
         false
     }
 
-    /// Checks a JSON object against `type_name` and returns it normalised (annotations
-    /// dropped, `"true"`/`"false"` strings turned into booleans as the service does for the
-    /// documented fido2 request). `@odata.type` is kept when present.
-    pub fn check_object(
-        &self,
-        version: ApiVersion,
-        type_name: &str,
-        value: &Value,
-    ) -> Result<Value, SchemaViolation> {
-        let Value::Object(map) = value else {
-            return Err(SchemaViolation::new(format!(
-                "A value of type 'microsoft.graph.{type_name}' was expected, but a {} was found.",
-                json_kind(value)
-            )));
-        };
-        let mut out = Map::new();
-        for (key, v) in map {
-            if key == "@odata.type" {
-                out.insert(key.clone(), v.clone());
-                continue;
-            }
-            if is_annotation(key) {
-                continue;
-            }
-            match self.property(version, type_name, key) {
-                Some(prop) => {
-                    out.insert(key.clone(), self.check_property(version, prop, v)?);
-                }
-                None if self.is_open(version, type_name) => {
-                    out.insert(key.clone(), v.clone());
-                }
-                None => return Err(SchemaViolation::unknown_property(key, type_name)),
-            }
-        }
-        Ok(Value::Object(out))
-    }
-
-    fn check_property(
-        &self,
-        version: ApiVersion,
-        prop: &PropertyDef,
-        value: &Value,
-    ) -> Result<Value, SchemaViolation> {
-        if value.is_null() {
-            if prop.nullable {
-                return Ok(Value::Null);
-            }
-            let ty = qualified(&prop.type_name);
-            return Err(SchemaViolation::new(format!(
-                "A null value was found for the property named '{}', which has the expected type '{ty}[Nullable=False]'. \
-                 The expected type '{ty}[Nullable=False]' does not allow null values.",
-                prop.name
-            )));
-        }
-        if prop.collection {
-            let Value::Array(items) = value else {
-                return Err(SchemaViolation::new(format!(
-                    "A node of type '{}' was read from the JSON reader when trying to read the value of the property '{}'; \
-                     however, a 'StartArray' node was expected.",
-                    json_kind(value),
-                    prop.name
-                )));
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                if item.is_null() {
-                    return Err(SchemaViolation::new(format!(
-                        "A null value was found in the collection property '{}'.",
-                        prop.name
-                    )));
-                }
-                out.push(self.check_value(version, &prop.name, &prop.type_name, item)?);
-            }
-            return Ok(Value::Array(out));
-        }
-        self.check_value(version, &prop.name, &prop.type_name, value)
-    }
-
-    fn check_value(
-        &self,
-        version: ApiVersion,
-        prop_name: &str,
-        type_name: &str,
-        value: &Value,
-    ) -> Result<Value, SchemaViolation> {
-        let mismatch = || {
-            SchemaViolation::new(format!(
-                "Cannot convert the literal '{}' to the expected type '{}'.",
-                literal(value),
-                qualified(type_name)
-            ))
-        };
-        match type_name {
-            "Edm.Boolean" => match value {
-                Value::Bool(_) => Ok(value.clone()),
-                Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-                Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-                _ => Err(mismatch()),
-            },
-            "Edm.Int32" => match value.as_i64() {
-                Some(n) if i32::try_from(n).is_ok() => Ok(value.clone()),
-                _ => Err(mismatch()),
-            },
-            "Edm.String" => match value {
-                Value::String(_) => Ok(value.clone()),
-                _ => Err(mismatch()),
-            },
-            "Edm.Guid" => match value {
-                Value::String(s) if is_guid(s) => Ok(value.clone()),
-                _ => Err(mismatch()),
-            },
-            "Edm.DateTimeOffset" => match value {
-                Value::String(s)
-                    if time::OffsetDateTime::parse(
-                        s,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .is_ok() =>
-                {
-                    Ok(value.clone())
-                }
-                _ => Err(mismatch()),
-            },
-            other => {
-                if let Some(e) = self.enum_def(version, other) {
-                    let Value::String(s) = value else {
-                        return Err(mismatch());
-                    };
-                    let known = |m: &str| e.members.iter().any(|x| x.name == m);
-                    let ok = if e.is_flags {
-                        s.split(',').all(|part| known(part.trim()))
-                    } else {
-                        known(s)
-                    };
-                    return if ok {
-                        Ok(value.clone())
-                    } else {
-                        Err(mismatch())
-                    };
-                }
-                if self.has_type(other) {
-                    let concrete = match value.get("@odata.type").and_then(Value::as_str) {
-                        Some(t) => {
-                            let short = t.trim_start_matches("#microsoft.graph.");
-                            if !self.has_type(short) {
-                                return Err(SchemaViolation::new(format!(
-                                    "A type named '{t}' could not be resolved by the model."
-                                )));
-                            }
-                            if !self.derives_from(version, short, other) {
-                                return Err(SchemaViolation::new(format!(
-                                    "A type named '{t}' is not compatible with the expected type 'microsoft.graph.{other}' of the property '{prop_name}'."
-                                )));
-                            }
-                            short.to_string()
-                        }
-                        None => other.to_string(),
-                    };
-                    let mut checked = self.check_object(version, &concrete, value)?;
-                    // Naming the declared type itself tells the service nothing: it is not
-                    // data and is not returned. A derived type's name is kept, since the
-                    // value is then polymorphic.
-                    if concrete == other
-                        && let Value::Object(m) = &mut checked
-                    {
-                        m.remove("@odata.type");
-                    }
-                    return Ok(checked);
-                }
-                // A type outside this project's slice of the schema: accept as given.
-                Ok(value.clone())
-            }
-        }
-    }
-
-    /// The fixed point of "has a property whose type is an evolvable enum, or a type (or a
-    /// type derived from one) already in the set".
-    fn evolvable_types(&self) -> HashSet<String> {
-        let names: Vec<String> = self
-            .v1
-            .types
-            .keys()
-            .chain(self.beta.types.keys())
-            .cloned()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut set: HashSet<String> = HashSet::new();
-        loop {
-            let mut changed = false;
-            for name in &names {
-                if set.contains(name) {
-                    continue;
-                }
-                let reaches = [ApiVersion::V1, ApiVersion::Beta].iter().any(|&v| {
-                    self.all_properties(v, name).iter().any(|p| {
-                        self.enum_def(v, &p.type_name)
-                            .is_some_and(|e| !e.after_unknown.is_empty())
-                            || set.iter().any(|t| self.derives_from(v, t, &p.type_name))
-                    })
-                });
-                if reaches {
-                    set.insert(name.clone());
-                    changed = true;
-                }
-            }
-            if !changed {
-                return set;
-            }
-        }
-    }
-
     /// Every property of a type in one version, base types included.
     fn all_properties(&self, version: ApiVersion, type_name: &str) -> Vec<&PropertyDef> {
         let (own, _) = self.version(version);
@@ -450,57 +243,6 @@ impl Schema {
             current = t.base_type.as_deref().and_then(|b| own.types.get(b));
         }
         out
-    }
-
-    /// Rewrites a response body of `type_name` for `version`: evolvable enum members are
-    /// replaced by `unknownFutureValue` unless `include_unknown` (FACTS.md §11).
-    pub fn render(
-        &self,
-        version: ApiVersion,
-        type_name: &str,
-        value: &mut Value,
-        include_unknown: bool,
-    ) {
-        if include_unknown {
-            return;
-        }
-        let Value::Object(map) = value else { return };
-        let concrete = map
-            .get("@odata.type")
-            .and_then(Value::as_str)
-            .map(|t| t.trim_start_matches("#microsoft.graph.").to_string())
-            .unwrap_or_else(|| type_name.to_string());
-        if !self.evolvable.contains(&concrete) {
-            return;
-        }
-        for (key, v) in map.iter_mut() {
-            if is_annotation(key) {
-                continue;
-            }
-            let Some(prop) = self.property(version, &concrete, key) else {
-                continue;
-            };
-            match v {
-                Value::Array(items) => {
-                    for item in items {
-                        self.render_value(version, &prop.type_name, item);
-                    }
-                }
-                other => self.render_value(version, &prop.type_name, other),
-            }
-        }
-    }
-
-    fn render_value(&self, version: ApiVersion, type_name: &str, value: &mut Value) {
-        if let Some(e) = self.enum_def(version, type_name) {
-            if let Value::String(s) = value
-                && e.after_unknown.iter().any(|m| m == s)
-            {
-                *s = "unknownFutureValue".to_string();
-            }
-        } else if value.is_object() {
-            self.render(version, type_name, value, false);
-        }
     }
 
     /// Every property name of a type, base types included, in either version (sorted, no
@@ -527,32 +269,6 @@ impl Schema {
         self.enum_def(version, enum_name)
             .map(|e| e.members.iter().map(|m| m.name.clone()).collect())
             .unwrap_or_default()
-    }
-}
-
-fn qualified(type_name: &str) -> String {
-    if type_name.starts_with("Edm.") {
-        type_name.to_string()
-    } else {
-        format!("microsoft.graph.{type_name}")
-    }
-}
-
-fn literal(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
