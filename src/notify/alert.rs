@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::plan::Plan;
 
 /// What kind of failure a cycle met: with the service's code and the resource, what
-/// identifies a failure across cycles ([`fingerprint`]).
+/// identifies a failure across cycles ([`fingerprint`](super::fingerprint)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FailureKind {
@@ -56,8 +56,8 @@ impl FailureKind {
 }
 
 /// A failure as alerts report it: what it is (`kind`, `code`, `resource`, which
-/// [`fingerprint`] uses) and what people read (`error`, which it does not: the text carries
-/// per-request trace ids and timestamps).
+/// [`fingerprint`](super::fingerprint) uses) and what people read (`error`, which it does
+/// not: the text carries per-request trace ids and timestamps).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
@@ -103,8 +103,9 @@ pub enum Action {
     /// declaration exists, or the tenant matches the last valid one
     /// ([`DriftAlert::declaration`] says which).
     Invalid,
-    /// The drift is gone. [`Notifier::notify`] sends this itself when an alerted drift
-    /// disappears; callers report "no drift" with an empty `changes` list.
+    /// The drift is gone. [`Notifier::notify`](super::Notifier::notify) sends this itself
+    /// when an alerted drift disappears; callers report "no drift" with an empty `changes`
+    /// list.
     Resolved,
 }
 
@@ -191,7 +192,7 @@ pub struct DriftAlert {
     pub impact: Option<AlertImpact>,
     /// The policy files, when they did not validate (`None`: they did).
     pub declaration: Option<InvalidDeclaration>,
-    /// The CI run or commit behind this pass ([`run_link`]).
+    /// The CI run or commit behind this pass ([`run_link`](super::run_link)).
     pub link: Option<String>,
 }
 
