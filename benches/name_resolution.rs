@@ -98,6 +98,7 @@ async fn run(users: usize, full: bool) {
         authority_host: url::Url::parse(&e.login_url).expect("login URL"),
         ca_file: e.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     };
     let env = Env::empty().with(SECRET_VAR, WRITER_SECRET);

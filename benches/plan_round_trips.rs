@@ -364,6 +364,7 @@ async fn start(latency: Duration, policies: &Path) -> Target {
         authority_host: url::Url::parse(&endpoints.login_url).expect("login URL"),
         ca_file: endpoints.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     };
     Target {
@@ -394,7 +395,7 @@ async fn converge(target: &Target, audit_path: &Path) -> usize {
     let mut applied = 0;
     for _ in 0..3 {
         let client = GraphClient::connect(&target.tenant, &target.env).expect("connect");
-        let plan = live::compute(&client, &target.tenant.name, &set, &Progress::hidden())
+        let plan = live::compute(&client, &target.tenant, &set, &Progress::hidden())
             .await
             .expect("plan");
         if plan.in_sync {
@@ -428,7 +429,7 @@ async fn run(target: &Target) -> Run {
     let load_done = t.elapsed();
     let client = GraphClient::connect(&target.tenant, &target.env).expect("connect");
     let connect_done = t.elapsed();
-    let plan = live::compute(&client, &target.tenant.name, &set, &Progress::hidden())
+    let plan = live::compute(&client, &target.tenant, &set, &Progress::hidden())
         .await
         .expect("plan");
     let total = t.elapsed();

@@ -127,6 +127,7 @@ async fn run(full: bool, reads: usize, concurrency: usize) -> i32 {
             authority_host,
             ca_file: emu.endpoints.ca_file.clone(),
             control: mfactl::config::TenantControl::default(),
+            prune: false,
             config_file: None,
         },
         (Err(e), _) | (_, Err(e)) => {

@@ -90,6 +90,7 @@ pub async fn start(policies: Vec<PathBuf>) -> Result<Sandbox, EmulatorError> {
         authority_host: parse(&endpoints.login_url)?,
         ca_file: endpoints.ca_file.clone(),
         control: crate::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     };
     let env = Env::empty().with(SECRET_VAR, WRITER_SECRET);

@@ -210,7 +210,7 @@ pub async fn apply(
             outcome.not_attempted.push(change.clone());
             continue;
         }
-        match client.patch(&change.path, &change.body).await {
+        match send(client, change).await {
             Ok(_) => {
                 audit.record(
                     &plan.tenant,
@@ -248,6 +248,15 @@ pub async fn apply(
     }
     apply_users(client, plan, audit, stop, progress, &mut outcome).await?;
     Ok(outcome)
+}
+
+/// Sends one change as its method says: PATCH, or POST and DELETE for collection items.
+async fn send(client: &GraphClient, change: &ResourceChange) -> Result<(), GraphError> {
+    match change.method.as_str() {
+        "POST" => client.post(&change.path, &change.body).await.map(|_| ()),
+        "DELETE" => client.delete(&change.path).await,
+        _ => client.patch(&change.path, &change.body).await.map(|_| ()),
+    }
 }
 
 /// How a per-user change is named in the audit log and in messages.

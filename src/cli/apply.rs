@@ -94,7 +94,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             )?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
-                live::compute(&client, &target.tenant.name, &set, &Progress::stderr())
+                live::compute(&client, &target.tenant, &set, &Progress::stderr())
                     .await
                     .map_err(planning_error)?,
                 client,

@@ -30,7 +30,7 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
     };
     let computed = live::compute_full(
         &client,
-        &target.tenant.name,
+        &target.tenant,
         &set,
         &Progress::stderr(),
         Some(scope),

@@ -119,7 +119,7 @@ fn combined(results: &[Result<ExitCode, RunError>]) -> Result<ExitCode, RunError
 async fn plan_one(tenant: &TenantSettings, env: &Env, shared: &Shared) -> Result<Plan, RunError> {
     let set = shared.set(tenant)?;
     let client = shared.client(tenant, env)?;
-    Ok(live::compute(&client, &tenant.name, &set, &Progress::hidden()).await?)
+    Ok(live::compute(&client, tenant, &set, &Progress::hidden()).await?)
 }
 
 /// `mfactl plan --all-tenants | --shard I/N`.
@@ -455,7 +455,7 @@ async fn apply_one(
 ) -> Result<ExitCode, RunError> {
     let set = shared.set(tenant)?;
     let client = shared.client(tenant, env)?;
-    let plan = live::compute(&client, &tenant.name, &set, &Progress::hidden()).await?;
+    let plan = live::compute(&client, tenant, &set, &Progress::hidden()).await?;
     if plan.in_sync {
         printer::status(&format!("{}: in sync", tenant.name));
         return Ok(ExitCode::Success);

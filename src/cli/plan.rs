@@ -33,7 +33,7 @@ pub async fn plan(args: PlanArgs, env: Env) -> Result<ExitCode, RunError> {
         target.tenant.config_file.as_deref(),
     )?;
     let client = GraphClient::connect(&target.tenant, &target.env)?;
-    let plan = live::compute(&client, &target.tenant.name, &set, &Progress::stderr())
+    let plan = live::compute(&client, &target.tenant, &set, &Progress::stderr())
         .await
         .map_err(planning_error)?;
     printer::data(&report::render(&plan, args.output, colour()));

@@ -46,6 +46,7 @@ pub(super) fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, Config
             authority_host,
             ca_file: None,
             control: TenantControl::default(),
+            prune: false,
             config_file: None,
         }],
         audit_log: cwd.join(DEFAULT_AUDIT_LOG),

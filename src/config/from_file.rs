@@ -213,6 +213,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             authority_host,
             ca_file: t.ca_file.map(|p| base.join(p)),
             control,
+            prune: t.prune.unwrap_or(false),
             config_file: Some(path.to_path_buf()),
         });
     }

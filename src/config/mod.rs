@@ -126,6 +126,9 @@ pub struct TenantSettings {
     pub ca_file: Option<PathBuf>,
     /// What `mfactl reconcile` does with the tenant: mode, suspension, change windows.
     pub control: TenantControl,
+    /// `prune: true`: live collection items (named locations, ...) that no document
+    /// declares are deleted; by default they are listed as unmanaged and left alone.
+    pub prune: bool,
     /// The configuration file these settings were read from, if any: never read as a
     /// policy file, even inside a policy directory.
     pub config_file: Option<PathBuf>,

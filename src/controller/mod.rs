@@ -346,7 +346,7 @@ impl Controller {
             },
         };
         let before = client.requests_sent();
-        let plan = match live::compute(client, &self.tenant.name, &set, &Progress::hidden()).await {
+        let plan = match live::compute(client, &self.tenant, &set, &Progress::hidden()).await {
             Ok(p) => p,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };

@@ -217,8 +217,29 @@ impl GraphClient {
     /// PATCHes `body` to `path`. Any 2xx is success: `Some` body for a 200 with one (the
     /// policy PATCH, FACTS.md §13.1), `None` for 204 or an empty body.
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Option<Value>, GraphError> {
+        self.write(Method::PATCH, path, Some(body)).await
+    }
+
+    /// POSTs `body` to `path` (a create, or an action): the body of a 201 or 200, `None`
+    /// for 204 or an empty body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Option<Value>, GraphError> {
+        self.write(Method::POST, path, Some(body)).await
+    }
+
+    /// DELETEs the resource at `path` (Graph answers 204).
+    pub async fn delete(&self, path: &str) -> Result<(), GraphError> {
+        self.write(Method::DELETE, path, None).await.map(|_| ())
+    }
+
+    /// Sends a write and reads its reply's JSON body, if it has one.
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, GraphError> {
         let url = self.url_for(path)?;
-        let reply = self.send(Method::PATCH, url, Some(body)).await?;
+        let reply = self.send(method, url, body).await?;
         if reply.body.is_empty() {
             return Ok(None);
         }
@@ -309,6 +330,7 @@ mod tests {
             authority_host: Url::parse("https://login.microsoftonline.com").unwrap(),
             ca_file: None,
             control: crate::config::TenantControl::default(),
+            prune: false,
             config_file: None,
         };
         let client = GraphClient::connect(&tenant, &Env::empty().with("S", "x")).unwrap();

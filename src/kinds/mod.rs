@@ -28,8 +28,10 @@
 //! plan, apply and its verification reach the kind through what the macro generates.
 
 pub mod change;
+pub mod collection;
 pub mod diff;
 pub mod methods_policy;
+pub mod named_location;
 pub mod per_user;
 pub mod per_user_mfa;
 pub mod security_defaults;
@@ -47,12 +49,15 @@ use crate::tenant::names::{Names, Resolution};
 use crate::tenant::users::UserResource;
 
 pub use change::{PlanError, PropertyChange, ResourceChange};
+pub use collection::{Collection, Unmanaged};
 pub use per_user::{KindUserPlan, RuleTarget};
 
 /// Where a kind's steps go in a plan, in the order they are sent. Each step of a plan says
 /// why it comes where it does by its phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
+    /// What other kinds reference by name (named locations), created before what uses it.
+    References,
     /// How people do MFA: the authentication methods policy and its method configurations,
     /// set before anything that switches a protection.
     Methods,
@@ -149,23 +154,28 @@ pub trait PerUser: Kind {
 /// lines is the order of the kinds: of names to resolve, reads, and steps within a phase.
 macro_rules! kinds {
     (
+        collections { $($(#[$cdoc:meta])* $cvariant:ident => $cfield:ident: $ckind:ty,)* }
         singletons { $($(#[$sdoc:meta])* $svariant:ident => $sfield:ident: $skind:ty,)* }
         per_user { $($(#[$udoc:meta])* $uvariant:ident => $ufield:ident: $ukind:ty,)* }
     ) => {
-        /// The kinds of document, each allowed once per policy set.
+        /// The kinds of document: a collection kind's documents are keyed by their name,
+        /// every other kind is declared at most once per policy set.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum KindId {
+            $($(#[$cdoc])* $cvariant,)*
             $($(#[$sdoc])* $svariant,)*
             $($(#[$udoc])* $uvariant,)*
         }
 
         impl KindId {
             /// Every kind, in the order registered.
-            pub const ALL: &'static [KindId] = &[$(KindId::$svariant,)* $(KindId::$uvariant,)*];
+            pub const ALL: &'static [KindId] =
+                &[$(KindId::$cvariant,)* $(KindId::$svariant,)* $(KindId::$uvariant,)*];
 
             /// The name written after `kind:`.
             pub fn name(self) -> &'static str {
                 match self {
+                    $(KindId::$cvariant => <$ckind as Kind>::NAME,)*
                     $(KindId::$svariant => <$skind as Kind>::NAME,)*
                     $(KindId::$uvariant => <$ukind as Kind>::NAME,)*
                 }
@@ -174,8 +184,17 @@ macro_rules! kinds {
             /// Where its steps go in a plan.
             pub fn phase(self) -> Phase {
                 match self {
+                    $(KindId::$cvariant => <$ckind as Kind>::PHASE,)*
                     $(KindId::$svariant => <$skind as Kind>::PHASE,)*
                     $(KindId::$uvariant => <$ukind as Kind>::PHASE,)*
+                }
+            }
+
+            /// Whether its documents are items of a collection, keyed by `metadata.name`.
+            pub fn is_collection(self) -> bool {
+                match self {
+                    $(KindId::$cvariant => true,)*
+                    _ => false,
                 }
             }
 
@@ -187,6 +206,10 @@ macro_rules! kinds {
             /// Reads a document's spec as this kind.
             pub(crate) fn declare(self, spec: &Spec<'_>) -> (Option<Declared>, Vec<Finding>) {
                 match self {
+                    $(KindId::$cvariant => {
+                        let (declared, found) = <$ckind as Declare>::declare(spec);
+                        (declared.map(Declared::$cvariant), found)
+                    })*
                     $(KindId::$svariant => {
                         let (declared, found) = <$skind as Declare>::declare(spec);
                         (declared.map(Declared::$svariant), found)
@@ -202,6 +225,7 @@ macro_rules! kinds {
         /// What one document declares.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Declared {
+            $($(#[$cdoc])* $cvariant(<$ckind as Kind>::Declared),)*
             $($(#[$sdoc])* $svariant(<$skind as Kind>::Declared),)*
             $($(#[$udoc])* $uvariant(<$ukind as Kind>::Declared),)*
         }
@@ -211,6 +235,9 @@ macro_rules! kinds {
         pub struct PolicySet {
             /// Every file read, in the order read.
             pub files: Vec<PathBuf>,
+            $($(#[$cdoc])*
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub $cfield: Vec<<$ckind as Kind>::Declared>,)*
             $($(#[$sdoc])* pub $sfield: Option<<$skind as Kind>::Declared>,)*
             $($(#[$udoc])* pub $ufield: Option<<$ukind as Kind>::Declared>,)*
         }
@@ -219,6 +246,7 @@ macro_rules! kinds {
             /// Keeps a document's declaration in its kind's place.
             pub fn insert(&mut self, declared: Declared) {
                 match declared {
+                    $(Declared::$cvariant(d) => self.$cfield.push(d),)*
                     $(Declared::$svariant(d) => self.$sfield = Some(d),)*
                     $(Declared::$uvariant(d) => self.$ufield = Some(d),)*
                 }
@@ -226,7 +254,8 @@ macro_rules! kinds {
 
             /// Whether any document is declared.
             pub fn is_empty(&self) -> bool {
-                $(self.$sfield.is_none() &&)* $(self.$ufield.is_none() &&)* true
+                $(self.$cfield.is_empty() &&)* $(self.$sfield.is_none() &&)*
+                    $(self.$ufield.is_none() &&)* true
             }
 
             /// Whether a per-user kind is declared.
@@ -236,6 +265,9 @@ macro_rules! kinds {
 
             /// Every name the declared targets use, in the order of the kinds.
             pub fn names(&self, names: &mut Names) {
+                $(for d in &self.$cfield {
+                    <$ckind as Kind>::names(d, names);
+                })*
                 $(if let Some(d) = &self.$sfield {
                     <$skind as Kind>::names(d, names);
                 })*
@@ -247,16 +279,22 @@ macro_rules! kinds {
             /// What the plan compares: each declaration with its names resolved.
             pub fn desired(&self, resolved: &Resolution) -> DesiredState {
                 DesiredState {
+                    $($cfield: self.$cfield.iter().map(|d| <$ckind as Kind>::desired(d, resolved)).collect(),)*
                     $($sfield: self.$sfield.as_ref().map(|d| <$skind as Kind>::desired(d, resolved)),)*
                     $($ufield: self.$ufield.as_ref().map(|d| <$ukind as Kind>::desired(d, resolved)),)*
                     named_users: Vec::new(),
+                    prune: false,
                 }
             }
 
-            /// The singletons a plan of this set reads, by path: those declared, then those
-            /// a declared per-user kind is weighed against ([`PerUser::READS`]).
+            /// What a plan of this set reads, by path: the collections it declares items
+            /// of, the singletons it declares, then those a declared per-user kind is
+            /// weighed against ([`PerUser::READS`]).
             pub fn reads(&self) -> Vec<&'static str> {
                 let mut out = Vec::new();
+                $(if !self.$cfield.is_empty() {
+                    out.push(<$ckind as Collection>::PATH);
+                })*
                 $(if self.$sfield.is_some() {
                     out.push(<$skind as Singleton>::PATH);
                 })*
@@ -274,23 +312,40 @@ macro_rules! kinds {
         /// What the policy files declare, with every target resolved to an object id.
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct DesiredState {
+            $($(#[$cdoc])* pub $cfield: Vec<<$ckind as Kind>::Desired>,)*
             $($(#[$sdoc])* pub $sfield: Option<<$skind as Kind>::Desired>,)*
             $($(#[$udoc])* pub $ufield: Option<<$ukind as Kind>::Desired>,)*
             /// The users that per-user targets name directly: object id and UPN.
             pub named_users: Vec<(String, String)>,
+            /// Whether live collection items no document declares are deleted (the
+            /// tenant's `prune: true` in mfactl.yaml); otherwise they are listed and left.
+            pub prune: bool,
         }
 
         impl DesiredState {
-            /// The singletons' PATCHes that make `live` match, ordered by phase, then in
-            /// the order of the kinds.
-            pub fn singleton_changes(&self, live: &LiveState) -> Result<Vec<ResourceChange>, PlanError> {
+            /// The requests that make `live` match: the collections' and the singletons',
+            /// ordered by phase, then in the order of the kinds; and the live collection
+            /// items no document declares (deleted when `prune`).
+            pub fn changes(
+                &self,
+                live: &LiveState,
+                prune: bool,
+            ) -> Result<(Vec<ResourceChange>, Vec<collection::Unmanaged>), PlanError> {
                 let mut by_phase: Vec<(Phase, Vec<ResourceChange>)> = Vec::new();
+                let mut unmanaged = Vec::new();
+                $(if !self.$cfield.is_empty() {
+                    let items = live.$cfield.as_deref().unwrap_or_default();
+                    let plan = collection::plan::<$ckind>(&self.$cfield, items, prune);
+                    by_phase.push((<$ckind as Kind>::PHASE, plan.changes));
+                    unmanaged.extend(plan.unmanaged);
+                })*
                 $(if let Some(d) = &self.$sfield {
                     let changes = <$skind as Singleton>::changes(d, live.$sfield.as_ref())?;
                     by_phase.push((<$skind as Kind>::PHASE, changes));
                 })*
                 by_phase.sort_by_key(|(phase, _)| *phase);
-                Ok(by_phase.into_iter().flat_map(|(_, changes)| changes).collect())
+                let changes = by_phase.into_iter().flat_map(|(_, changes)| changes).collect();
+                Ok((changes, unmanaged))
             }
 
             /// Whom each per-user kind declared covers, in the order of the kinds.
@@ -322,16 +377,37 @@ macro_rules! kinds {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
         pub struct LiveState {
+            $($(#[$cdoc])*
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub $cfield: Option<Vec<Value>>,)*
             $($(#[$sdoc])* pub $sfield: Option<Value>,)*
         }
 
         impl LiveState {
             /// Every singleton's path, in the order of the kinds.
             pub const PATHS: &'static [&'static str] = &[$(<$skind as Singleton>::PATH,)*];
+            /// Every collection's path, in the order of the kinds.
+            pub const COLLECTIONS: &'static [&'static str] =
+                &[$(<$ckind as Collection>::PATH,)*];
 
-            /// Each singleton's path and what was read of it, in the order of the kinds.
-            pub fn resources(&self) -> Vec<(&'static str, Option<&Value>)> {
-                vec![$((<$skind as Singleton>::PATH, self.$sfield.as_ref()),)*]
+            /// Each singleton's path and what was read of it, in the order of the kinds;
+            /// then each collection read, as an array.
+            pub fn resources(&self) -> Vec<(&'static str, Option<Value>)> {
+                let mut out = vec![$((<$skind as Singleton>::PATH, self.$sfield.clone()),)*];
+                $(if let Some(items) = &self.$cfield {
+                    out.push((<$ckind as Collection>::PATH, Some(Value::Array(items.clone()))));
+                })*
+                out
+            }
+
+            /// Keeps the items a listing of `path` returned in its kind's place; `false`
+            /// if no collection has that path.
+            pub fn insert_collection(&mut self, path: &str, items: Vec<Value>) -> bool {
+                $(if path == <$ckind as Collection>::PATH {
+                    self.$cfield = Some(items);
+                    return true;
+                })*
+                false
             }
 
             /// Keeps what a GET of `path` returned in its kind's place; `false` if no
@@ -346,6 +422,9 @@ macro_rules! kinds {
 
             /// The resource a PATCH was sent to, found in this (fresh) read.
             pub fn changed(&self, change: &ResourceChange) -> Option<&Value> {
+                $(if change.path.starts_with(<$ckind as Collection>::PATH) {
+                    return collection::changed::<$ckind>(change, self.$cfield.as_deref()?);
+                })*
                 $(if change.path.starts_with(<$skind as Singleton>::PATH) {
                     return <$skind as Singleton>::changed(change, self.$sfield.as_ref()?);
                 })*
@@ -366,6 +445,10 @@ pub struct UserScope<'a> {
 }
 
 kinds! {
+    collections {
+        /// `NamedLocation`: IP ranges or countries that Conditional Access policies name.
+        NamedLocation => named_locations: named_location::NamedLocation,
+    }
     singletons {
         /// `AuthenticationMethodsPolicy`: system-preferred MFA, the tenant-wide settings and
         /// every method configuration.

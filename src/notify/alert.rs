@@ -364,6 +364,7 @@ mod tests {
             skipped_users: vec![],
             overlaps: vec![],
             impact: None,
+            unmanaged: Vec::new(),
         };
         let mut with_users = plan.clone();
         let user_change = |id: &str, before: &str| crate::kinds::per_user::UserChange {

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::per_user;
 use super::{DesiredState, LiveState, POLICY_PATH, Plan, PlanError, SECURITY_DEFAULTS_PATH};
+use crate::config::TenantSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::PolicySet;
 use crate::printer::{Counter, Progress};
@@ -35,15 +36,27 @@ pub enum PlanningError {
     },
 }
 
-/// Reads the singletons at `paths` (each a [`crate::kinds::Singleton::PATH`]; the
-/// authentication methods policy comes with its configurations inline: one GET, never one per
-/// method), concurrently.
+/// Reads the singletons and collections at `paths` (each a [`crate::kinds::Singleton::PATH`]
+/// or [`crate::kinds::Collection::PATH`]; the authentication methods policy comes with its
+/// configurations inline: one GET, never one per method), concurrently. A path no kind has
+/// is not read.
 pub async fn read(client: &GraphClient, paths: &[&str]) -> Result<LiveState, GraphError> {
-    let known = paths.iter().filter(|p| LiveState::PATHS.contains(p));
-    let reads = known.map(|path| async move { client.get(path).await.map(|body| (*path, body)) });
+    let singletons = paths.iter().filter(|p| LiveState::PATHS.contains(p));
+    let collections = paths.iter().filter(|p| LiveState::COLLECTIONS.contains(p));
+    let reads =
+        singletons.map(|path| async move { client.get(path).await.map(|body| (*path, body)) });
+    let lists = collections
+        .map(|path| async move { client.get_all(path).await.map(|items| (*path, items)) });
+    let (bodies, lists) = tokio::try_join!(
+        futures_util::future::try_join_all(reads),
+        futures_util::future::try_join_all(lists)
+    )?;
     let mut live = LiveState::default();
-    for (path, body) in futures_util::future::try_join_all(reads).await? {
+    for (path, body) in bodies {
         live.insert(path, body);
+    }
+    for (path, items) in lists {
+        live.insert_collection(path, items);
     }
     Ok(live)
 }
@@ -55,7 +68,7 @@ pub async fn read(client: &GraphClient, paths: &[&str]) -> Result<LiveState, Gra
 /// changes and the impact.
 pub async fn compute(
     client: &GraphClient,
-    tenant: &str,
+    tenant: &TenantSettings,
     set: &PolicySet,
     progress: &Progress,
 ) -> Result<Plan, PlanningError> {
@@ -97,7 +110,7 @@ pub struct Computed {
 /// to be read even when nothing changes.
 pub async fn compute_full(
     client: &GraphClient,
-    tenant: &str,
+    tenant: &TenantSettings,
     set: &PolicySet,
     progress: &Progress,
     explain: Option<ExplainScope>,
@@ -114,7 +127,9 @@ pub async fn compute_full(
     }
     let (live, desired) = tokio::join!(read(client, &paths), resolve(client, set, progress));
     let (live, desired) = (live?, desired?);
-    let mut plan = super::plan(tenant, &desired, &live)?;
+    let mut desired = desired;
+    desired.prune = tenant.prune;
+    let mut plan = super::plan(&tenant.name, &desired, &live)?;
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
     if !per_user_declared && !prompts_change && explain.is_none() {
         return Ok(Computed {

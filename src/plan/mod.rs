@@ -29,7 +29,8 @@ pub struct Plan {
     pub reads: Vec<String>,
     /// Whether nothing needs to change.
     pub in_sync: bool,
-    /// The PATCHes, in the order they will be sent.
+    /// The requests (PATCH; POST and DELETE for collection items), in the order they will
+    /// be sent.
     pub changes: Vec<ResourceChange>,
     /// Per-user PATCHes (legacy per-user MFA, sign-in preferences), sent after `changes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,6 +45,10 @@ pub struct Plan {
     /// Who is prompted with what before and after, when the plan can change it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<crate::simulate::impact::Impact>,
+    /// Live collection items (named locations, ...) that no document declares: left as
+    /// they are, or deleted by this plan when the tenant prunes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<crate::kinds::Unmanaged>,
 }
 
 impl Plan {
@@ -52,6 +57,7 @@ impl Plan {
     pub fn read_paths(&self) -> Vec<&'static str> {
         LiveState::PATHS
             .iter()
+            .chain(LiveState::COLLECTIONS)
             .copied()
             .filter(|p| self.reads.iter().any(|r| r == p))
             .collect()
@@ -78,7 +84,7 @@ impl Plan {
 
 /// Compares the declaration with the live tenant.
 pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Plan, PlanError> {
-    let changes = desired.singleton_changes(live)?;
+    let (changes, unmanaged) = desired.changes(live, desired.prune)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         tenant: tenant.to_string(),
@@ -95,6 +101,7 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         skipped_users: Vec::new(),
         overlaps: Vec::new(),
         impact: None,
+        unmanaged,
     })
 }
 
@@ -116,7 +123,7 @@ pub fn fingerprint(live: &LiveState) -> String {
     let canonical = Value::Array(
         live.resources()
             .into_iter()
-            .map(|(_, read)| read.map_or(Value::Null, strip))
+            .map(|(_, read)| read.as_ref().map_or(Value::Null, strip))
             .collect(),
     );
     let digest = ring::digest::digest(&ring::digest::SHA256, canonical.to_string().as_bytes());
@@ -137,6 +144,7 @@ mod tests {
             security_defaults: Some(
                 json!({"id": "00000000-0000-0000-0000-000000000005", "isEnabled": true}),
             ),
+            ..LiveState::default()
         }
     }
 

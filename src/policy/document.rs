@@ -18,25 +18,52 @@ const METADATA_KEYS: &[&str] = &["name", "labels", "annotations", "overlay"];
 /// spec could be read at all).
 pub(crate) struct KindedDocument {
     pub(crate) kind: KindId,
+    /// Its kind and, for a collection kind, its name.
+    pub(crate) key: DocKey,
     pub(crate) kind_pos: Pos,
     pub(crate) declared: Option<Declared>,
     /// The lints its `mfactl.io/silence-<code>` annotations silence.
     pub(crate) silences: Vec<Silence>,
 }
 
-/// The kind of an overlay document (`metadata.overlay: true`), if it is one and its kind is
-/// known. Overlays merge into the document of their kind from the base: see
-/// [`super::load`].
-pub(crate) fn overlay_kind(doc: &Document) -> Option<KindId> {
+/// What identifies a document in a policy set: its kind and, for a collection kind, its
+/// `metadata.name` (empty for the other kinds, declared at most once).
+pub(crate) type DocKey = (KindId, String);
+
+/// The key of a document whose kind is known, from its root mapping.
+pub(crate) fn key_of(kind: KindId, root: &Node) -> DocKey {
+    let name = if kind.is_collection() {
+        root.get("metadata")
+            .and_then(|m| m.value.get("name"))
+            .and_then(|n| n.value.as_str())
+            .map(|n| n.trim().to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    (kind, name)
+}
+
+/// The key of a document of a known kind, if it has one.
+pub(crate) fn doc_key(doc: &Document) -> Option<DocKey> {
     let root = doc.root.as_ref()?;
-    let overlay = root
+    let kind = KindId::named(root.get("kind")?.value.as_str()?)?;
+    Some(key_of(kind, root))
+}
+
+/// The key of an overlay document (`metadata.overlay: true`), if it is one and its kind is
+/// known. Overlays merge into the document of the same key from the base: see
+/// [`super::load`].
+pub(crate) fn overlay_key(doc: &Document) -> Option<DocKey> {
+    let overlay = doc
+        .root
+        .as_ref()?
         .get("metadata")?
         .value
         .get("overlay")?
         .value
         .as_bool()?;
-    let kind = root.get("kind")?.value.as_str()?;
-    KindId::named(kind).filter(|_| overlay)
+    doc_key(doc).filter(|_| overlay)
 }
 
 /// Reads one document. `None` for an empty document or one whose kind is unknown.
@@ -99,9 +126,7 @@ pub(crate) fn read(
         }
         // An overlay may only remove keys (`key: null`), which leaves its spec empty when
         // checked alone.
-        Some(e)
-            if e.value.entries().is_some_and(<[_]>::is_empty) && overlay_kind(doc).is_none() =>
-        {
+        Some(e) if e.value.entries().is_some_and(<[_]>::is_empty) && overlay_key(doc).is_none() => {
             findings.push(
                 Finding::new(codes::MISSING_SPEC, e.value.pos, "`spec` is empty (`{}`)")
                     .help("declare at least one setting under `spec:`, or remove the document"),
@@ -132,6 +157,7 @@ pub(crate) fn read(
     });
     Some(KindedDocument {
         kind,
+        key: key_of(kind, root),
         kind_pos,
         declared,
         silences,

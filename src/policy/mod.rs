@@ -1,7 +1,8 @@
 //! The declared policy: YAML documents in `policies/*.yaml`, loaded and validated.
 //!
 //! Documents are Kubernetes-shaped (`apiVersion: mfactl/v1`, `kind`, `metadata.name`,
-//! `spec`), several per file. Four kinds exist, each at most once per policy set:
+//! `spec`), several per file. A `NamedLocation` is keyed by its `metadata.name` (one document
+//! per location); the other kinds are declared at most once per policy set:
 //!
 //! - `AuthenticationMethodsPolicy`: the spec holds Graph's own properties of
 //!   `authenticationMethodsPolicy` (systemCredentialPreferences, registrationEnforcement,
@@ -13,6 +14,7 @@
 //!   `spec: {state, exceptions: [{group | user, state}]}`.
 //! - `SignInPreferences`: each user's default MFA method and system-preferred flag (beta
 //!   `users/{id}/authentication/signInPreferences`), `spec: {rules: [{group | user, ...}]}`.
+//! - `NamedLocation`: IP ranges or countries (`/identity/conditionalAccess/namedLocations`).
 //!
 //! Each kind's spec, its values and the order in which its exceptions and rules apply are
 //! described in its own folder under `crate::kinds`; this module is the loader every kind
@@ -42,7 +44,7 @@
 //! | MFA010 | error | value not in the property's enum (did you mean) |
 //! | MFA011 | error | unknown key under `methods` (did you mean) |
 //! | MFA012 | error | read-only property or OData annotation declared |
-//! | MFA013 | error | second document of the same kind (names both locations) |
+//! | MFA013 | error | second document of the same kind, or of the same name for a `NamedLocation` (names both locations) |
 //! | MFA014 | error | target without `group`/`user`/`id`, with several, or of a type the list does not take |
 //! | MFA015 | error | systemCredentialPreferences with more than one include or exclude target |
 //! | MFA016 | error | the same group or user both included and excluded |
@@ -101,6 +103,7 @@ pub use targets::{ALL_USERS, UnresolvedTarget, unresolved_targets};
 use crate::kinds::KindId;
 use crate::source::diagnostic::{self, Finding, Pos};
 use crate::source::yaml;
+use document::DocKey;
 
 /// The result of [`load`]: the policy set if it is usable, and every diagnostic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,14 +178,14 @@ struct Loader {
     diagnostics: Vec<Diagnostic>,
     /// What the first document of each kind declares (`files` is filled at the end).
     set: PolicySet,
-    /// Where the first document of each kind is.
-    first: BTreeMap<KindId, Location>,
-    /// The lints the first document of each kind silences.
-    silences: BTreeMap<KindId, Vec<lints::Silence>>,
+    /// Where the first document of each key (kind, and name for a collection kind) is.
+    first: BTreeMap<DocKey, Location>,
+    /// The lints the first document of each key silences.
+    silences: BTreeMap<DocKey, Vec<lints::Silence>>,
     /// Lints found and silenced.
     silenced: Vec<Silenced>,
     /// Overlay documents by kind, in the order read, with their files.
-    overlays: BTreeMap<KindId, Vec<(yaml::Node, PathBuf)>>,
+    overlays: BTreeMap<DocKey, Vec<(yaml::Node, PathBuf)>>,
 }
 
 impl Loader {
@@ -201,7 +204,7 @@ impl Loader {
         let (documents, findings) = yaml::parse(source);
         let mut base = Vec::with_capacity(documents.len());
         for doc in documents {
-            let Some(kind) = document::overlay_kind(&doc) else {
+            let Some(key) = document::overlay_key(&doc) else {
                 base.push(doc);
                 continue;
             };
@@ -214,10 +217,13 @@ impl Loader {
                 root: Some(root.without_nulls()),
             };
             document::read(&alone, file, &mut found);
+            // An overlay declares only what it changes: what is missing is checked once it
+            // is merged (or, with no base, when it declares the kind itself).
+            found.retain(|f| f.code != codes::MISSING_KEY);
             self.diagnostics
                 .extend(found.into_iter().map(|f| f.in_file(file)));
             self.overlays
-                .entry(kind)
+                .entry(key)
                 .or_default()
                 .push((root, file.to_path_buf()));
         }
@@ -230,18 +236,13 @@ impl Loader {
         self.read_documents(file, documents, findings);
     }
 
-    /// `doc` with the overlays of its kind merged into its `spec`, in the order read.
+    /// `doc` with the overlays of its key merged into its `spec`, in the order read.
     fn overlaid(&self, mut doc: yaml::Document) -> yaml::Document {
-        let kind = doc
-            .root
-            .as_ref()
-            .and_then(|r| r.get("kind"))
-            .and_then(|e| e.value.as_str())
-            .and_then(KindId::named);
-        let (Some(kind), Some(root)) = (kind, doc.root.as_mut()) else {
+        let key = document::doc_key(&doc);
+        let (Some(key), Some(root)) = (key, doc.root.as_mut()) else {
             return doc;
         };
-        let Some(overlays) = self.overlays.get(&kind) else {
+        let Some(overlays) = self.overlays.get(&key) else {
             return doc;
         };
         if let Some(spec) = root.get_mut("spec") {
@@ -257,13 +258,13 @@ impl Loader {
     /// Overlays of a kind the base does not declare declare it themselves: the first, its
     /// removals left out, with the others merged into it.
     fn read_orphan_overlays(&mut self) {
-        let orphans: Vec<(KindId, Vec<(yaml::Node, PathBuf)>)> = self
+        let orphans: Vec<Vec<(yaml::Node, PathBuf)>> = self
             .overlays
             .iter()
-            .filter(|(kind, _)| !self.first.contains_key(kind))
-            .map(|(kind, list)| (*kind, list.clone()))
+            .filter(|(key, _)| !self.first.contains_key(*key))
+            .map(|(_, list)| list.clone())
             .collect();
-        for (_, list) in orphans {
+        for list in orphans {
             let Some(((first, file), rest)) = list.split_first() else {
                 continue;
             };
@@ -306,25 +307,30 @@ impl Loader {
                 None => true,
             });
             findings.extend(own);
-            if let Some(earlier) = self.first.get(&read.kind) {
-                findings.push(
-                    Finding::new(
-                        codes::DUPLICATE_KIND,
-                        read.kind_pos,
+            if let Some(earlier) = self.first.get(&read.key) {
+                let kind = read.kind.name();
+                let (message, help) = if read.kind.is_collection() {
+                    (
                         format!(
-                            "a second {} document; the first is at {earlier}",
-                            read.kind.name()
+                            "a second {kind} named `{}`; the first is at {earlier}",
+                            read.key.1
+                        ),
+                        format!(
+                            "a {kind} is keyed by its name, its display name in the tenant: rename one, or merge the two"
                         ),
                     )
-                    .help(format!(
-                        "a policy set holds one {} document: merge the two",
-                        read.kind.name()
-                    )),
-                );
+                } else {
+                    (
+                        format!("a second {kind} document; the first is at {earlier}"),
+                        format!("a policy set holds one {kind} document: merge the two"),
+                    )
+                };
+                findings
+                    .push(Finding::new(codes::DUPLICATE_KIND, read.kind_pos, message).help(help));
                 continue;
             }
-            self.first.insert(read.kind, read.kind_pos.at(file));
-            self.silences.insert(read.kind, read.silences);
+            self.first.insert(read.key.clone(), read.kind_pos.at(file));
+            self.silences.insert(read.key, read.silences);
             if let Some(declared) = read.declared {
                 self.set.insert(declared);
             }
@@ -415,7 +421,7 @@ impl Loader {
     fn report_lint(&mut self, kind: KindId, at: Location, finding: Finding) {
         let silence = self
             .silences
-            .get(&kind)
+            .get(&(kind, String::new()))
             .and_then(|s| s.iter().find(|s| s.code == finding.code));
         match silence {
             Some(s) => self.silenced.push(Silenced {

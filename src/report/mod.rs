@@ -126,14 +126,61 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             ("", "")
         };
         out.push_str(&format!(
-            "\n{}~ {}{}  ({} {})\n",
-            bold.0, change.resource, bold.1, change.method, change.path
+            "\n{}{} {}{}  ({} {})\n",
+            bold.0,
+            symbol(&change.method),
+            change.resource,
+            bold.1,
+            change.method,
+            change.path
         ));
         for p in &change.properties {
             out.push_str(&human_property(p, colour));
         }
     }
     out.push_str(&users::section(plan, false));
+    out.push_str(&unmanaged(plan, false));
+    out
+}
+
+/// Terraform's marks: `+` creates, `-` deletes, `~` changes in place.
+fn symbol(method: &str) -> &'static str {
+    match method {
+        "POST" => "+",
+        "DELETE" => "-",
+        _ => "~",
+    }
+}
+
+/// The live collection items no document declares: what is left alone, and what pruning
+/// deletes.
+fn unmanaged(plan: &Plan, markdown: bool) -> String {
+    if plan.unmanaged.is_empty() {
+        return String::new();
+    }
+    let (kept, deleted): (Vec<_>, Vec<_>) = plan.unmanaged.iter().partition(|u| !u.deleted);
+    let mut out = String::new();
+    let item = |u: &crate::kinds::Unmanaged| {
+        if markdown {
+            format!("- `{}/{}` (`{}`)\n", u.collection, u.display_name, u.id)
+        } else {
+            format!("    {}/{} ({})\n", u.collection, u.display_name, u.id)
+        }
+    };
+    if !kept.is_empty() {
+        out.push_str(&format!(
+            "\n{} live item(s) no document declares, left as they are (`prune: true` in mfactl.yaml deletes them):\n",
+            kept.len()
+        ));
+        out.extend(kept.into_iter().map(item));
+    }
+    if !deleted.is_empty() {
+        out.push_str(&format!(
+            "\n{} live item(s) no document declares, deleted by this plan (prune is on; Graph keeps deleted Conditional Access policies and named locations restorable for 30 days):\n",
+            deleted.len()
+        ));
+        out.extend(deleted.into_iter().map(item));
+    }
     out
 }
 
@@ -145,8 +192,13 @@ fn md_code(v: &Value) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let mut out = format!("### mfactl plan: {}\n\n{}\n", plan.tenant, summary(plan));
     for change in &plan.changes {
+        // A change in place keeps the plain heading; a create or a delete is marked.
+        let mark = match change.method.as_str() {
+            "PATCH" => String::new(),
+            other => format!("{} ", symbol(other)),
+        };
         out.push_str(&format!(
-            "\n#### `{}`\n\n`{} {}`\n\n",
+            "\n#### {mark}`{}`\n\n`{} {}`\n\n",
             change.resource, change.method, change.path
         ));
         let (simple, nested): (Vec<&PropertyChange>, Vec<&PropertyChange>) = change
@@ -174,6 +226,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     out.push_str(&users::section(plan, true));
+    out.push_str(&unmanaged(plan, true));
     out
 }
 
@@ -212,6 +265,7 @@ mod tests {
             skipped_users: vec![],
             overlaps: vec![],
             impact: None,
+            unmanaged: Vec::new(),
         }
     }
 

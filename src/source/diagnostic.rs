@@ -274,7 +274,7 @@ pub const CODES: &[CodeInfo] = &[
     row(
         codes::DUPLICATE_KIND,
         Severity::Error,
-        "a second document of a kind allowed once per policy set",
+        "a second document of a kind allowed once per policy set, or of a name already declared for a keyed kind",
     ),
     row(
         codes::TARGET_FORM,

@@ -136,6 +136,7 @@ fn tenant(h: &Harness, client_id: &str, credential: CredentialSource) -> TenantS
         authority_host: Url::parse(login).unwrap(),
         ca_file: Some(h.emu.endpoints.ca_file.clone().expect("CA file with tls")),
         control: mfactl::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     }
 }
@@ -724,6 +725,7 @@ fn auto_takes_the_first_kind_whose_inputs_are_present() {
         authority_host: Url::parse("https://login.microsoftonline.com").unwrap(),
         ca_file: None,
         control: mfactl::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     };
     let choose = |env: &Env| credential::choose(&settings, env).unwrap();

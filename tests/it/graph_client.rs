@@ -44,6 +44,7 @@ fn tenant(h: &Harness, client_id: &str) -> TenantSettings {
         authority_host: Url::parse(login).unwrap(),
         ca_file: Some(h.emu.endpoints.ca_file.clone().expect("CA file with tls")),
         control: mfactl::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     }
 }

@@ -260,6 +260,7 @@ fn live(t: &Tenant) -> LiveState {
     LiveState {
         methods_policy: policy.json().cloned(),
         security_defaults: defaults.json().cloned(),
+        ..LiveState::default()
     }
 }
 

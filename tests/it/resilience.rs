@@ -47,6 +47,7 @@ fn settings(h: &Harness, graph_url: &str) -> TenantSettings {
         authority_host: Url::parse(&h.emu.endpoints.login_url).unwrap(),
         ca_file: h.emu.endpoints.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
+        prune: false,
         config_file: None,
     }
 }

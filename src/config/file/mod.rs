@@ -130,6 +130,8 @@ pub(super) struct RawTenant {
     #[serde(default)]
     pub suspend: Option<bool>,
     #[serde(default)]
+    pub prune: Option<bool>,
+    #[serde(default)]
     pub change_windows: Option<Vec<RawChangeWindow>>,
     #[serde(default)]
     pub freeze_windows: Option<Vec<RawChangeWindow>>,

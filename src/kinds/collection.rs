@@ -1,0 +1,176 @@
+//! The collection shape: a kind whose documents are items of a Graph collection (named
+//! locations; Conditional Access policies and authentication strengths to come), each
+//! matched with the live item of the same display name. Items the tenant lacks are created,
+//! items that differ are PATCHed (whole top-level objects, never a partial collection),
+//! items no document declares are left alone and listed as unmanaged, or deleted when the
+//! tenant opts in to pruning.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::change::property_changes;
+use super::{Kind, PropertyChange, ResourceChange};
+
+/// A kind whose documents are items of one Graph collection, keyed by display name.
+pub trait Collection: Kind {
+    /// The collection's path, version included: listed with GET, created into with POST;
+    /// an item is at `{PATH}/{id}`.
+    const PATH: &'static str;
+    /// How an item is named in a plan: `namedLocations/<display name>`.
+    const RESOURCE: &'static str;
+
+    /// The display name a declared item is matched by.
+    fn key(desired: &Self::Desired) -> &str;
+
+    /// The top-level properties the item declares, in Graph JSON, display name included.
+    fn properties(desired: &Self::Desired) -> Map<String, Value>;
+
+    /// Members every write of the item carries whatever changed (an `@odata.type`).
+    fn always_sent(_desired: &Self::Desired) -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// Whether a live item may never be deleted or renamed by mfactl (Microsoft-managed).
+    fn protected(_live: &Value) -> bool {
+        false
+    }
+}
+
+/// A live item that no document declares: left alone, or deleted when pruning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unmanaged {
+    /// The collection, as in the plan's resource names (`namedLocations`).
+    pub collection: String,
+    /// The item's display name.
+    pub display_name: String,
+    /// The item's id.
+    pub id: String,
+    /// Whether this plan deletes it (pruning is on and the item is not protected).
+    pub deleted: bool,
+}
+
+/// What planning one collection kind gives: its changes, in the order to send (creates and
+/// updates in the order declared, then deletes), and the live items no document declares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CollectionPlan {
+    /// The requests.
+    pub changes: Vec<ResourceChange>,
+    /// Live items no document declares.
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+fn display_name(live: &Value) -> &str {
+    live["displayName"].as_str().unwrap_or_default()
+}
+
+fn change(
+    method: &str,
+    resource: String,
+    path: String,
+    properties: Vec<PropertyChange>,
+    body: Value,
+) -> ResourceChange {
+    ResourceChange {
+        resource,
+        method: method.into(),
+        path,
+        properties,
+        body,
+    }
+}
+
+/// Compares the declared items of `K` with the live collection.
+pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) -> CollectionPlan {
+    let mut out = CollectionPlan::default();
+    for item in desired {
+        let name = K::key(item);
+        let resource = format!("{}/{name}", K::RESOURCE);
+        let declared = K::properties(item);
+        match live.iter().find(|l| display_name(l) == name) {
+            None => {
+                let properties = declared
+                    .iter()
+                    .map(|(k, v)| PropertyChange {
+                        name: k.clone(),
+                        before: Value::Null,
+                        after: v.clone(),
+                    })
+                    .collect();
+                let mut body = K::always_sent(item);
+                body.extend(declared);
+                out.changes.push(change(
+                    "POST",
+                    resource,
+                    K::PATH.into(),
+                    properties,
+                    Value::Object(body),
+                ));
+            }
+            Some(l) => {
+                let (properties, changed) = property_changes(&declared, l);
+                if properties.is_empty() {
+                    continue;
+                }
+                let mut body = K::always_sent(item);
+                body.extend(changed);
+                let id = l["id"].as_str().unwrap_or_default();
+                out.changes.push(change(
+                    "PATCH",
+                    resource,
+                    format!("{}/{id}", K::PATH),
+                    properties,
+                    Value::Object(body),
+                ));
+            }
+        }
+    }
+    for l in live {
+        let name = display_name(l);
+        if desired.iter().any(|d| K::key(d) == name) {
+            continue;
+        }
+        let id = l["id"].as_str().unwrap_or_default().to_string();
+        let deleted = prune && !K::protected(l);
+        if deleted {
+            out.changes.push(change(
+                "DELETE",
+                format!("{}/{name}", K::RESOURCE),
+                format!("{}/{id}", K::PATH),
+                vec![PropertyChange {
+                    name: "displayName".into(),
+                    before: Value::String(name.to_string()),
+                    after: Value::Null,
+                }],
+                Value::Null,
+            ));
+        }
+        out.unmanaged.push(Unmanaged {
+            collection: K::RESOURCE.into(),
+            display_name: name.to_string(),
+            id,
+            deleted,
+        });
+    }
+    out
+}
+
+/// The item `change` (one of `K`'s) was sent to, found in a fresh read of the collection:
+/// by id for an update or a delete (a deleted item still listed has not converged), by
+/// display name for a create. `None` when it is not (or no longer) listed.
+pub fn changed<'a, K: Collection>(change: &ResourceChange, live: &'a [Value]) -> Option<&'a Value> {
+    match change.method.as_str() {
+        "PATCH" | "DELETE" => {
+            let id = change.path.rsplit('/').next()?;
+            live.iter().find(|l| l["id"].as_str() == Some(id))
+        }
+        "POST" => {
+            let name = change
+                .resource
+                .strip_prefix(K::RESOURCE)?
+                .strip_prefix('/')?;
+            live.iter().find(|l| display_name(l) == name)
+        }
+        _ => None,
+    }
+}
