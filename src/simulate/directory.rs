@@ -74,6 +74,11 @@ impl Registered {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// Whether the two sets share a value.
+    pub fn overlaps(self, other: Registered) -> bool {
+        self.0 & other.0 != 0
+    }
 }
 
 /// A user's own settings, as read (or as a plan would leave them). `None` means not read.
