@@ -339,6 +339,10 @@ impl AccessPolicies {
         out.per_user = user
             .per_user_mfa
             .filter(|s| *s != PerUserMfaState::Disabled);
+        out.mfa_registered = self
+            .multifactor
+            .and_then(|i| self.strengths.get(i))
+            .map_or(Satisfaction::Unknown, |s| s.satisfied_by(user.registered));
         out.matches.clear();
         for (index, policy) in self.policies.iter().enumerate() {
             if !policy.include.covers(user) {
@@ -433,6 +437,9 @@ pub struct Requirement {
     pub security_defaults: bool,
     /// Legacy per-user MFA, when `enabled` or `enforced`.
     pub per_user: Option<PerUserMfaState>,
+    /// Whether the user registered a way to do MFA at all: the built-in "Multifactor
+    /// authentication" strength, `Unknown` when not given.
+    pub mfa_registered: Satisfaction,
     /// Every enabled or report-only policy that includes the user, in policy order.
     pub matches: Vec<PolicyMatch>,
 }
@@ -471,5 +478,14 @@ impl Requirement {
     pub fn unsatisfiable(&self) -> impl Iterator<Item = &PolicyMatch> {
         self.with(true, Effect::Requires)
             .filter(|m| m.grant == Grant::Mfa(Satisfaction::NotSatisfied))
+    }
+
+    /// Whether the user cannot do what is required of them with the methods they registered:
+    /// MFA is required and nothing registered satisfies it, or an enabled policy requires a
+    /// strength they cannot satisfy. Plain MFA can be registered at sign-in; a strong
+    /// strength may not be (conditional-access FACTS item 51).
+    pub fn cannot_comply(&self) -> bool {
+        (self.requires_mfa() && self.mfa_registered == Satisfaction::NotSatisfied)
+            || self.unsatisfiable().next().is_some()
     }
 }

@@ -16,7 +16,7 @@ use super::directory::Registered;
 use crate::msgraph::modes::{ModeSource, combination_modes, mode_source};
 
 /// Whether a user's registered methods can satisfy what a policy asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Satisfaction {
     /// At least one allowed combination is registered.
@@ -24,6 +24,7 @@ pub enum Satisfaction {
     /// No allowed combination is registered: the user cannot pass the policy as they are.
     NotSatisfied,
     /// The strength the policy names was not given to the simulation.
+    #[default]
     Unknown,
 }
 

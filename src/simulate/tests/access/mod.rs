@@ -5,6 +5,7 @@
 //! payloads in `fixtures/`), strengths the Graph JSON of `authenticationStrengthPolicy`
 //! (the saved built-in list and custom strength). Users are [`User`] views.
 
+mod coverage;
 mod reach;
 mod strength;
 mod who;

@@ -178,5 +178,6 @@ fn a_policy_tells_whether_the_user_can_satisfy_what_it_requires() {
             usize::from(expected == NotSatisfied),
             "{what}"
         );
+        assert_eq!(r.cannot_comply(), expected == NotSatisfied, "{what}");
     }
 }
