@@ -5,6 +5,7 @@ use super::*;
 use crate::msgraph::PerUserMfaState;
 use crate::msgraph::modes::PHISHING_RESISTANT_STRENGTH;
 use crate::simulate::coverage::{AffectedUser, Coverage, Responsible, UserList, coverage};
+use crate::simulate::directory::{Directory, UserRecord};
 
 const ADMIN: u128 = 0xad000000_0000_4000_8000_000000000005;
 const DISABLED: u128 = 0xd1000000_0000_4000_8000_000000000006;
@@ -229,4 +230,43 @@ fn a_narrower_replacement_loses_members_and_names_what_they_lost() {
         c.lost.first,
         [affected(ADA, false, vec![policy("Everyone")])]
     );
+}
+
+#[test]
+fn a_directory_and_its_memberships_feed_a_coverage() {
+    // As the plan would call it: the directory read once, the members of the groups the
+    // policies name laid out flat, one borrowed view per user and state.
+    let mut directory = Directory::new();
+    for (id, upn, methods) in [
+        (ADA, "ada@x", &["microsoftAuthenticatorPush"][..]),
+        (BREAK_GLASS, "bg@x", &["fido2SecurityKey"]),
+        (BOB, "bob@x", &[]),
+    ] {
+        directory.upsert(UserRecord {
+            id,
+            upn: upn.into(),
+            registered: Registered::from_values(methods.iter().copied()),
+            in_report: true,
+        });
+    }
+    directory.set_group(&guid(EMERGENCY), [(BREAK_GLASS, "bg@x".into())]);
+    let (before, after) = (migration(false), migration(true));
+    let memberships = directory.memberships(&after.groups());
+    let view = |i: usize, record: &UserRecord| User {
+        id: record.id,
+        enabled: true,
+        groups: memberships.of(i as u32),
+        registered: record.registered,
+        ..User::default()
+    };
+    let users = directory
+        .users()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (view(i, r), view(i, r)));
+    let c = coverage(&before, &after, users, 5);
+    assert_eq!((c.members, c.lost.members, c.excluded.members), (3, 0, 1));
+    assert_eq!(c.excluded.first[0].id, guid(BREAK_GLASS));
+    // Bob registered nothing: security defaults asked the same of him.
+    assert_eq!(c.cannot_comply, UserList::default());
 }
