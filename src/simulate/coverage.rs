@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use super::directory::format_guid;
-use super::requirement::{AccessPolicies, Effect, Requirement, User};
+use super::requirement::{AccessPolicies, Effect, PolicyMatch, Requirement, User};
 use crate::msgraph::PerUserMfaState;
 
 /// What required MFA of a user, or what blocks or excludes them.
@@ -117,11 +117,11 @@ pub fn coverage<'u>(
         before.evaluate(&user_before, &mut was);
         after.evaluate(&user, &mut is);
         if was.requires_mfa() && !is.requires_mfa() {
-            let excluding = names(after, is.deliberately_excluded());
-            if excluding.is_empty() {
-                out.lost.add(&user, first, || requirements(before, &was));
+            if is.deliberately_excluded().next().is_some() {
+                out.excluded
+                    .add(&user, first, || names(after, is.deliberately_excluded()));
             } else {
-                out.excluded.add(&user, first, || excluding);
+                out.lost.add(&user, first, || requirements(before, &was));
             }
         }
         if is.is_blocked() && !was.is_blocked() {
@@ -157,7 +157,7 @@ fn requirements(policies: &AccessPolicies, r: &Requirement) -> Vec<Responsible> 
 
 fn names<'r>(
     policies: &AccessPolicies,
-    matches: impl Iterator<Item = &'r super::requirement::PolicyMatch>,
+    matches: impl Iterator<Item = &'r PolicyMatch>,
 ) -> Vec<Responsible> {
     matches
         .filter_map(|m| policies.policies().get(m.policy))
