@@ -6,6 +6,7 @@
 
 pub mod methods;
 pub mod model;
+pub mod modes;
 pub mod order;
 pub mod schema;
 pub mod throttle;

@@ -74,6 +74,11 @@ impl Registered {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// Whether the two sets share a value.
+    pub fn overlaps(self, other: Registered) -> bool {
+        self.0 & other.0 != 0
+    }
 }
 
 /// A user's own settings, as read (or as a plan would leave them). `None` means not read.
@@ -203,6 +208,64 @@ impl Directory {
     }
 }
 
+/// For every user of a [`Directory`], the groups among a given list that they are a
+/// transitive member of: the per-user group ids [`super::requirement::User::groups`] wants,
+/// laid out flat (two allocations for the whole directory, none per user).
+#[derive(Debug, Clone, Default)]
+pub struct Memberships {
+    /// User index → start in `groups`; one more entry than users.
+    starts: Vec<u32>,
+    groups: Vec<u128>,
+}
+
+impl Memberships {
+    /// The groups of user `index` (in the order of the list given); empty for an index out
+    /// of range.
+    pub fn of(&self, index: u32) -> &[u128] {
+        let i = index as usize;
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&start), Some(&end)) => self
+                .groups
+                .get(start as usize..end as usize)
+                .unwrap_or_default(),
+            _ => &[],
+        }
+    }
+}
+
+impl Directory {
+    /// Who is in which of `groups` (such as [`super::requirement::AccessPolicies::groups`]),
+    /// from the members read with [`Directory::set_group`].
+    pub fn memberships(&self, groups: &[u128]) -> Memberships {
+        let members = |g: &u128| self.members(&format_guid(*g));
+        let mut starts = vec![0u32; self.users.len() + 1];
+        for &m in groups.iter().flat_map(members) {
+            if let Some(count) = starts.get_mut(m as usize + 1) {
+                *count += 1;
+            }
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut flat = vec![0u128; starts.last().copied().unwrap_or_default() as usize];
+        for g in groups {
+            for &m in members(g) {
+                if let Some(at) = next.get_mut(m as usize) {
+                    if let Some(slot) = flat.get_mut(*at as usize) {
+                        *slot = *g;
+                    }
+                    *at += 1;
+                }
+            }
+        }
+        Memberships {
+            starts,
+            groups: flat,
+        }
+    }
+}
+
 /// Parses a GUID (any case, with hyphens) into 128 bits.
 pub fn parse_guid(s: &str) -> Option<u128> {
     let hex: String = s.chars().filter(|c| *c != '-').collect();
@@ -249,6 +312,26 @@ mod tests {
         assert!(r.has("mobilePhone") && r.has("fido2") && !r.has("email"));
         assert_eq!(r.values().collect::<Vec<_>>(), ["fido2", "mobilePhone"]);
         assert!(KNOWN_REGISTERED.len() <= 32);
+    }
+
+    #[test]
+    fn memberships_lay_out_each_users_groups_among_those_asked() {
+        let mut d = Directory::new();
+        let (g1, g2, unread) = (0x61, 0x62, 0x63);
+        d.set_group(&format_guid(g1), [(1, "a@x".into()), (2, "b@x".into())]);
+        d.set_group(&format_guid(g2).to_uppercase(), [(1, "a@x".into())]);
+        d.upsert(UserRecord {
+            id: 3,
+            upn: "c@x".into(),
+            registered: Registered::default(),
+            in_report: true,
+        });
+        let m = d.memberships(&[g1, g2, unread]);
+        let of = |id: u128| d.index_of(id).map(|i| m.of(i)).unwrap_or_default();
+        assert_eq!((of(1), of(2), of(3)), (&[g1, g2][..], &[g1][..], &[][..]));
+        assert!(m.of(99).is_empty());
+        let b = d.index_of(2).unwrap();
+        assert!(d.memberships(&[g2]).of(b).is_empty());
     }
 
     #[test]

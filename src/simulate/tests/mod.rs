@@ -6,6 +6,7 @@
 //! `set_group` and `state_mut`. This file holds those builders and fixtures; the tests are
 //! in one file per topic.
 
+mod access;
 mod impact;
 mod order;
 mod requirements;

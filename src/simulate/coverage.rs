@@ -1,0 +1,166 @@
+//! Before and after a change, over every user: who loses their MFA requirement, who is newly
+//! blocked, who newly cannot do what is required with the methods they registered, and who is
+//! left out on purpose — the invariant of DESIGN.md ("no apply may leave an enabled member user without an
+//! MFA requirement they had before, nor block anyone who could sign in"), in numbers.
+//!
+//! A user who loses their requirement while an enabled policy includes and excludes them is a
+//! deliberate exclusion (a break-glass account, conditional-access FACTS items 31, 34),
+//! counted apart from the others. Disabled accounts are skipped; guests are counted apart
+//! from members. The rules themselves are in [`super::requirement`].
+
+use serde::Serialize;
+
+use super::directory::format_guid;
+use super::requirement::{AccessPolicies, Effect, PolicyMatch, Requirement, User};
+use crate::msgraph::PerUserMfaState;
+
+/// What required MFA of a user, or what blocks or excludes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Responsible {
+    /// Security defaults.
+    SecurityDefaults,
+    /// Legacy per-user MFA in this state.
+    PerUserMfa(PerUserMfaState),
+    /// A Conditional Access policy, by display name.
+    Policy(String),
+}
+
+/// A user named in a [`Coverage`] list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AffectedUser {
+    /// Object id.
+    pub id: String,
+    /// Whether the account is a guest.
+    pub guest: bool,
+    /// What the change is about: the lost requirements (before); the blocking or excluding
+    /// policies, or the requirements they cannot meet (after).
+    pub responsible: Vec<Responsible>,
+}
+
+/// How many users are in one category, and the first of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserList {
+    /// Enabled members.
+    pub members: usize,
+    /// Enabled guests.
+    pub guests: usize,
+    /// The first users, in the order walked.
+    pub first: Vec<AffectedUser>,
+}
+
+impl UserList {
+    fn add(
+        &mut self,
+        user: &User<'_>,
+        limit: usize,
+        responsible: impl FnOnce() -> Vec<Responsible>,
+    ) {
+        if user.guest {
+            self.guests += 1;
+        } else {
+            self.members += 1;
+        }
+        if self.first.len() < limit {
+            self.first.push(AffectedUser {
+                id: format_guid(user.id),
+                guest: user.guest,
+                responsible: responsible(),
+            });
+        }
+    }
+}
+
+/// What a change does to who must do MFA.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Coverage {
+    /// Enabled members compared.
+    pub members: usize,
+    /// Enabled guests compared.
+    pub guests: usize,
+    /// Had an MFA requirement before, none after, and nothing excludes them on purpose.
+    pub lost: UserList,
+    /// Had an MFA requirement before, none after, and an enabled policy that would require
+    /// it at every sign-in excludes them.
+    pub excluded: UserList,
+    /// Blocked after, not before.
+    pub newly_blocked: UserList,
+    /// Could do with their registered methods what was required before, and cannot after
+    /// (see [`Requirement::cannot_comply`]): to onboard before the change, or locked out by
+    /// a strength they cannot register for.
+    pub cannot_comply: UserList,
+}
+
+/// Compares every user before and after: `users` yields each user's view in the state
+/// before and in the state after (the same user; per-user MFA or the account may differ).
+/// Each list keeps its first `first` users.
+pub fn coverage<'u>(
+    before: &AccessPolicies,
+    after: &AccessPolicies,
+    users: impl IntoIterator<Item = (User<'u>, User<'u>)>,
+    first: usize,
+) -> Coverage {
+    let mut out = Coverage::default();
+    let (mut was, mut is) = (Requirement::default(), Requirement::default());
+    for (user_before, user) in users {
+        if !user_before.enabled || !user.enabled {
+            continue;
+        }
+        if user.guest {
+            out.guests += 1;
+        } else {
+            out.members += 1;
+        }
+        before.evaluate(&user_before, &mut was);
+        after.evaluate(&user, &mut is);
+        if was.requires_mfa() && !is.requires_mfa() {
+            if is.deliberately_excluded().next().is_some() {
+                out.excluded
+                    .add(&user, first, || names(after, is.deliberately_excluded()));
+            } else {
+                out.lost.add(&user, first, || requirements(before, &was));
+            }
+        }
+        if is.is_blocked() && !was.is_blocked() {
+            out.newly_blocked
+                .add(&user, first, || names(after, is.with(true, Effect::Blocks)));
+        }
+        if is.cannot_comply() && !was.cannot_comply() {
+            out.cannot_comply.add(&user, first, || {
+                let strengths = names(after, is.unsatisfiable());
+                if strengths.is_empty() {
+                    requirements(after, &is)
+                } else {
+                    strengths
+                }
+            });
+        }
+    }
+    out
+}
+
+/// Everything that requires MFA of the user.
+fn requirements(policies: &AccessPolicies, r: &Requirement) -> Vec<Responsible> {
+    let mut out = Vec::new();
+    if r.security_defaults {
+        out.push(Responsible::SecurityDefaults);
+    }
+    if let Some(state) = r.per_user {
+        out.push(Responsible::PerUserMfa(state));
+    }
+    out.extend(names(policies, r.with(true, Effect::Requires)));
+    out
+}
+
+fn names<'r>(
+    policies: &AccessPolicies,
+    matches: impl Iterator<Item = &'r PolicyMatch>,
+) -> Vec<Responsible> {
+    matches
+        .filter_map(|m| policies.policies().get(m.policy))
+        .map(|p| Responsible::Policy(p.display_name().to_string()))
+        .collect()
+}
