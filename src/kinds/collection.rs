@@ -30,10 +30,25 @@ pub trait Collection: Kind {
         Map::new()
     }
 
+    /// `live` as `desired` compares with it: what Graph normalises on read made equal to
+    /// what was written.
+    fn observed(_desired: &Self::Desired, live: &Value) -> Value {
+        live.clone()
+    }
+
     /// Whether a live item may never be deleted or renamed by mfactl (Microsoft-managed).
     fn protected(_live: &Value) -> bool {
         false
     }
+}
+
+/// An item's declared properties with its display name first, as most collection kinds
+/// write them.
+pub fn with_display_name(name: &str, properties: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("displayName".into(), Value::String(name.to_string()));
+    out.extend(properties.clone());
+    out
 }
 
 /// A live item that no document declares: left alone, or deleted when pruning.
@@ -108,7 +123,7 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
                 ));
             }
             Some(l) => {
-                let (properties, changed) = property_changes(&declared, l);
+                let (properties, changed) = property_changes(&declared, &K::observed(item, l));
                 if properties.is_empty() {
                     continue;
                 }

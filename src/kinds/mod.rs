@@ -29,6 +29,7 @@
 
 pub mod change;
 pub mod collection;
+pub mod conditional_access;
 pub mod diff;
 pub mod methods_policy;
 pub mod named_location;
@@ -59,8 +60,10 @@ pub enum Phase {
     /// What other kinds reference by name (named locations), created before what uses it.
     References,
     /// How people do MFA: the authentication methods policy and its method configurations,
-    /// set before anything that switches a protection.
+    /// set before anything requires it.
     Methods,
+    /// What requires MFA in place of security defaults: Conditional Access policies.
+    Protection,
     /// A tenant-wide switch of protection (security defaults), once what replaces it is in
     /// place.
     Switch,
@@ -448,6 +451,8 @@ kinds! {
     collections {
         /// `NamedLocation`: IP ranges or countries that Conditional Access policies name.
         NamedLocation => named_locations: named_location::NamedLocation,
+        /// `ConditionalAccessPolicy`: who must do what to reach which resource.
+        ConditionalAccessPolicy => conditional_access_policies: conditional_access::ConditionalAccessPolicy,
     }
     singletons {
         /// `AuthenticationMethodsPolicy`: system-preferred MFA, the tenant-wide settings and

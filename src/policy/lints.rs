@@ -48,10 +48,11 @@
 
 use serde::Serialize;
 
+use crate::kinds::conditional_access::DeclaredConditionalAccessPolicy;
 use crate::kinds::per_user_mfa::DeclaredPerUserMfa;
 use crate::kinds::security_defaults::DeclaredSecurityDefaults;
 use crate::msgraph::PerUserMfaState;
-use crate::source::diagnostic::{CODES, Finding, LINTS, Location, Pos, codes};
+use crate::source::diagnostic::{CODES, Diagnostic, Finding, LINTS, Location, Pos, codes};
 use crate::source::suggest;
 use crate::source::yaml::Entry;
 
@@ -196,13 +197,18 @@ pub(crate) fn per_user_with_defaults(
 /// MFA035: security defaults declared off while nothing declared requires MFA in their
 /// place. Security defaults are what requires MFA of every user in a tenant without
 /// Conditional Access; Microsoft's guidance is to turn them off only for something that
-/// replaces them. What mfactl can declare in their place today is per-user MFA `enabled` or
-/// `enforced` for everyone no exception names (the `PerUserMfa` document's `state`).
+/// replaces them: an enabled Conditional Access policy requiring MFA of all users for all
+/// resources, or per-user MFA `enabled` or `enforced` for everyone no exception names (the
+/// `PerUserMfa` document's `state`).
 pub(crate) fn defaults_off_unreplaced(
     defaults: &DeclaredSecurityDefaults,
     per_user: Option<&DeclaredPerUserMfa>,
+    policies: &[DeclaredConditionalAccessPolicy],
 ) -> Option<Finding> {
-    if defaults.is_enabled || per_user.and_then(|p| p.state).is_some_and(on) {
+    let replaced = policies
+        .iter()
+        .any(|p| p.enabled() && p.requires_mfa_of_everyone());
+    if defaults.is_enabled || replaced || per_user.and_then(|p| p.state).is_some_and(on) {
         return None;
     }
     let at = &defaults.location;
@@ -214,10 +220,37 @@ pub(crate) fn defaults_off_unreplaced(
         )
         .help(
             "leave security defaults out of the policy set (they stay as the tenant has them), or declare what replaces them \
-             (PerUserMfa `state: enforced`); if Conditional Access outside mfactl requires MFA, silence this with \
-             `mfactl.io/silence-MFA035: \"<reason>\"`",
+             (an enabled ConditionalAccessPolicy requiring MFA of All users for All resources, or PerUserMfa `state: enforced`); \
+             if Conditional Access outside mfactl requires MFA, silence this with `mfactl.io/silence-MFA035: \"<reason>\"`",
         ),
     )
+}
+
+/// MFA041: security defaults declared on together with an enabled Conditional Access
+/// policy, which Graph refuses (FACTS-CA item 28). Reported at the policy, once per policy.
+pub(crate) fn defaults_with_enabled_policies(
+    defaults: &DeclaredSecurityDefaults,
+    policies: &[DeclaredConditionalAccessPolicy],
+) -> Vec<Diagnostic> {
+    if !defaults.is_enabled {
+        return Vec::new();
+    }
+    policies
+        .iter()
+        .filter(|p| p.enabled())
+        .map(|p| {
+            Finding::new(
+                codes::DEFAULTS_WITH_ENABLED_POLICY,
+                Pos::new(p.location.line, p.location.column),
+                format!(
+                    "`{}` is declared enabled while security defaults are declared on at {}: Graph refuses an enabled Conditional Access policy while security defaults are on",
+                    p.display_name, defaults.location
+                ),
+            )
+            .help("declare security defaults `enabled: false` (mfactl turns them off once the policies are in place), or this policy `state: enabledForReportingButNotEnforced`")
+            .in_file(&p.location.file)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -431,5 +464,49 @@ mod tests {
             spec,
         ));
         assert!(other.diagnostics.is_empty(), "{:?}", other.diagnostics);
+    }
+
+    #[test]
+    fn security_defaults_off_are_replaced_only_by_an_enabled_policy_for_everyone() {
+        let off = "apiVersion: mfactl/v1\nkind: SecurityDefaults\nmetadata: {name: sd}\nspec:\n  enabled: false\n";
+        let ca = |state: &str, extra: &str| {
+            format!(
+                "---\napiVersion: mfactl/v1\nkind: ConditionalAccessPolicy\nmetadata: {{name: MFA for all}}\nspec:\n  state: {state}\n  conditions:\n    users: {{includeUsers: [All], excludeGroups: [Break Glass Accounts]}}\n    applications: {{includeApplications: [All]{extra}}}\n  grantControls: {{operator: OR, builtInControls: [mfa]}}\n"
+            )
+        };
+        let replaced = load_str(&format!("{off}{}", ca("enabled", "")));
+        assert!(
+            replaced.diagnostics.is_empty(),
+            "{:?}",
+            replaced.diagnostics
+        );
+        for (state, extra) in [
+            ("enabledForReportingButNotEnforced", ""),
+            ("disabled", ""),
+            (
+                "enabled",
+                ", excludeApplications: [00000002-0000-0ff1-ce00-000000000000]",
+            ),
+        ] {
+            let out = load_str(&format!("{off}{}", ca(state, extra)));
+            assert_eq!(
+                codes_at(&out),
+                [(codes::DEFAULTS_OFF_UNREPLACED, 5, 3)],
+                "{state}{extra}"
+            );
+        }
+        // Security defaults on with an enabled policy: Graph refuses it.
+        let on = off.replace("enabled: false", "enabled: true");
+        let refused = load_str(&format!("{on}{}", ca("enabled", "")));
+        assert_eq!(
+            codes_at(&refused),
+            [(codes::DEFAULTS_WITH_ENABLED_POLICY, 7, 1)]
+        );
+        assert!(refused.set.is_none());
+        let staged = load_str(&format!(
+            "{on}{}",
+            ca("enabledForReportingButNotEnforced", "")
+        ));
+        assert!(staged.diagnostics.is_empty(), "{:?}", staged.diagnostics);
     }
 }

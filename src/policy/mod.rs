@@ -70,6 +70,9 @@
 //! | MFA036 | error | a file exceeds an input bound: 16 MiB, 2,000,000 nodes after alias expansion, 10,000 aliases, 64 levels of nesting (at the byte, node or alias that crosses it) |
 //! | MFA037 | error | no policy document is declared in the files read |
 //! | MFA038 | error | plan time: a group display name or UPN in a target does not resolve in the tenant to exactly one object (did you mean; how many groups share the name) |
+//! | MFA039 | error | a Conditional Access policy applies to nobody or to no resource, or does nothing |
+//! | MFA040 | error | a Conditional Access policy requires both `mfa` and an authentication strength |
+//! | MFA041 | error | SecurityDefaults `enabled: true` with a Conditional Access policy `state: enabled` |
 //!
 //! MFA027–MFA032 are the lints ([`LINTS`], described in [`lints`]): legal settings that weaken
 //! MFA. A document silences one reported in it with
@@ -409,11 +412,20 @@ impl Loader {
         }
         let set = &self.set;
         if let Some(defaults) = &set.security_defaults
-            && let Some(finding) =
-                lints::defaults_off_unreplaced(defaults, set.per_user_mfa.as_ref())
+            && let Some(finding) = lints::defaults_off_unreplaced(
+                defaults,
+                set.per_user_mfa.as_ref(),
+                &set.conditional_access_policies,
+            )
         {
             let at = defaults.location.clone();
             self.report_lint(KindId::SecurityDefaults, at, finding);
+        }
+        let set = &self.set;
+        if let Some(defaults) = &set.security_defaults {
+            let refused =
+                lints::defaults_with_enabled_policies(defaults, &set.conditional_access_policies);
+            self.diagnostics.extend(refused);
         }
     }
 

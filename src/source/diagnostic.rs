@@ -192,6 +192,15 @@ pub mod codes {
     /// A group display name or user principal name in a target that does not resolve in the
     /// tenant to exactly one object (found at plan time, against the tenant).
     pub const UNRESOLVED_NAME: &str = "MFA038";
+    /// A Conditional Access policy that applies to nobody or to no resource, or does
+    /// nothing (no grant or session control).
+    pub const APPLIES_TO_NOTHING: &str = "MFA039";
+    /// A Conditional Access policy requiring both `mfa` and an authentication strength,
+    /// which are mutually exclusive.
+    pub const MFA_WITH_STRENGTH: &str = "MFA040";
+    /// Security defaults declared on together with a Conditional Access policy declared
+    /// enabled, which Graph refuses.
+    pub const DEFAULTS_WITH_ENABLED_POLICY: &str = "MFA041";
 }
 
 /// The codes found only against a tenant, when `plan` resolves names, never by `load`.
@@ -400,6 +409,21 @@ pub const CODES: &[CodeInfo] = &[
         codes::UNRESOLVED_NAME,
         Severity::Error,
         "plan: a group name or UPN in a target does not resolve in the tenant to exactly one object",
+    ),
+    row(
+        codes::APPLIES_TO_NOTHING,
+        Severity::Error,
+        "a Conditional Access policy applies to nobody or to no resource, or does nothing",
+    ),
+    row(
+        codes::MFA_WITH_STRENGTH,
+        Severity::Error,
+        "a Conditional Access policy requires both `mfa` and an authentication strength",
+    ),
+    row(
+        codes::DEFAULTS_WITH_ENABLED_POLICY,
+        Severity::Error,
+        "security defaults declared on together with an enabled Conditional Access policy",
     ),
 ];
 

@@ -311,3 +311,62 @@ pub fn copy_shipped_policies(dir: &std::path::Path) {
         std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
     }
 }
+
+/// A project directory beside an emulator with TLS: `mfactl.yaml` naming the emulator's
+/// tenant as `test` (with `tenant_extra`, lines of that entry such as `"    prune: true\n"`),
+/// an empty `policies/`, and the audit log in `audit.jsonl`. Removed when dropped.
+pub struct Project {
+    /// The directory.
+    pub dir: std::path::PathBuf,
+    /// The emulator.
+    pub h: Harness,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Project {
+    /// Starts the emulator (`config` with TLS on) and writes the project, in a directory
+    /// named after `label`.
+    pub async fn start(label: &str, mut config: EmulatorConfig, tenant_extra: &str) -> Self {
+        config.tls = true;
+        let h = Harness::with(config).await;
+        let dir = temp_dir(label);
+        std::fs::create_dir_all(dir.join("policies")).unwrap();
+        let entry = tenant_yaml("test", &h.tenant, &h.writer, &h.emu.endpoints);
+        std::fs::write(
+            dir.join("mfactl.yaml"),
+            format!("tenants:\n{entry}{tenant_extra}auditLog: audit.jsonl\n"),
+        )
+        .unwrap();
+        Project { dir, h }
+    }
+
+    /// Writes `policies/<name>`.
+    pub fn policy(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join("policies").join(name), text).unwrap();
+    }
+
+    /// Runs the binary in the project, signing in as the writer app.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        mfactl(&self.dir, args, WRITER_SECRET).output().unwrap()
+    }
+
+    /// A path inside the project.
+    pub fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// A file of the project, as text.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// The emulator's request log.
+    pub async fn log(&self) -> Vec<Value> {
+        self.h.requests().await
+    }
+}

@@ -2,61 +2,26 @@
 //! plans in sync against the same tenant, names groups only when the name is unique, and
 //! nothing is written when a file exists or a read fails.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
 use mfactl::emulator::EmulatorConfig;
-use mfactl::emulator::generate::{GenerateSpec, WRITER_SECRET, generate};
+use mfactl::emulator::generate::{GenerateSpec, generate};
 use mfactl::emulator::state::{Group, State};
 use mfactl::emulator::throttle::ThrottleMode;
 use serde_json::{Value, json};
 
-use crate::common::{self, Harness, code, stderr, stdout};
+use crate::common::{Project, code, stderr, stdout};
 
 const EXTERNAL_ID: &str = "FDA55161-0D73-48EC-B29F-D29689E3D1B6";
 
-/// A working directory with mfactl.yaml (no policies) and an emulator serving `state`.
-struct Project {
-    dir: PathBuf,
-    h: Harness,
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A project beside an emulator that does not throttle.
+async fn project(state: State) -> Project {
+    let mut config = EmulatorConfig::new(state);
+    config.throttle = ThrottleMode::Off;
+    Project::start("export", config, "").await
 }
 
 impl Project {
-    async fn new(state: State) -> Self {
-        let mut config = EmulatorConfig::new(state);
-        config.tls = true;
-        config.throttle = ThrottleMode::Off;
-        let h = Harness::with(config).await;
-        let dir = common::temp_dir("export");
-        let entry = common::tenant_yaml("test", &h.tenant, &h.writer, &h.emu.endpoints);
-        std::fs::write(
-            dir.join("mfactl.yaml"),
-            format!("tenants:\n{entry}auditLog: audit.jsonl\n"),
-        )
-        .unwrap();
-        Project { dir, h }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::mfactl(&self.dir, args, WRITER_SECRET)
-            .output()
-            .unwrap()
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel)
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
-
     /// export into `out`, then validate and plan it: both exit 0, validate with no error.
     fn round_trip(&self, out: &str, extra: &[&str]) -> String {
         let mut args = vec!["export", "--dir", out];
@@ -156,7 +121,7 @@ fn customised(seed: u64) -> (State, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_tenant_round_trips_and_each_file_says_what_it_is() {
-    let p = Project::new(mfactl::sandbox::demo_state()).await;
+    let p = project(mfactl::sandbox::demo_state()).await;
     let err = p.round_trip("out", &[]);
     assert!(err.contains("not exported"), "{err}");
     for file in ["authentication-methods.yaml", "security-defaults.yaml"] {
@@ -198,7 +163,7 @@ async fn the_sandbox_tenant_round_trips_and_each_file_says_what_it_is() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_with_the_sandbox_flag_round_trips_against_the_sandbox() {
-    let p = Project::new(generated(1)).await;
+    let p = project(generated(1)).await;
     let o = p.run(&["export", "--sandbox", "--dir", "sb"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let plan = p.run(&["plan", "--sandbox", "--policies", "sb"]);
@@ -208,7 +173,7 @@ async fn export_with_the_sandbox_flag_round_trips_against_the_sandbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_tenants_round_trip() {
     for seed in [1, 2, 3] {
-        let p = Project::new(generated(seed)).await;
+        let p = project(generated(seed)).await;
         p.round_trip("out", &[]);
         assert_eq!(
             spec(&p.read("out/security-defaults.yaml")),
@@ -221,7 +186,7 @@ async fn generated_tenants_round_trip() {
 async fn group_user_exclude_and_external_targets_round_trip_by_name() {
     for seed in [4, 5] {
         let (state, _, upn) = customised(seed);
-        let p = Project::new(state).await;
+        let p = project(state).await;
         let o = p.run(&["export", "--dir", "first"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         // Reads only: the policy and security defaults once each, then one `$batch` for the
@@ -280,7 +245,7 @@ async fn group_user_exclude_and_external_targets_round_trip_by_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_changed_declares_only_what_differs_from_a_fresh_tenant() {
     // Untouched: the policy is Microsoft's default, security defaults were turned off.
-    let p = Project::new(generated(6)).await;
+    let p = project(generated(6)).await;
     let err = p.round_trip("out", &["--only-changed"]);
     assert!(!p.path("out/authentication-methods.yaml").exists(), "{err}");
     let text = p.read("out/security-defaults.yaml");
@@ -289,7 +254,7 @@ async fn only_changed_declares_only_what_differs_from_a_fresh_tenant() {
 
     // Changed: exactly the changes are declared, nested objects only where they differ.
     let (state, _, _) = customised(7);
-    let p = Project::new(state).await;
+    let p = project(state).await;
     p.round_trip("out", &["--only-changed"]);
     let s = spec(&p.read("out/authentication-methods.yaml"));
     let top: Vec<&String> = s.as_object().unwrap().keys().collect();
@@ -331,7 +296,7 @@ async fn a_duplicate_group_name_is_written_as_the_object_id() {
         display_name: "MFA Pilot".into(),
         members: Vec::new(),
     });
-    let p = Project::new(state).await;
+    let p = project(state).await;
     let err = p.round_trip("out", &[]);
     assert!(err.contains("not unique"), "{err}");
     let s = spec(&p.read("out/authentication-methods.yaml"));
@@ -347,7 +312,7 @@ async fn a_duplicate_group_name_is_written_as_the_object_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_file_is_kept_unless_forced() {
-    let p = Project::new(generated(9)).await;
+    let p = project(generated(9)).await;
     std::fs::create_dir_all(p.path("out")).unwrap();
     std::fs::write(p.path("out/security-defaults.yaml"), "# mine\n").unwrap();
     let o = p.run(&["export", "--dir", "out"]);
@@ -370,7 +335,7 @@ async fn an_existing_file_is_kept_unless_forced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_read_exits_5_and_writes_nothing() {
-    let p = Project::new(generated(10)).await;
+    let p = project(generated(10)).await;
     let fault = json!({"method": "GET", "pathPrefix": "/beta/policies/authenticationMethodsPolicy", "count": 10, "kind": "status", "status": 500});
     p.h.add_fault(fault).await;
     let o = p.run(&["export", "--dir", "out"]);
@@ -379,7 +344,7 @@ async fn a_failed_read_exits_5_and_writes_nothing() {
 
     // A failed name lookup is an error too, not a name left out.
     let (state, _, _) = customised(11);
-    let p = Project::new(state).await;
+    let p = project(state).await;
     let fault = json!({"method": "GET", "pathPrefix": "/v1.0/groups", "count": 1000, "kind": "status", "status": 500});
     p.h.add_fault(fault).await;
     let o = p.run(&["export", "--dir", "out"]);

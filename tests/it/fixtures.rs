@@ -19,29 +19,40 @@ fn embedded_schema_matches_shared_schema() {
     );
 }
 
-#[test]
-fn example_fixtures_match_shared_examples() {
+/// The files of `shared/graph/<shared_dir>` equal those of `tests/fixtures/<ours>`, one for
+/// one.
+fn copies_match(shared_dir: &str, ours: &str) {
     let Some(shared) = shared_graph() else { return };
-    let ours = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/graph-examples"
-    ));
-    let mut names: Vec<_> = std::fs::read_dir(shared.join("examples"))
+    let theirs_dir = shared.join(shared_dir);
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(ours);
+    let mut names: Vec<_> = std::fs::read_dir(&theirs_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
     for name in &names {
-        let theirs = std::fs::read(shared.join("examples").join(name)).unwrap();
+        let theirs = std::fs::read(theirs_dir.join(name)).unwrap();
         let mine = std::fs::read(ours.join(name)).unwrap_or_default();
         assert!(
             theirs == mine,
-            "{name:?} differs from shared/graph/examples: copy it again"
+            "{name:?} differs from shared/graph/{shared_dir}: copy it again"
         );
     }
     assert_eq!(
         std::fs::read_dir(ours).unwrap().count(),
         names.len(),
-        "fixtures hold a file shared/ does not"
+        "fixtures hold a file shared/graph/{shared_dir} does not"
     );
+}
+
+#[test]
+fn example_fixtures_match_shared_examples() {
+    copies_match("examples", "graph-examples");
+}
+
+#[test]
+fn conditional_access_fixtures_match_shared_examples() {
+    copies_match("conditional-access/examples", "conditional-access-examples");
 }

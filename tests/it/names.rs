@@ -2,7 +2,7 @@
 //! (MFA038, with its position and a suggestion), nothing written; and resolution at scale in
 //! `$batch` rounds that meet no 429 under Graph-like throttling.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::WRITER_SECRET;
@@ -10,51 +10,14 @@ use mfactl::emulator::state::{Group, State};
 use mfactl::emulator::throttle::ThrottleMode;
 use serde_json::Value;
 
-use crate::common::{self, Harness, code, stderr};
+use crate::common::{self, Project, code, stderr};
 
-/// A project directory (mfactl.yaml, `policies/`) beside an emulator with TLS.
-struct Project {
-    dir: PathBuf,
-    h: Harness,
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Project {
-    async fn new(state: State, throttle: ThrottleMode) -> Self {
-        let mut config = EmulatorConfig::new(state);
-        config.tls = true;
-        config.throttle = throttle;
-        config.request_log_limit = 1_000_000;
-        let h = Harness::with(config).await;
-        let dir = common::temp_dir("names");
-        std::fs::create_dir_all(dir.join("policies")).unwrap();
-        let entry = common::tenant_yaml("test", &h.tenant, &h.writer, &h.emu.endpoints);
-        std::fs::write(
-            dir.join("mfactl.yaml"),
-            format!("tenants:\n{entry}auditLog: audit.jsonl\n"),
-        )
-        .unwrap();
-        Project { dir, h }
-    }
-
-    fn policy(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.join("policies").join(name), text).unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        common::mfactl(&self.dir, args, WRITER_SECRET)
-            .output()
-            .unwrap()
-    }
-
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
+/// A project beside an emulator throttling as `throttle` and logging every request.
+async fn project(state: State, throttle: ThrottleMode) -> Project {
+    let mut config = EmulatorConfig::new(state);
+    config.throttle = throttle;
+    config.request_log_limit = 1_000_000;
+    Project::start("names", config, "").await
 }
 
 /// Whether a log entry writes: anything but a GET, a token request or a `$batch` POST (whose
@@ -108,7 +71,7 @@ async fn every_unresolved_name_is_reported_at_once_with_its_position_and_nothing
             members: Vec::new(),
         });
     }
-    let p = Project::new(state, ThrottleMode::Graph).await;
+    let p = project(state, ThrottleMode::Graph).await;
     p.policy("names.yaml", UNRESOLVED);
     for args in [&["plan"][..], &["apply", "--yes"]] {
         let o = p.run(args);
@@ -131,7 +94,7 @@ error: 5 target name(s) do not resolve in the tenant to exactly one object; noth
     assert!(!log.is_empty(), "the names were looked up");
     let writes: Vec<&Value> = log.iter().filter(|e| is_write(e)).collect();
     assert!(writes.is_empty(), "{writes:?}");
-    assert!(p.dir().join("mfactl.yaml").exists());
+    assert!(p.path("").join("mfactl.yaml").exists());
 }
 
 /// The users of the harness tenant whose UPNs a policy names, `n` of them.
@@ -149,7 +112,7 @@ async fn four_thousand_user_targets_resolve_in_batch_rounds_without_a_429() {
     const USERS: usize = 4_000;
     let state = common::state(USERS);
     let names = upns(&state, USERS);
-    let p = Project::new(state, ThrottleMode::Graph).await;
+    let p = project(state, ThrottleMode::Graph).await;
     let mut yaml = String::from(
         "apiVersion: mfactl/v1\nkind: PerUserMfa\nmetadata:\n  name: per-user\nspec:\n  exceptions:\n",
     );

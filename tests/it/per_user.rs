@@ -3,69 +3,33 @@
 //! expected value is computed from the emulator state the test built, never from mfactl.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use mfactl::emulator::EmulatorConfig;
-use mfactl::emulator::generate::{GenerateSpec, READER_SECRET, WRITER_SECRET, generate};
+use mfactl::emulator::generate::{GenerateSpec, READER_SECRET, generate};
 use mfactl::emulator::state::{State, Tenant, User};
 use mfactl::emulator::throttle::ThrottleMode;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::common::{self, Harness, code, stderr, stdout};
+use crate::common::{self, Project, code, stderr, stdout};
 
 const SYSTEM_PREFERRED: &str = "isSystemPreferredAuthenticationMethodEnabled";
 const PREFERRED: &str = "userPreferredMethodForSecondaryAuthentication";
 
-/// A working directory with mfactl.yaml, the given policy files and an emulator serving a
-/// state the test built.
-struct Project {
-    dir: PathBuf,
-    h: Harness,
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// A project beside an emulator that does not throttle, with `files` in `policies/`.
+async fn project(state: State, files: &[(&str, &str)]) -> Project {
+    let mut config = EmulatorConfig::new(state);
+    config.throttle = ThrottleMode::Off;
+    let p = Project::start("per-user", config, "").await;
+    for (name, text) in files {
+        p.policy(name, text);
     }
+    p
 }
 
 impl Project {
-    async fn new(state: State, files: &[(&str, &str)]) -> Self {
-        let mut config = EmulatorConfig::new(state);
-        config.tls = true;
-        config.throttle = ThrottleMode::Off;
-        let h = Harness::with(config).await;
-        let dir = common::temp_dir("per-user");
-        std::fs::create_dir_all(dir.join("policies")).unwrap();
-        let entry = common::tenant_yaml("test", &h.tenant, &h.writer, &h.emu.endpoints);
-        std::fs::write(
-            dir.join("mfactl.yaml"),
-            format!("tenants:\n{entry}auditLog: audit.jsonl\n"),
-        )
-        .unwrap();
-        let p = Project { dir, h };
-        for (name, text) in files {
-            p.write(name, text);
-        }
-        p
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.join("policies").join(name), text).unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::mfactl(&self.dir, args, WRITER_SECRET)
-            .output()
-            .unwrap()
-    }
-
-    async fn log(&self) -> Vec<Value> {
-        self.h.requests().await
-    }
-
     async fn clear_log(&self) {
         let r = self
             .h
@@ -329,7 +293,7 @@ async fn per_user_mfa_changes_exactly_the_users_whose_state_differs_through_batc
             .any(|u| !u.account_enabled && u.per_user_mfa_state != want(u)),
         "a disabled account is managed too (the seed must give one)"
     );
-    let p = Project::new(
+    let p = project(
         state.clone(),
         &[(
             "per-user.yaml",
@@ -472,7 +436,7 @@ async fn sign_in_preferences_change_only_differing_users_and_skip_those_without_
     }
     assert!(expected_changes.len() > 10 && expected_changes.len() < t.users.len());
     assert!(expected_skipped.len() > 10);
-    let p = Project::new(state, &[("sign-in.yaml", &sign_in_yaml("Engineering"))]).await;
+    let p = project(state, &[("sign-in.yaml", &sign_in_yaml("Engineering"))]).await;
 
     let plan_out = p.run(&["plan", "-o", "json"]);
     assert_eq!(code(&plan_out), 1, "{}", stderr(&plan_out));
@@ -647,7 +611,7 @@ async fn rules_that_overlap_through_membership_are_reported_with_the_user_count(
     let yaml = format!(
         "apiVersion: mfactl/v1\nkind: SignInPreferences\nmetadata: {{name: overlap}}\nspec:\n  rules:\n    - group: Engineering\n      {SYSTEM_PREFERRED}: false\n    - group: MFA Pilot\n      {PREFERRED}: oath\n    - group: All Staff\n      {SYSTEM_PREFERRED}: true\n      {PREFERRED}: push\n"
     );
-    let p = Project::new(state.clone(), &[("overlap.yaml", &yaml)]).await;
+    let p = project(state.clone(), &[("overlap.yaml", &yaml)]).await;
     let plan = p.run(&["plan", "-o", "json"]);
     assert_eq!(code(&plan), 1, "{}", stderr(&plan));
     let plan = json_out(&plan);
@@ -719,7 +683,7 @@ async fn rules_that_overlap_through_membership_are_reported_with_the_user_count(
 async fn validate_prints_the_new_warnings_with_their_positions_and_exits_0() {
     let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/bad");
     let read = |f: &str| std::fs::read_to_string(bad.join(f)).unwrap();
-    let p = Project::new(
+    let p = project(
         generated(10, 1),
         &[
             ("per-user.yaml", &read("mfa025-same-group-twice.yaml")),
@@ -846,7 +810,7 @@ async fn explain_lists_every_report_user_in_json_and_csv_and_one_user_step_by_st
         "a disabled account is left out"
     );
     let yaml = "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata: {name: m}\nspec:\n  methods:\n    sms:\n      state: disabled\n";
-    let p = Project::new(state, &[("methods.yaml", yaml)]).await;
+    let p = project(state, &[("methods.yaml", yaml)]).await;
 
     let o = p.run(&["explain", "-o", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -943,7 +907,7 @@ async fn explain_lists_every_report_user_in_json_and_csv_and_one_user_step_by_st
 async fn explain_live_agrees_with_the_emulator_report_for_every_user() {
     for scp_state in ["enabled", "default", "disabled"] {
         let state = explain_state(300, scp_state);
-        let p = Project::new(state, &[]).await;
+        let p = project(state, &[]).await;
         let o = p.run(&["explain", "--live", "-o", "json"]);
         assert_eq!(code(&o), 0, "{scp_state}: {}", stderr(&o));
         let explained = json_out(&o);
@@ -1117,7 +1081,7 @@ async fn the_impact_names_who_loses_every_method_and_apply_refuses_unless_allowe
         transitions.keys().any(|(_, to)| *to != "none"),
         "some users move to another method: {transitions:?}"
     );
-    let p = Project::new(state, &[("methods.yaml", NO_TELEPHONY)]).await;
+    let p = project(state, &[("methods.yaml", NO_TELEPHONY)]).await;
 
     let o = p.run(&["plan", "-o", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
@@ -1236,7 +1200,7 @@ async fn reconcile_in_enforce_mode_refuses_a_lockout_and_sends_nothing() {
     let state = lockout_project_state();
     let n = locked_out(&state.tenants[0]).len();
     assert!(n > 0);
-    let p = Project::new(state, &[("methods.yaml", NO_TELEPHONY)]).await;
+    let p = project(state, &[("methods.yaml", NO_TELEPHONY)]).await;
     let o = p.run(&["reconcile", "--once", "--mode", "enforce"]);
     assert_eq!(code(&o), 7, "{}", stderr(&o));
     assert!(
@@ -1282,7 +1246,7 @@ async fn explain_and_the_impact_predict_what_the_tenant_does_once_applied() {
     // Live: system-preferred MFA on for everyone but MFA Pilot; users' own flags mixed.
     let state = explain_state(120, "enabled");
     let yaml = "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata: {name: m}\nspec:\n  systemCredentialPreferences:\n    state: disabled\n";
-    let p = Project::new(state, &[("methods.yaml", yaml)]).await;
+    let p = project(state, &[("methods.yaml", yaml)]).await;
     let live_before = prompts(&json_out(&p.run(&["explain", "--live", "-o", "json"])));
     let o = p.run(&["explain", "-o", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -1360,7 +1324,7 @@ async fn explain_and_the_impact_predict_what_the_tenant_does_once_applied() {
 async fn a_stale_saved_plan_is_refused_and_a_refused_user_patch_is_a_partial_apply() {
     let state = generated(100, 11);
     let upn = state.tenants[0].users[5].user_principal_name.clone();
-    let p = Project::new(state, &[("per-user.yaml", &per_user_yaml(&upn))]).await;
+    let p = project(state, &[("per-user.yaml", &per_user_yaml(&upn))]).await;
     let o = p.run(&["plan", "-o", "json", "--out", "plan.json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let plan = json_out(&o);
@@ -1429,7 +1393,7 @@ async fn a_refused_report_page_size_falls_back_to_the_service_default() {
         .iter()
         .filter(|u| u.account_enabled)
         .count();
-    let p = Project::new(state, &[]).await;
+    let p = project(state, &[]).await;
     p.clear_log().await;
     p.h.add_fault(json!({
         "pathPrefix": "/v1.0/reports/authenticationMethods/userRegistrationDetails",

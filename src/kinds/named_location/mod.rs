@@ -6,7 +6,7 @@ pub mod spec;
 
 use serde_json::{Map, Value};
 
-use super::collection::Collection;
+use super::collection::{Collection, with_display_name};
 use super::{Declare, Kind, Phase, Spec};
 use crate::source::diagnostic::Finding;
 use crate::tenant::names::{Names, Resolution};
@@ -48,13 +48,7 @@ impl Collection for NamedLocation {
     }
 
     fn properties(desired: &DeclaredNamedLocation) -> Map<String, Value> {
-        let mut out = Map::new();
-        out.insert(
-            "displayName".into(),
-            Value::String(desired.display_name.clone()),
-        );
-        out.extend(desired.properties.clone());
-        out
+        with_display_name(&desired.display_name, &desired.properties)
     }
 
     /// Graph needs the location's type on every write.

@@ -2,7 +2,7 @@
 //!
 //! Policies are the Graph JSON of `conditionalAccessPolicy` (a builder for one that requires
 //! MFA of everyone for every resource, changed one JSON pointer at a time, and the saved doc
-//! payloads in `fixtures/`), strengths the Graph JSON of `authenticationStrengthPolicy`
+//! payloads in `tests/fixtures/conditional-access-examples/`), strengths the Graph JSON of `authenticationStrengthPolicy`
 //! (the saved built-in list and custom strength). Users are [`User`] views.
 
 mod coverage;
@@ -15,13 +15,18 @@ use serde_json::{Value, json};
 use crate::simulate::directory::Registered;
 use crate::simulate::requirement::{AccessPolicies, Effect, User};
 
-const STRENGTHS_LIST: &str =
-    include_str!("../fixtures/authenticationStrengthPolicies.list.v1.response.json");
-const CUSTOM_STRENGTH: &str =
-    include_str!("../fixtures/authenticationStrengthPolicy.post.v1.response.json");
-const EXO_POLICY: &str = include_str!("../fixtures/conditionalAccessPolicy.post.v1.response.json");
-const WHAT_IF: &str =
-    include_str!("../fixtures/conditionalAccess.evaluate.beta.example2.response.json");
+const STRENGTHS_LIST: &str = include_str!(
+    "../../../../tests/fixtures/conditional-access-examples/authenticationStrengthPolicies.list.v1.response.json"
+);
+const CUSTOM_STRENGTH: &str = include_str!(
+    "../../../../tests/fixtures/conditional-access-examples/authenticationStrengthPolicy.post.v1.response.json"
+);
+const EXO_POLICY: &str = include_str!(
+    "../../../../tests/fixtures/conditional-access-examples/conditionalAccessPolicy.post.v1.response.json"
+);
+const WHAT_IF: &str = include_str!(
+    "../../../../tests/fixtures/conditional-access-examples/conditionalAccess.evaluate.beta.example2.response.json"
+);
 
 /// The custom strength of the saved create response: `"password, hardwareOath"`, `"password, sms"`.
 const CUSTOM_STRENGTH_ID: &str = "dd055c42-4218-4281-8631-f090e171f5cd";

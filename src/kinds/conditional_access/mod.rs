@@ -1,0 +1,170 @@
+//! `kind: ConditionalAccessPolicy`: an item of `/identity/conditionalAccess/policies`, keyed
+//! by display name. Its spec is read in [`spec`]; it converges as a [`Collection`]: what
+//! Graph normalises on read (null, `[]` and absent alike; `clientAppTypes` defaulting to
+//! `all`; the strength returned whole where `{id}` was written) is never drift (FACTS-CA
+//! item 24), and a changed top-level object (`conditions`, `grantControls`,
+//! `sessionControls`) is sent whole, merged from live and desired, never a partial
+//! collection (item 23).
+
+pub mod spec;
+
+use serde_json::{Map, Value, json};
+
+use super::collection::{Collection, with_display_name};
+use super::{Declare, Kind, Phase, Spec};
+use crate::source::diagnostic::Finding;
+use crate::tenant::names::{NameKind, Names, Resolution};
+
+pub use spec::{DeclaredConditionalAccessPolicy, MANAGED_PREFIX};
+
+/// Conditional Access policies, on v1.0; limited to one request a second per tenant
+/// (FACTS-CA item 53).
+pub const POLICIES_PATH: &str = "/v1.0/identity/conditionalAccess/policies";
+
+/// The `ConditionalAccessPolicy` kind.
+pub struct ConditionalAccessPolicy;
+
+fn lists(value: &Value, word: &str) -> bool {
+    value
+        .as_array()
+        .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(word)))
+}
+
+impl DeclaredConditionalAccessPolicy {
+    /// Whether it is declared `state: enabled`.
+    pub fn enabled(&self) -> bool {
+        self.properties.get("state").and_then(Value::as_str) == Some("enabled")
+    }
+
+    /// Whether, once enabled, it requires MFA (or an authentication strength) of every
+    /// user for every resource, as security defaults did: `includeUsers: [All]`,
+    /// `includeApplications: [All]`, and `mfa` or a strength granted, alone or with `AND`.
+    /// Exclusions (break-glass) do not change the answer; narrowing conditions
+    /// (platforms, locations, client apps, risk) do.
+    pub fn requires_mfa_of_everyone(&self) -> bool {
+        let tree = Value::Object(self.properties.clone());
+        let conditions = &tree["conditions"];
+        let everyone = lists(&conditions["users"]["includeUsers"], "All");
+        let everything = lists(&conditions["applications"]["includeApplications"], "All")
+            && conditions["applications"]["excludeApplications"]
+                .as_array()
+                .is_none_or(Vec::is_empty);
+        let narrowed = conditions.as_object().into_iter().flatten().any(|(k, v)| {
+            !matches!(k.as_str(), "users" | "applications")
+                && !(k == "clientAppTypes" && (lists(v, "all") || v.is_null()))
+                && !(v.is_null() || v.as_array().is_some_and(Vec::is_empty))
+        });
+        let grant = &tree["grantControls"];
+        let controls = grant["builtInControls"].as_array().map_or(0, Vec::len);
+        let mfa = lists(&grant["builtInControls"], "mfa");
+        let strength = !grant["authenticationStrength"].is_null();
+        let alone = controls <= 1 || grant["operator"] == "AND";
+        everyone && everything && !narrowed && (mfa || strength) && alone
+    }
+}
+
+/// The kind of name at a pointer under `conditions.users`.
+fn name_kind(pointer: &str) -> NameKind {
+    if pointer.contains("Groups/") {
+        NameKind::Group
+    } else {
+        NameKind::User
+    }
+}
+
+impl Kind for ConditionalAccessPolicy {
+    const NAME: &'static str = "ConditionalAccessPolicy";
+    const PHASE: Phase = Phase::Protection;
+    type Declared = DeclaredConditionalAccessPolicy;
+    type Desired = DeclaredConditionalAccessPolicy;
+
+    fn names(declared: &DeclaredConditionalAccessPolicy, names: &mut Names) {
+        let tree = Value::Object(declared.properties.clone());
+        for (pointer, location) in &declared.name_locations {
+            if let Some(name) = tree.pointer(pointer).and_then(Value::as_str) {
+                names.add(name_kind(pointer), name, location);
+            }
+        }
+    }
+
+    fn desired(
+        declared: &DeclaredConditionalAccessPolicy,
+        resolved: &Resolution,
+    ) -> DeclaredConditionalAccessPolicy {
+        let mut tree = Value::Object(declared.properties.clone());
+        for (pointer, _) in &declared.name_locations {
+            let Some(slot) = tree.pointer_mut(pointer) else {
+                continue;
+            };
+            let found = slot
+                .as_str()
+                .and_then(|name| resolved.get(name_kind(pointer), name));
+            if let Some(r) = found {
+                *slot = Value::String(r.id.clone());
+            }
+        }
+        let mut desired = declared.clone();
+        if let Value::Object(properties) = tree {
+            desired.properties = properties;
+        }
+        desired
+    }
+}
+
+impl Declare for ConditionalAccessPolicy {
+    fn declare(spec: &Spec<'_>) -> (Option<DeclaredConditionalAccessPolicy>, Vec<Finding>) {
+        spec::read(spec)
+    }
+}
+
+/// `live` as the declaration compares with it: where the declaration has a list and Graph
+/// `null` or nothing, an empty list; `clientAppTypes` absent or null as `["all"]`; the
+/// strength as `{id}`.
+fn normalised(declared: &Value, live: &Value, key: &str) -> Value {
+    match (declared, live) {
+        (Value::Array(_), Value::Null) if key == "clientAppTypes" => json!(["all"]),
+        (Value::Array(_), Value::Null) => json!([]),
+        (Value::Object(d), Value::Object(l)) => {
+            let mut out = l.clone();
+            for (k, dv) in d {
+                let lv = l.get(k).unwrap_or(&Value::Null);
+                let value = if k == "authenticationStrength" {
+                    lv.get("id").map_or(Value::Null, |id| json!({ "id": id }))
+                } else {
+                    normalised(dv, lv, k)
+                };
+                out.insert(k.clone(), value);
+            }
+            Value::Object(out)
+        }
+        _ => live.clone(),
+    }
+}
+
+impl Collection for ConditionalAccessPolicy {
+    const PATH: &'static str = POLICIES_PATH;
+    const RESOURCE: &'static str = "conditionalAccessPolicies";
+
+    fn key(desired: &DeclaredConditionalAccessPolicy) -> &str {
+        &desired.display_name
+    }
+
+    fn properties(desired: &DeclaredConditionalAccessPolicy) -> Map<String, Value> {
+        with_display_name(&desired.display_name, &desired.properties)
+    }
+
+    fn observed(desired: &DeclaredConditionalAccessPolicy, live: &Value) -> Value {
+        normalised(&Value::Object(Self::properties(desired)), live, "")
+    }
+
+    /// Microsoft-managed: a v1.0 `templateId`, or the display-name prefix (FACTS-CA item 33).
+    fn protected(live: &Value) -> bool {
+        !live["templateId"].is_null()
+            || live["displayName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(MANAGED_PREFIX))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! `ConditionalAccessPolicy` as the loader reads it, and as a collection plans it against
+//! what Graph returns.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::kinds::collection;
+use crate::policy::testing::{codes_at, load_str};
+use crate::policy::{LoadOutcome, codes};
+
+fn policy(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: mfactl/v1\nkind: ConditionalAccessPolicy\nmetadata: {{name: \"{name}\"}}\nspec:\n{spec}"
+    )
+}
+
+/// The documentation's create example (FACTS-CA examples), as YAML.
+const EXO: &str = "  state: enabled
+  conditions:
+    clientAppTypes: [mobileAppsAndDesktopClients, browser]
+    applications:
+      includeApplications: [00000002-0000-0ff1-ce00-000000000000]
+    users:
+      includeGroups: [ba8e7ded-8b0f-4836-ba06-8ff1ecc5c8ba]
+    locations:
+      includeLocations: [All]
+      excludeLocations: [AllTrusted]
+  grantControls:
+    operator: OR
+    builtInControls: [mfa]
+";
+
+fn declared(outcome: &LoadOutcome) -> Vec<DeclaredConditionalAccessPolicy> {
+    outcome
+        .set
+        .as_ref()
+        .map(|s| s.conditional_access_policies.clone())
+        .unwrap_or_default()
+}
+
+/// A verbatim documentation payload (`tests/fixtures/conditional-access-examples`, kept equal
+/// to the shared facts by `tests/it/fixtures.rs`).
+fn example(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+const CREATE_REQUEST: &str = include_str!(
+    "../../../tests/fixtures/conditional-access-examples/conditionalAccessPolicy.post.v1.request.json"
+);
+const CREATE_RESPONSE: &str = include_str!(
+    "../../../tests/fixtures/conditional-access-examples/conditionalAccessPolicy.post.v1.response.json"
+);
+
+#[test]
+fn the_documented_example_loads_as_the_documented_request() {
+    let out = load_str(&policy("Access to EXO requires MFA", EXO));
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let items = declared(&out);
+    let body = Value::Object(ConditionalAccessPolicy::properties(&items[0]));
+    assert_eq!(body, example(CREATE_REQUEST));
+}
+
+#[test]
+fn graphs_answer_to_the_documented_create_is_in_sync() {
+    let response = example(CREATE_RESPONSE);
+    let out = load_str(&policy("Access to EXO requires MFA", EXO));
+    let plan = collection::plan::<ConditionalAccessPolicy>(&declared(&out), &[response], false);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+}
+
+#[test]
+fn normalised_reads_are_not_drift_but_a_real_change_sends_the_whole_object() {
+    let spec = "  state: enabled
+  conditions:
+    users: {includeUsers: [All], excludeGroups: [], excludeUsers: []}
+    applications: {includeApplications: [All]}
+    clientAppTypes: [all]
+  grantControls: {operator: OR, authenticationStrength: 00000000-0000-0000-0000-000000000004}
+";
+    let items = declared(&load_str(&policy("Phishing-resistant MFA", spec)));
+    let live = json!({
+        "id": "p1", "displayName": "Phishing-resistant MFA", "state": "enabled", "templateId": null,
+        "conditions": {
+            "users": {"includeUsers": ["All"], "excludeGroups": null, "includeGroups": [], "includeRoles": []},
+            "applications": {"includeApplications": ["All"], "excludeApplications": []},
+            "platforms": null, "times": null
+        },
+        "grantControls": {"operator": "OR", "builtInControls": [], "termsOfUse": [],
+            "authenticationStrength@odata.context": "https://graph.microsoft.com/v1.0/$metadata#…",
+            "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004", "displayName": "Phishing-resistant MFA",
+                "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"]}}
+    });
+    let synced =
+        collection::plan::<ConditionalAccessPolicy>(&items, std::slice::from_ref(&live), false);
+    assert!(synced.changes.is_empty(), "{:?}", synced.changes);
+
+    let mut excluded = live;
+    excluded["conditions"]["users"]["excludeGroups"] =
+        json!(["b6a1c1a0-0000-4000-8000-000000000001"]);
+    let plan = collection::plan::<ConditionalAccessPolicy>(&items, &[excluded], false);
+    assert_eq!(plan.changes.len(), 1);
+    let patch = &plan.changes[0];
+    assert_eq!(
+        (patch.method.as_str(), patch.path.as_str()),
+        ("PATCH", "/v1.0/identity/conditionalAccess/policies/p1")
+    );
+    let names: Vec<&str> = patch.properties.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["conditions"], "only the object that changed");
+    let users = &patch.body["conditions"]["users"];
+    assert_eq!(
+        users["excludeGroups"],
+        json!([]),
+        "the declared empty list is sent"
+    );
+    assert_eq!(
+        users["includeUsers"],
+        json!(["All"]),
+        "with its siblings: the object goes whole"
+    );
+    assert_eq!(
+        patch.body["conditions"]["applications"]["includeApplications"],
+        json!(["All"])
+    );
+}
+
+#[test]
+fn mistakes_in_a_policy_are_reported_where_they_are() {
+    let nobody = "  state: enabled\n  conditions:\n    users: {excludeUsers: [All]}\n    applications: {includeApplications: [All]}\n  grantControls: {operator: OR, builtInControls: [mfa]}\n";
+    assert_eq!(
+        codes_at(&load_str(&policy("P", nobody))),
+        [(codes::APPLIES_TO_NOTHING, 7, 5)]
+    );
+    let both = "  state: enabled\n  conditions:\n    users: {includeUsers: [All]}\n    applications: {includeApplications: [All]}\n  grantControls:\n    builtInControls: [mfa]\n    authenticationStrength: 00000000-0000-0000-0000-000000000002\n";
+    assert_eq!(
+        codes_at(&load_str(&policy("P", both))),
+        [(codes::MFA_WITH_STRENGTH, 11, 5)]
+    );
+    let idle = "  state: disabled\n  conditions:\n    users: {includeUsers: [All]}\n    applications: {includeApplications: [All]}\n";
+    assert_eq!(
+        codes_at(&load_str(&policy("P", idle))),
+        [(codes::APPLIES_TO_NOTHING, 4, 1)]
+    );
+    let missing = "  conditions:\n    users: {includeUsers: [All]}\n    applications: {includeApplications: [All]}\n  grantControls: {builtInControls: [block]}\n";
+    assert_eq!(
+        codes_at(&load_str(&policy("P", missing))),
+        [(codes::MISSING_KEY, 4, 1)]
+    );
+    let bad_enum = format!(
+        "{}  sessionControls: {{}}\n",
+        EXO.replace("builtInControls: [mfa]", "builtInControls: [mfaa]")
+    );
+    assert_eq!(
+        codes_at(&load_str(&policy("P", &bad_enum))),
+        [(codes::UNKNOWN_ENUM_VALUE, 17, 23)]
+    );
+}
+
+#[test]
+fn a_microsoft_managed_policy_declares_only_its_state_and_exclusions() {
+    let name = "Microsoft-managed: Multifactor authentication for admins accessing Microsoft Admin Portals";
+    let ok =
+        "  state: enabled\n  conditions:\n    users: {excludeGroups: [Break Glass Accounts]}\n";
+    let out = load_str(&policy(name, ok));
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let more = "  state: enabled\n  conditions:\n    users: {includeUsers: [All], excludeGroups: [Break Glass Accounts]}\n  grantControls: {builtInControls: [mfa]}\n";
+    let codes: Vec<&str> = codes_at(&load_str(&policy(name, more)))
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(codes, [codes::READ_ONLY, codes::READ_ONLY]);
+    // Pruning never deletes one, nor a policy made from a template.
+    let managed = json!({"id": "m1", "displayName": name, "state": "enabled", "templateId": null});
+    let templated = json!({"id": "t1", "displayName": "From a template", "templateId": "a3d0a415-b068-4326-9251-f9cdf9feeb64"});
+    let plan = collection::plan::<ConditionalAccessPolicy>(&[], &[managed, templated], true);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert_eq!(plan.unmanaged.len(), 2);
+    assert!(plan.unmanaged.iter().all(|u| !u.deleted));
+}
+
+#[test]
+fn group_names_and_upns_are_resolved_keywords_and_ids_are_not() {
+    let spec = "  state: enabled\n  conditions:\n    users:\n      includeUsers: [All]\n      excludeUsers: [ada@contoso.com, 6b0e2c43-9b1f-4f0e-8a51-0f1d7f4b1c2a]\n      excludeGroups: [Break Glass Accounts]\n    applications: {includeApplications: [All]}\n  grantControls: {operator: OR, builtInControls: [mfa]}\n";
+    let items = declared(&load_str(&policy("P", spec)));
+    let pointers: Vec<&str> = items[0]
+        .name_locations
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/conditions/users/excludeUsers/0",
+            "/conditions/users/excludeGroups/0"
+        ]
+    );
+    let at = &items[0].name_locations[1].1;
+    assert_eq!((at.line, at.column), (10, 23));
+    let mut names = Names::default();
+    ConditionalAccessPolicy::names(&items[0], &mut names);
+    assert_eq!(names.len(), 2);
+}
