@@ -47,6 +47,15 @@ pub enum PlanError {
     /// The live policy could not be understood (not an object, no configurations list).
     #[error("the live authentication methods policy has an unexpected shape: {0}")]
     UnexpectedLiveShape(String),
+    /// A Conditional Access policy would be enabled while the tenant's security defaults
+    /// stay on, which Graph refuses (FACTS-CA item 28).
+    #[error(
+        "{policy} would be enabled while the tenant's security defaults stay on, which Graph refuses; declare SecurityDefaults `enabled: false` (mfactl then enables the policies right after switching them off) or keep the policy `enabledForReportingButNotEnforced`"
+    )]
+    EnabledWhileSecurityDefaultsOn {
+        /// The policy, as the plan names it.
+        policy: String,
+    },
 }
 
 /// The declared properties that `live` does not satisfy, each as a change, and the PATCH body

@@ -18,6 +18,9 @@ pub trait Collection: Kind {
     const PATH: &'static str;
     /// How an item is named in a plan: `namedLocations/<display name>`.
     const RESOURCE: &'static str;
+    /// The singletons its plan is weighed against, by path, read with it even when not
+    /// declared.
+    const READS: &'static [&'static str] = &[];
 
     /// The display name a declared item is matched by.
     fn key(desired: &Self::Desired) -> &str;

@@ -291,14 +291,22 @@ macro_rules! kinds {
             }
 
             /// What a plan of this set reads, by path: the collections it declares items
-            /// of, the singletons it declares, then those a declared per-user kind is
-            /// weighed against ([`PerUser::READS`]).
+            /// of, the singletons they are weighed against ([`Collection::READS`]), the
+            /// singletons it declares, then those a declared per-user kind is weighed
+            /// against ([`PerUser::READS`]).
             pub fn reads(&self) -> Vec<&'static str> {
                 let mut out = Vec::new();
                 $(if !self.$cfield.is_empty() {
                     out.push(<$ckind as Collection>::PATH);
                 })*
-                $(if self.$sfield.is_some() {
+                $(if !self.$cfield.is_empty() {
+                    for path in <$ckind as Collection>::READS {
+                        if !out.contains(path) {
+                            out.push(path);
+                        }
+                    }
+                })*
+                $(if self.$sfield.is_some() && !out.contains(&<$skind as Singleton>::PATH) {
                     out.push(<$skind as Singleton>::PATH);
                 })*
                 $(if self.$ufield.is_some() {

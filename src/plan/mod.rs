@@ -2,6 +2,7 @@
 //! [`live`] and `crate::apply`).
 
 pub mod live;
+pub mod migration;
 pub mod per_user;
 
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,7 @@ impl Plan {
 /// Compares the declaration with the live tenant.
 pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Plan, PlanError> {
     let (changes, unmanaged) = desired.changes(live, desired.prune)?;
+    let changes = migration::stage(changes, desired, live)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         tenant: tenant.to_string(),

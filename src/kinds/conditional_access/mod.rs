@@ -11,6 +11,7 @@ pub mod spec;
 use serde_json::{Map, Value, json};
 
 use super::collection::{Collection, with_display_name};
+use super::security_defaults::SECURITY_DEFAULTS_PATH;
 use super::{Declare, Kind, Phase, Spec};
 use crate::source::diagnostic::Finding;
 use crate::tenant::names::{NameKind, Names, Resolution};
@@ -144,6 +145,9 @@ fn normalised(declared: &Value, live: &Value, key: &str) -> Value {
 impl Collection for ConditionalAccessPolicy {
     const PATH: &'static str = POLICIES_PATH;
     const RESOURCE: &'static str = "conditionalAccessPolicies";
+    /// Whether security defaults are on decides how an enabled policy is staged
+    /// (`crate::plan::migration`).
+    const READS: &'static [&'static str] = &[SECURITY_DEFAULTS_PATH];
 
     fn key(desired: &DeclaredConditionalAccessPolicy) -> &str {
         &desired.display_name
