@@ -3,6 +3,8 @@
 //! the licence service plans, the 1 request per second limit and the service's error texts.
 //! Facts only: the emulator enforces them and the product plans with them.
 
+use super::modes::{MULTIFACTOR_STRENGTH, PHISHING_RESISTANT_STRENGTH, combination_modes};
+
 /// A built-in authentication strength (FACTS.md item 6): read-only, in every tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltInStrength {
@@ -22,7 +24,7 @@ pub const BUILT_IN_STRENGTH_DATE: &str = "2021-12-01T00:00:00Z";
 /// The built-in strengths, verbatim from `examples/authenticationStrengthPolicies.list.v1.response.json`.
 pub const BUILT_IN_STRENGTHS: &[BuiltInStrength] = &[
     BuiltInStrength {
-        id: "00000000-0000-0000-0000-000000000002",
+        id: MULTIFACTOR_STRENGTH,
         display_name: "Multifactor authentication",
         description: "Combinations of methods that satisfy strong authentication, such as a password + SMS",
         combinations: &[
@@ -59,7 +61,7 @@ pub const BUILT_IN_STRENGTHS: &[BuiltInStrength] = &[
         ],
     },
     BuiltInStrength {
-        id: "00000000-0000-0000-0000-000000000004",
+        id: PHISHING_RESISTANT_STRENGTH,
         display_name: "Phishing resistant MFA",
         description: "Phishing resistant, Passwordless methods for the strongest authentication, such as a FIDO2 security key",
         combinations: &[
@@ -80,11 +82,7 @@ pub fn built_in_strength(id: &str) -> Option<&'static BuiltInStrength> {
 /// A combination as Graph stores it: `"password, sms"` is written, `"password,sms"` read
 /// back (FACTS.md item 9).
 pub fn normalise_combination(combination: &str) -> String {
-    combination
-        .split(',')
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(",")
+    combination_modes(combination).collect::<Vec<_>>().join(",")
 }
 
 /// Whether a (normalised) combination may appear in a strength: only the combinations of
