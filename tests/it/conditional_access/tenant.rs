@@ -3,7 +3,7 @@
 
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::generate::WRITER_SECRET;
-use mfactl::emulator::state::Licence;
+use mfactl::emulator::state::{Licence, State};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -287,4 +287,49 @@ async fn generated_tenants_carry_licences_and_existing_policies_and_state_round_
         .map(|p| p["displayName"].clone())
         .collect();
     assert!(names.contains(&json!("Kept")), "{names:?}");
+}
+
+#[tokio::test]
+async fn states_the_service_could_not_produce_are_refused_and_seeds_get_server_members() {
+    let h = Harness::small().await;
+    let mut free = common::state(5);
+    free.tenants[0].licence = Licence::Free;
+    free.tenants[0]
+        .conditional_access
+        .policies
+        .push(policy("p", "disabled"));
+    let mut sd_on = common::state(5);
+    sd_on.tenants[0].security_defaults.is_enabled = true;
+    sd_on.tenants[0]
+        .conditional_access
+        .policies
+        .push(policy("p", "enabled"));
+    let mut bad_strength = common::state(5);
+    bad_strength.tenants[0]
+        .conditional_access
+        .authentication_strengths
+        .push(
+            json!({"displayName": "Push", "allowedCombinations": ["microsoftAuthenticatorPush"]}),
+        );
+    for (what, state) in [("free", free), ("sd on", sd_on), ("strength", bad_strength)] {
+        let r = put_state(&h, state).await;
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+    }
+    let mut seeded = common::state(5);
+    seeded.tenants[0]
+        .conditional_access
+        .policies
+        .push(policy("Seeded", "disabled"));
+    assert_eq!(put_state(&h, seeded).await.status, 204);
+    let w = h.writer_token().await;
+    let listed = h.get(POLICIES, &w).await.body;
+    assert_eq!(listed["value"][0]["displayName"], json!("Seeded"));
+    assert!(listed["value"][0]["id"].as_str().unwrap().len() == 36);
+    assert!(listed["value"][0]["createdDateTime"].is_string());
+}
+
+async fn put_state(h: &Harness, state: State) -> crate::common::Reply {
+    let body = serde_json::to_value(state).unwrap();
+    h.call(Method::PUT, "/_emulator/state", None, Some(&body))
+        .await
 }
