@@ -367,7 +367,11 @@ fn execute(
             Route::ConditionalAccess(r) => ca::read(version, slot, r, &req.query),
         };
     }
-    let body = if method == "DELETE" {
+    let bodiless = match &route {
+        Route::ConditionalAccess(r) => !r.takes_body(),
+        _ => false,
+    };
+    let body = if method == "DELETE" || bodiless {
         Value::Null
     } else {
         json_body(req)?

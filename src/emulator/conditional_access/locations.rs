@@ -207,3 +207,15 @@ pub fn delete(t: &mut Tenant, id: &str) -> Result<ApiResponse, GraphError> {
     t.conditional_access.deleted_named_locations.push(l);
     Ok(ApiResponse::no_content())
 }
+
+/// POST `deletedItems/namedLocations/{id}/restore`: 200 and the location, live again.
+pub fn restore(version: ApiVersion, t: &mut Tenant, id: &str) -> Result<ApiResponse, GraphError> {
+    let i = find(&t.conditional_access.deleted_named_locations, id)?;
+    let mut l = t.conditional_access.deleted_named_locations.remove(i);
+    if let Value::Object(m) = &mut l {
+        m.remove("deletedDateTime");
+    }
+    let rendered = render(version, &l);
+    t.conditional_access.named_locations.push(l);
+    Ok(entity(version, SET, rendered, 200))
+}

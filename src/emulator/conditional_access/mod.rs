@@ -72,6 +72,10 @@ pub enum CaRoute {
     DeletedPolicies(Option<String>),
     /// `…/deletedItems/namedLocations[/{id}]`
     DeletedLocations(Option<String>),
+    /// `POST …/deletedItems/policies/{id}/restore`
+    RestorePolicy(String),
+    /// `POST …/deletedItems/namedLocations/{id}/restore`
+    RestoreLocation(String),
     /// `policies/authenticationStrengthPolicies` or its alias; the entity set for contexts.
     Strengths(&'static str),
     /// One strength, with the entity set it was reached through.
@@ -130,6 +134,18 @@ pub fn route(version: ApiVersion, segments: &[&str]) -> Option<Result<CaRoute, G
             "namedlocations",
             _,
         ] => Some(CaRoute::DeletedLocations(Some(id(4)))),
+        [
+            "identity",
+            "conditionalaccess",
+            "deleteditems",
+            kind,
+            _,
+            "restore",
+        ] => match *kind {
+            "policies" => Some(CaRoute::RestorePolicy(id(4))),
+            "namedlocations" => Some(CaRoute::RestoreLocation(id(4))),
+            _ => None,
+        },
         ["policies", "authenticationstrengthpolicies", rest @ ..] => {
             strength(STRENGTHS_SET, rest, 2)
         }
@@ -160,7 +176,8 @@ pub fn permissions(route: &CaRoute, method: &str) -> Result<&'static [&'static s
     use CaRoute as R;
     let allowed: Option<&'static [&'static str]> = match (route, method) {
         (R::Policies | R::Locations, "POST")
-        | (R::Policy(_) | R::Location(_), "PATCH" | "DELETE") => Some(WRITE_CA),
+        | (R::Policy(_) | R::Location(_), "PATCH" | "DELETE")
+        | (R::RestorePolicy(_) | R::RestoreLocation(_), "POST") => Some(WRITE_CA),
         (
             R::Policies
             | R::Policy(_)
@@ -180,6 +197,16 @@ pub fn permissions(route: &CaRoute, method: &str) -> Result<&'static [&'static s
         _ => None,
     };
     allowed.ok_or_else(GraphError::method_not_allowed)
+}
+
+impl CaRoute {
+    /// Whether a write to this route carries a JSON body (the restore actions take none).
+    pub fn takes_body(&self) -> bool {
+        !matches!(
+            self,
+            CaRoute::RestorePolicy(_) | CaRoute::RestoreLocation(_)
+        )
+    }
 }
 
 /// Serves a GET.
@@ -203,7 +230,9 @@ pub fn read(
         CaRoute::RoleTemplates(id) => catalogue::role_templates(version, id.as_deref()),
         CaRoute::RoleAssignments => catalogue::role_assignments(version, t, query),
         CaRoute::SubscribedSkus => Ok(catalogue::subscribed_skus(version, t)),
-        CaRoute::UpdateCombinations(_) => Err(GraphError::method_not_allowed()),
+        CaRoute::UpdateCombinations(_)
+        | CaRoute::RestorePolicy(_)
+        | CaRoute::RestoreLocation(_) => Err(GraphError::method_not_allowed()),
     }
 }
 
@@ -217,7 +246,12 @@ pub fn write(
 ) -> Result<ApiResponse, GraphError> {
     if matches!(
         route,
-        CaRoute::Policies | CaRoute::Policy(_) | CaRoute::Locations | CaRoute::Location(_)
+        CaRoute::Policies
+            | CaRoute::Policy(_)
+            | CaRoute::Locations
+            | CaRoute::Location(_)
+            | CaRoute::RestorePolicy(_)
+            | CaRoute::RestoreLocation(_)
     ) && tenant.licence() == Licence::Free
     {
         return Err(GraphError::new(
@@ -236,6 +270,8 @@ pub fn write(
         (CaRoute::Strengths(set), _) => strengths::create(version, tenant, set, body),
         (CaRoute::Strength(_, id), "DELETE") => strengths::delete(tenant, &id),
         (CaRoute::Strength(_, id), _) => strengths::update(version, tenant, &id, body),
+        (CaRoute::RestorePolicy(id), _) => policies::restore(version, tenant, &id),
+        (CaRoute::RestoreLocation(id), _) => locations::restore(version, tenant, &id),
         (CaRoute::UpdateCombinations(id), _) => {
             strengths::update_combinations(version, tenant, &id, body)
         }

@@ -197,6 +197,21 @@ pub fn delete(t: &mut Tenant, id: &str) -> Result<ApiResponse, GraphError> {
     Ok(ApiResponse::no_content())
 }
 
+/// POST `deletedItems/policies/{id}/restore`: 200 and the policy, live again, if it still
+/// meets the rules (its locations and strength exist, security defaults allow its state).
+pub fn restore(version: ApiVersion, t: &mut Tenant, id: &str) -> Result<ApiResponse, GraphError> {
+    let i = find(&t.conditional_access.deleted_policies, id)?;
+    let mut p = t.conditional_access.deleted_policies[i].clone();
+    if let Value::Object(m) = &mut p {
+        m.remove("deletedDateTime");
+    }
+    check_rules(t, &p)?;
+    t.conditional_access.deleted_policies.remove(i);
+    let rendered = render(version, t, &p);
+    t.conditional_access.policies.push(p);
+    Ok(entity(version, SET, rendered, 200))
+}
+
 /// The tenant-level rules a policy must meet to be stored.
 pub fn check_rules(t: &Tenant, p: &Value) -> Result<(), GraphError> {
     let c = &p["conditions"];

@@ -1,5 +1,6 @@
 //! Policies and named locations: documented shapes, schema, PATCH, soft delete, 1040.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{LOCATIONS, POLICIES, assert_covers, delete, fixture, message, patch, policy, post};
@@ -139,6 +140,38 @@ async fn delete_moves_a_policy_to_deleted_items() {
         .body;
     assert_eq!(deleted["value"][0]["id"], id);
     assert!(deleted["value"][0]["deletedDateTime"].is_string());
+    let restore = |id: &Value| {
+        let path = format!(
+            "/v1.0/identity/conditionalAccess/deletedItems/policies/{}/restore",
+            id.as_str().unwrap()
+        );
+        let token = w.clone();
+        let h = &h;
+        async move { h.call(Method::POST, &path, Some(&token), None).await }
+    };
+    let restored = restore(&id).await;
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert!(restored.body.get("deletedDateTime").is_none());
+    assert_eq!(h.get(&path, &w).await.status, 200);
+    // Restoring re-applies the rules: an enabled policy cannot come back while security
+    // defaults are on.
+    let enabled = post(&h, POLICIES, &w, policy("Enforced", "enabled"))
+        .await
+        .body["id"]
+        .clone();
+    let enabled_path = format!("{POLICIES}/{}", enabled.as_str().unwrap());
+    assert_eq!(delete(&h, &enabled_path, &w).await.status, 204);
+    let sd = json!({"isEnabled": true});
+    let r = patch(
+        &h,
+        "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy",
+        &w,
+        sd,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let refused = restore(&enabled).await;
+    assert!(message(&refused).starts_with("Security Defaults is enabled in the tenant."));
 }
 
 #[tokio::test]
@@ -211,4 +244,12 @@ async fn named_locations_are_checked_typed_and_soft_deleted() {
         .await
         .body;
     assert_eq!(deleted["value"][0]["id"], json!(loc));
+    let restore =
+        format!("/v1.0/identity/conditionalAccess/deletedItems/namedLocations/{loc}/restore");
+    let r = h.call(Method::POST, &restore, Some(&w), None).await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["displayName"]),
+        (200, &json!("HQ"))
+    );
+    assert_eq!(h.get(&lpath, &w).await.status, 200);
 }
