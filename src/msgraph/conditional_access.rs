@@ -109,6 +109,11 @@ pub const P2_FEATURES_REFUSED: &str = "1039: Cannot create or update policies wi
 /// item 28, UNVERIFIED but reported consistently).
 pub const SECURITY_DEFAULTS_ENABLED: &str = "Security Defaults is enabled in the tenant. You must disable Security defaults before enabling a Conditional Access policy.";
 
+/// The service's refusal of `GuestsOrExternalUsers` in `includeUsers` beside the
+/// `includeGuestsOrExternalUsers` object (FACTS.md item 18, peer-observed).
+pub const GUESTS_COMBINED: &str =
+    "'GuestsOrExternalUsers' cannot be combined with guestOrExternalUsers";
+
 /// The service's refusal of a policy naming a location that does not exist (FACTS.md §H).
 pub fn location_missing(id: &str) -> String {
     format!("1040: NamedLocation with id {id} does not exist in the directory.")

@@ -13,8 +13,8 @@ use super::{entity, find, list_or_get, new_id, now, position, refuse_read_only, 
 use crate::emulator::state::{Licence, Tenant};
 use crate::emulator::{ApiResponse, ApiVersion, GraphError};
 use crate::msgraph::conditional_access::{
-    MANAGED_POLICY_PREFIX, P2_FEATURES_REFUSED, POLICY_SCHEMA_MISMATCH, SECURITY_DEFAULTS_ENABLED,
-    SPECIAL_LOCATIONS, location_missing,
+    GUESTS_COMBINED, MANAGED_POLICY_PREFIX, P2_FEATURES_REFUSED, POLICY_SCHEMA_MISMATCH,
+    SECURITY_DEFAULTS_ENABLED, SPECIAL_LOCATIONS, location_missing,
 };
 use crate::msgraph::schema::Schema;
 
@@ -231,7 +231,9 @@ pub fn check_rules(t: &Tenant, p: &Value) -> Result<(), GraphError> {
             }
         }
     }
+    check_guests(c)?;
     let grant = &p["grantControls"];
+    check_password_change(c, grant)?;
     if let Some(strength) = grant["authenticationStrength"].as_object() {
         let id = strength
             .get("id")
@@ -255,6 +257,48 @@ pub fn check_rules(t: &Tenant, p: &Value) -> Result<(), GraphError> {
         return Err(GraphError::bad_request(SECURITY_DEFAULTS_ENABLED));
     }
     Ok(())
+}
+
+/// The string form `GuestsOrExternalUsers` and the object form cannot be used together
+/// (FACTS.md item 18, peer-observed).
+fn check_guests(c: &Value) -> Result<(), GraphError> {
+    let users = &c["users"];
+    for (list, object) in [
+        ("includeUsers", "includeGuestsOrExternalUsers"),
+        ("excludeUsers", "excludeGuestsOrExternalUsers"),
+    ] {
+        let string_form = users[list]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|u| u == "GuestsOrExternalUsers"));
+        if string_form && !users[object].is_null() {
+            return Err(GraphError::bad_request(GUESTS_COMBINED));
+        }
+    }
+    Ok(())
+}
+
+/// `passwordChange` "must be accompanied by mfa using an AND operator", "must be used in a
+/// policy containing userRiskLevels" and targets all apps (FACTS.md item 21).
+fn check_password_change(c: &Value, grant: &Value) -> Result<(), GraphError> {
+    let controls = grant["builtInControls"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !controls.iter().any(|x| x == "passwordChange") {
+        return Ok(());
+    }
+    let with_mfa = controls.iter().any(|x| x == "mfa") && grant["operator"] == "AND";
+    let user_risk = c["userRiskLevels"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    let all_apps = c["applications"]["includeApplications"] == json!(["All"]);
+    if with_mfa && user_risk && all_apps {
+        Ok(())
+    } else {
+        Err(GraphError::bad_request(
+            "The 'passwordChange' control must be combined with 'mfa' using the AND operator, in a policy with userRiskLevels that targets all applications.",
+        ))
+    }
 }
 
 /// A Microsoft-managed policy may change its state and its exclusions, nothing else.

@@ -1,9 +1,12 @@
 //! Policies and named locations: documented shapes, schema, PATCH, soft delete, 1040.
 
+use mfactl::emulator::state::Licence;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{LOCATIONS, POLICIES, assert_covers, delete, fixture, message, patch, policy, post};
+use super::{
+    LOCATIONS, POLICIES, assert_covers, delete, fixture, harness_with, message, patch, policy, post,
+};
 use crate::common::Harness;
 
 #[tokio::test]
@@ -252,4 +255,26 @@ async fn named_locations_are_checked_typed_and_soft_deleted() {
         (200, &json!("HQ"))
     );
     assert_eq!(h.get(&lpath, &w).await.status, 200);
+}
+
+#[tokio::test]
+async fn guest_forms_and_password_change_follow_the_documented_combination_rules() {
+    let h = harness_with(|s| s.tenants[0].licence = Licence::P2).await;
+    let w = h.writer_token().await;
+    let mut guests = policy("Guests", "disabled");
+    guests["conditions"]["users"] = json!({"includeUsers": ["GuestsOrExternalUsers"],
+        "includeGuestsOrExternalUsers": {"guestOrExternalUserTypes": "internalGuest", "externalTenants": null}});
+    let r = post(&h, POLICIES, &w, guests).await;
+    assert_eq!(
+        message(&r),
+        "'GuestsOrExternalUsers' cannot be combined with guestOrExternalUsers"
+    );
+    let mut change = policy("Risky users change password", "disabled");
+    change["conditions"]["userRiskLevels"] = json!(["high"]);
+    change["grantControls"] =
+        json!({"operator": "OR", "builtInControls": ["mfa", "passwordChange"]});
+    assert_eq!(post(&h, POLICIES, &w, change.clone()).await.status, 400);
+    change["grantControls"]["operator"] = json!("AND");
+    let r = post(&h, POLICIES, &w, change).await;
+    assert_eq!(r.status, 201, "{}", r.body);
 }
