@@ -307,6 +307,14 @@ mod tests {
     }
 
     #[test]
+    fn embedded_templates_are_the_documented_list() {
+        let fixture = include_str!(
+            "../../tests/fixtures/conditional-access-examples/conditionalAccessTemplates.list.v1.response.json"
+        );
+        assert_eq!(TEMPLATES_JSON, fixture);
+    }
+
+    #[test]
     fn templates_parse_and_name_admin_roles_of_the_list() {
         let v: serde_json::Value = serde_json::from_str(TEMPLATES_JSON).unwrap();
         let roles = &v["value"][0]["details"]["conditions"]["users"]["includeRoles"];

@@ -20,7 +20,7 @@ pub const MFA_STRENGTH: &str = "00000000-0000-0000-0000-000000000002";
 
 pub fn fixture(name: &str) -> Value {
     let path = format!(
-        "{}/tests/fixtures/conditional-access/{name}",
+        "{}/tests/fixtures/conditional-access-examples/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
