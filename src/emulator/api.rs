@@ -4,9 +4,11 @@
 
 use serde_json::Value;
 
+use super::conditional_access::{self as ca, CaRoute};
 use super::directory::{self, CollectionRequest};
 use super::identity::{self, Claims};
 use super::{ApiResponse, ApiVersion, Emulator, GraphError, batch, policy, reports};
+use crate::msgraph::conditional_access;
 use crate::msgraph::throttle::{Cost, LimitClass};
 
 /// A Graph request, independent of the transport.
@@ -100,6 +102,7 @@ enum Route {
     Requirements(String),
     Registrations,
     Registration(String),
+    ConditionalAccess(CaRoute),
 }
 
 fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
@@ -112,6 +115,9 @@ fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
             Ok(())
         }
     };
+    if let Some(r) = ca::route(version, segments) {
+        return r.map(Route::ConditionalAccess);
+    }
     Ok(match l.as_slice() {
         ["policies", "authenticationmethodspolicy"] => Route::Policy,
         [
@@ -168,6 +174,9 @@ fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
 
 /// The permissions that allow `method` on `route`; 405 when the method is not served.
 fn permissions(route: &Route, method: &str) -> Result<&'static [&'static str], GraphError> {
+    if let Route::ConditionalAccess(r) = route {
+        return ca::permissions(r, method);
+    }
     let allowed: Option<&'static [&'static str]> = match (route, method) {
         (Route::Policy | Route::Configurations | Route::Configuration(_), "GET") => {
             Some(READ_POLICY)
@@ -281,6 +290,9 @@ async fn serve(
         class,
         Cost::of(&req.method, &req.query),
     )?;
+    if conditional_access::is_rate_limited_path(&segments) {
+        core.throttle.admit_conditional_access(&claims.tid)?;
+    }
     let route = route(version, &segments)?;
     identity::authorize(claims, permissions(&route, &req.method)?)?;
     let mut response = execute(core, req, version, &claims.tid, route)?;
@@ -352,9 +364,14 @@ fn execute(
                 reports::list(version, slot, &req.base_url, &req.path, &req.query)
             }
             Route::Registration(id) => reports::get(version, slot, &id),
+            Route::ConditionalAccess(r) => ca::read(version, slot, r, &req.query),
         };
     }
-    let body = if method == "DELETE" {
+    let bodiless = match &route {
+        Route::ConditionalAccess(r) => !r.takes_body(),
+        _ => false,
+    };
+    let body = if method == "DELETE" || bodiless {
         Value::Null
     } else {
         json_body(req)?
@@ -373,8 +390,10 @@ fn execute(
             policy::patch_configuration(version, &mut slot.tenant, &id, &body)
         }
         Route::SecurityDefaults => {
+            ca::check_security_defaults_patch(&slot.tenant, &body)?;
             policy::patch_security_defaults(version, &mut slot.tenant.security_defaults, &body)
         }
+        Route::ConditionalAccess(r) => ca::write(version, &mut slot.tenant, r, method, &body),
         Route::SignInPreferences(key) => directory::patch_sign_in_preferences(slot, &key, &body),
         Route::Requirements(key) => directory::patch_requirements(slot, &key, &body),
         _ => Err(GraphError::method_not_allowed()),

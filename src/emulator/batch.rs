@@ -10,6 +10,7 @@ use super::api::{self, GraphRequest};
 use super::control::{FaultAction, LogEntry};
 use super::identity::Claims;
 use super::{ApiResponse, ApiVersion, Emulator, GraphError, throttle};
+use crate::msgraph::conditional_access;
 
 /// The most requests one batch may hold.
 pub const MAX_REQUESTS: usize = 20;
@@ -159,6 +160,11 @@ pub async fn handle(
                 .is_none_or(|s| !(200..300).contains(s))
         });
         let inner = inner_request(outer, step, version);
+        // Conditional Access resources answer 429 without Retry-After (FACTS-CA item 53).
+        let retry_after_on_429 = !inner.as_ref().is_ok_and(|r| {
+            let segments: Vec<&str> = r.path.trim_matches('/').split('/').skip(1).collect();
+            conditional_access::is_rate_limited_path(&segments)
+        });
         let response = match (failed_dependency, &inner) {
             (Some(d), _) => GraphError::new(
                 424,
@@ -172,7 +178,7 @@ pub async fn handle(
             (None, Ok(req)) => run_inner(core, req, claims, &step.id).await,
         };
         statuses.insert(step.id.to_ascii_lowercase(), response.status);
-        responses.push(inner_json(&step.id, response));
+        responses.push(inner_json(&step.id, response, retry_after_on_429));
     }
     // Graph returns batch responses in any order; never in request order here, so that a
     // client that assumes otherwise fails its tests.
@@ -292,7 +298,9 @@ pub fn fault_error(status: u16, retry_after: Option<f64>) -> GraphError {
     e
 }
 
-fn inner_json(id: &str, response: ApiResponse) -> Value {
+/// One response of the batch; a 429 without `Retry-After` gets the default one unless
+/// `retry_after_on_429` is false.
+fn inner_json(id: &str, response: ApiResponse, retry_after_on_429: bool) -> Value {
     let mut headers = Map::new();
     if response.body.is_some() {
         headers.insert("Content-Type".into(), json!("application/json"));
@@ -307,7 +315,7 @@ fn inner_json(id: &str, response: ApiResponse) -> Value {
         }
         headers.insert(name, json!(v));
     }
-    if response.status == 429 && !headers.contains_key("Retry-After") {
+    if retry_after_on_429 && response.status == 429 && !headers.contains_key("Retry-After") {
         headers.insert(
             "Retry-After".into(),
             json!(throttle::format_retry_after(1.0)),

@@ -288,6 +288,7 @@ pub fn handle(core: &Emulator, method: &str, path: &str, body: &[u8]) -> ApiResp
             Ok(ApiResponse::no_content())
         }
         ("POST", "faults") => add_faults(core, body),
+        ("POST", "clock") => advance_clock(core, body),
         ("GET", "state") => serde_json::to_value(core.world().to_state())
             .map(ApiResponse::ok)
             .map_err(|e| GraphError::new(500, "InternalServerError", e.to_string())),
@@ -298,7 +299,7 @@ pub fn handle(core: &Emulator, method: &str, path: &str, body: &[u8]) -> ApiResp
                     .map_err(|e| GraphError::bad_request(e.to_string()))
             })
             .map(|()| ApiResponse::no_content()),
-        (_, "requests" | "faults" | "state") => Err(GraphError::method_not_allowed()),
+        (_, "requests" | "faults" | "state" | "clock") => Err(GraphError::method_not_allowed()),
         _ => Err(GraphError::no_segment(rest)),
     };
     result.unwrap_or_else(|e| e.into_response(&new_request_id(), ""))
@@ -319,6 +320,22 @@ fn add_faults(core: &Emulator, body: &[u8]) -> Result<ApiResponse, GraphError> {
         headers: Vec::new(),
         body: Some(Body::Json(json!({ "value": added }))),
     })
+}
+
+/// `POST /_emulator/clock` `{"advanceSeconds": 1.5}`: the throttling clock moves ahead, so
+/// buckets refill as if that time had passed; 204.
+fn advance_clock(core: &Emulator, body: &[u8]) -> Result<ApiResponse, GraphError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| GraphError::bad_request(format!("clock body is not JSON: {e}")))?;
+    let secs = value["advanceSeconds"]
+        .as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            GraphError::bad_request("advanceSeconds must be a non-negative number of seconds")
+        })?;
+    core.throttle
+        .advance(std::time::Duration::from_secs_f64(secs));
+    Ok(ApiResponse::no_content())
 }
 
 /// A random GUID for `request-id` and friends.

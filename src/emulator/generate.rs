@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use super::EmulatorError;
-use super::state::{App, Group, SecurityDefaults, SignInPreferences, State, Tenant, User};
+use super::state::{
+    App, ConditionalAccess, Group, Licence, SecurityDefaults, SignInPreferences, State, Tenant,
+    User,
+};
 use crate::support::rng::SplitMix64;
 
 /// What `--generate users=N,groups=G,tenants=T,seed=S` asks for.
@@ -78,6 +81,8 @@ pub const WRITER_SECRET: &str = "emulator-writer-secret";
 pub const READER_ROLES: &[&str] = &[
     "Policy.Read.All",
     "Policy.Read.AuthenticationMethod",
+    "RoleManagement.Read.Directory",
+    "Organization.Read.All",
     "AuditLog.Read.All",
     "User.Read.All",
     "GroupMember.Read.All",
@@ -89,6 +94,9 @@ pub const WRITER_ROLES: &[&str] = &[
     "Policy.Read.All",
     "Policy.ReadWrite.AuthenticationMethod",
     "Policy.ReadWrite.SecurityDefaults",
+    "Policy.ReadWrite.ConditionalAccess",
+    "RoleManagement.Read.Directory",
+    "Organization.Read.All",
     "AuditLog.Read.All",
     "User.Read.All",
     "GroupMember.Read.All",
@@ -274,7 +282,7 @@ fn generate_tenant(
         });
     }
     let groups = generate_groups(spec.groups, &users, rng);
-    Tenant {
+    let mut tenant = Tenant {
         id,
         display_name: org.to_string(),
         domains: vec![domain],
@@ -284,7 +292,12 @@ fn generate_tenant(
         groups,
         authentication_methods_policy: crate::msgraph::methods::default_policy(),
         security_defaults: SecurityDefaults { is_enabled: false },
-    }
+        licence: Licence::P1,
+        conditional_access: ConditionalAccess::default(),
+        role_assignments: Vec::new(),
+    };
+    super::conditional_access::seed_generated(&mut tenant, index, rng);
+    tenant
 }
 
 fn preferred_for(methods: &[String], rng: &mut SplitMix64) -> Option<String> {

@@ -5,12 +5,13 @@
 //! serves it on a socket, and [`Emulator::start`] runs the same code in-process.
 //!
 //! Layout: [`http`] owns sockets, TLS and fault injection; [`api`] routes one Graph request
-//! (also the inner requests of `$batch`); [`policy`], [`directory`], [`reports`] and
-//! [`batch`] implement the resources; [`identity`] issues and checks tokens; [`throttle`]
+//! (also the inner requests of `$batch`); [`policy`], [`conditional_access`], [`directory`],
+//! [`reports`] and [`batch`] implement the resources; [`identity`] issues and checks tokens; [`throttle`]
 //! models Graph's token buckets; [`control`] is the `/_emulator` test API.
 
 pub mod api;
 pub mod batch;
+pub mod conditional_access;
 pub mod control;
 pub mod directory;
 pub mod generate;
@@ -167,6 +168,8 @@ impl World {
                     t.id
                 ))
             })?;
+            conditional_access::check_tenant(&mut t)
+                .map_err(|m| EmulatorError::InconsistentState(format!("tenant {}: {m}", t.id)))?;
             tenants.push(TenantSlot::new(t));
         }
         Ok(Self { tenants })

@@ -50,10 +50,80 @@ pub struct Tenant {
     /// Security defaults state.
     #[serde(default)]
     pub security_defaults: SecurityDefaults,
+    /// The tenant's Microsoft Entra ID licence; `premium: false` makes it `free` whatever
+    /// this says (see [`Tenant::licence`]).
+    #[serde(default)]
+    pub licence: Licence,
+    /// Conditional Access policies, named locations, custom strengths and deleted items.
+    #[serde(default)]
+    pub conditional_access: ConditionalAccess,
+    /// Directory role assignments (`roleManagement/directory/roleAssignments`).
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignment>,
+}
+
+impl Tenant {
+    /// The licence in force: `free` when either `premium` is false or `licence` says so.
+    pub fn licence(&self) -> Licence {
+        if self.premium {
+            self.licence
+        } else {
+            Licence::Free
+        }
+    }
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A tenant's Microsoft Entra ID licence level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Licence {
+    /// No premium licence: no Conditional Access, no registration report.
+    #[serde(rename = "free")]
+    Free,
+    /// Microsoft Entra ID P1: Conditional Access without risk conditions.
+    P1,
+    /// Microsoft Entra ID P2: everything, risk conditions included. The default, so that a
+    /// state file written before licences existed keeps every feature.
+    #[default]
+    P2,
+}
+
+/// Conditional Access objects in Graph's own JSON shape, as written (without server
+/// normalisation, which happens on read).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConditionalAccess {
+    /// `conditionalAccessPolicy` objects.
+    #[serde(default)]
+    pub policies: Vec<Value>,
+    /// `ipNamedLocation` and `countryNamedLocation` objects, with `@odata.type`.
+    #[serde(default)]
+    pub named_locations: Vec<Value>,
+    /// Custom `authenticationStrengthPolicy` objects (the built-in ones are always there).
+    #[serde(default)]
+    pub authentication_strengths: Vec<Value>,
+    /// Soft-deleted policies (`deletedItems/policies`), with `deletedDateTime`.
+    #[serde(default)]
+    pub deleted_policies: Vec<Value>,
+    /// Soft-deleted named locations (`deletedItems/namedLocations`), with `deletedDateTime`.
+    #[serde(default)]
+    pub deleted_named_locations: Vec<Value>,
+}
+
+/// One directory role assignment: a principal holds the role of a template id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleAssignment {
+    /// The assignment's id; generated from the other two when absent.
+    #[serde(default)]
+    pub id: String,
+    /// The user (or group) holding the role.
+    pub principal_id: String,
+    /// The role's template id, e.g. Global Administrator's `62e90394-…`.
+    pub role_definition_id: String,
 }
 
 /// `identitySecurityDefaultsEnforcementPolicy.isEnabled`.

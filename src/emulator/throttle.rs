@@ -6,12 +6,20 @@
 //! stricter of the two documented figures: 5 requests per 10 s per app per tenant). A
 //! throttled request still accrues usage, as Graph documents, and its `Retry-After` is the
 //! time after which the same request will be admitted.
+//!
+//! Conditional Access policies and named locations have one more limit, per tenant across
+//! all apps: 1 request per second, and a 429 without `Retry-After` (FACTS-CA item 53).
+//! A request refused by it is not counted against it.
+//!
+//! The clock can be moved ahead ([`Throttle::advance`], `POST /_emulator/clock`), so that
+//! tests see buckets refill without waiting.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::GraphError;
+use crate::msgraph::conditional_access::REQUESTS_PER_SECOND_PER_TENANT;
 use crate::msgraph::throttle::{Cost, LimitClass, Meter, Scope, TokenBucket, limit};
 
 /// Whether throttling is modelled.
@@ -35,6 +43,10 @@ struct BucketKey {
 pub struct Throttle {
     mode: ThrottleMode,
     buckets: Mutex<HashMap<BucketKey, TokenBucket>>,
+    /// The Conditional Access bucket of each tenant (lower-cased id).
+    conditional_access: Mutex<HashMap<String, TokenBucket>>,
+    /// How far the clock has been moved ahead of the real one.
+    offset: Mutex<Duration>,
 }
 
 /// Headers for an admitted request.
@@ -46,7 +58,45 @@ impl Throttle {
         Self {
             mode,
             buckets: Mutex::new(HashMap::new()),
+            conditional_access: Mutex::new(HashMap::new()),
+            offset: Mutex::new(Duration::ZERO),
         }
+    }
+
+    /// The buckets' clock: the real one plus every [`Throttle::advance`].
+    fn now(&self) -> Instant {
+        Instant::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the buckets' clock ahead, as if `by` had passed.
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+
+    /// Charges a Conditional Access request to its tenant's bucket: 1 request per second,
+    /// and a 429 without `Retry-After` beyond it.
+    pub fn admit_conditional_access(&self, tenant: &str) -> Result<(), GraphError> {
+        if self.mode == ThrottleMode::Off {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut buckets = self
+            .conditional_access
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let b = buckets
+            .entry(tenant.to_ascii_lowercase())
+            .or_insert_with(|| TokenBucket::new(1.0, 1.0 / REQUESTS_PER_SECOND_PER_TENANT, now));
+        b.refill(now);
+        if b.tokens < 1.0 {
+            return Err(GraphError::new(
+                429,
+                "TooManyRequests",
+                "Too many requests to Conditional Access policies and named locations: the tenant's limit is 1 request per second across all apps.",
+            ));
+        }
+        b.tokens -= 1.0;
+        Ok(())
     }
 
     /// Charges a request to its buckets; a 429 when any bucket is short.
@@ -76,7 +126,7 @@ impl Throttle {
             }
             LimitClass::Reports => charges.push((Scope::TenantApplication, Meter::Reports, 1.0)),
         }
-        let now = Instant::now();
+        let now = self.now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait: Option<(f64, Scope, Meter)> = None;
         let mut peak_use: f64 = 0.0;
@@ -199,6 +249,19 @@ mod tests {
         ));
         // Another app has its own bucket.
         assert!(t.admit("b", "t", 10, LimitClass::Reports, cost).is_ok());
+    }
+
+    #[test]
+    fn conditional_access_allows_one_request_per_second_per_tenant_without_retry_after() {
+        let t = Throttle::new(ThrottleMode::Graph);
+        assert!(t.admit_conditional_access("t").is_ok());
+        let err = t.admit_conditional_access("T").unwrap_err();
+        assert_eq!(err.status, 429);
+        assert!(err.retry_after.is_none());
+        assert!(t.admit_conditional_access("other").is_ok());
+        t.advance(Duration::from_millis(1_000));
+        assert!(t.admit_conditional_access("t").is_ok());
+        assert!(t.admit_conditional_access("t").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Both the emulator and the product depend on this module, never on each other: the client,
 //! the policy checks and the plan read Graph's rules here, and the emulator enforces the same.
 
+pub mod conditional_access;
 pub mod methods;
 pub mod model;
 pub mod modes;

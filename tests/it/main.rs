@@ -6,6 +6,7 @@ mod common;
 mod batch;
 mod binary;
 mod cli;
+mod conditional_access;
 mod config;
 mod credentials;
 mod directory;

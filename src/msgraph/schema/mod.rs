@@ -233,8 +233,9 @@ impl Schema {
         false
     }
 
-    /// Every property of a type in one version, base types included.
-    fn all_properties(&self, version: ApiVersion, type_name: &str) -> Vec<&PropertyDef> {
+    /// Every property of a type in one version, base types included: what a response
+    /// writes out, `null` or `[]` when unset.
+    pub fn all_properties(&self, version: ApiVersion, type_name: &str) -> Vec<&PropertyDef> {
         let (own, _) = self.version(version);
         let mut out = Vec::new();
         let mut current = own.types.get(type_name);
