@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod migration;
+
 use crate::graph::{BatchRequest, GraphClient, GraphError};
 use crate::kinds::per_user::{UserChange, UserChangeKind};
 use crate::plan::{LiveState, Plan, PropertyChange, ResourceChange, diff};
@@ -142,6 +144,13 @@ pub struct ApplyOutcome {
     pub users_failed: Vec<(UserChange, GraphError)>,
     /// Per-user changes not sent (a tenant-wide change failed, or a stop was requested).
     pub users_not_attempted: usize,
+    /// Security defaults went off in this run, a later step failed before any Conditional
+    /// Access policy was enforced, and they were turned back on: `Ok` when the service
+    /// accepted it, the error otherwise.
+    pub rolled_back: Option<Result<(), GraphError>>,
+    /// How long nobody was required to do MFA by what this run changed: from security
+    /// defaults off to the first and the last policy enabled.
+    pub window: Option<migration::Window>,
 }
 
 impl ApplyOutcome {
@@ -194,7 +203,10 @@ pub async fn apply(
         users_applied: Vec::new(),
         users_failed: Vec::new(),
         users_not_attempted: 0,
+        rolled_back: None,
+        window: None,
     };
+    let mut staging = migration::Staging::default();
     for change in &plan.changes {
         if !outcome.interrupted && stop.load(std::sync::atomic::Ordering::SeqCst) {
             outcome.interrupted = true;
@@ -210,8 +222,11 @@ pub async fn apply(
             outcome.not_attempted.push(change.clone());
             continue;
         }
+        let change = &staging.resolved(change);
+        staging.before(client, change).await;
         match send(client, change).await {
-            Ok(_) => {
+            Ok(answer) => {
+                staging.after(change, answer.as_ref());
                 audit.record(
                     &plan.tenant,
                     &change.resource,
@@ -233,6 +248,23 @@ pub async fn apply(
             }
         }
     }
+    outcome.window = staging.window();
+    if (outcome.failed.is_some() || outcome.interrupted) && staging.unprotected() {
+        let result = migration::roll_back(client).await;
+        let back = migration::rollback();
+        let (status, error) = match &result {
+            Ok(()) => ("rolledBack", None),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        audit.record(
+            &plan.tenant,
+            &back.resource,
+            &back.properties,
+            status,
+            error.as_deref(),
+        )?;
+        outcome.rolled_back = Some(result);
+    }
     if outcome.failed.is_some() || outcome.interrupted {
         for change in &plan.user_changes {
             audit.record(
@@ -250,12 +282,13 @@ pub async fn apply(
     Ok(outcome)
 }
 
-/// Sends one change as its method says: PATCH, or POST and DELETE for collection items.
-async fn send(client: &GraphClient, change: &ResourceChange) -> Result<(), GraphError> {
+/// Sends one change as its method says: PATCH, or POST and DELETE for collection items;
+/// the answer's body, if it has one.
+async fn send(client: &GraphClient, change: &ResourceChange) -> Result<Option<Value>, GraphError> {
     match change.method.as_str() {
-        "POST" => client.post(&change.path, &change.body).await.map(|_| ()),
-        "DELETE" => client.delete(&change.path).await,
-        _ => client.patch(&change.path, &change.body).await.map(|_| ()),
+        "POST" => client.post(&change.path, &change.body).await,
+        "DELETE" => client.delete(&change.path).await.map(|()| None),
+        _ => client.patch(&change.path, &change.body).await,
     }
 }
 
@@ -430,14 +463,22 @@ pub async fn unconverged_users(
 /// `resource.property` names. Empty means the tenant converged.
 pub fn unconverged(applied: &[ResourceChange], live: &LiveState) -> Vec<String> {
     let mut out = Vec::new();
-    for change in applied {
+    // A property changed twice (a policy created in report-only, then enabled) is checked
+    // against its last change only.
+    let mut checked = std::collections::HashSet::new();
+    for change in applied.iter().rev() {
         let current = live.changed(change);
         for p in &change.properties {
+            let name = format!("{}.{}", change.resource, p.name);
+            if !checked.insert(name.clone()) {
+                continue;
+            }
             let have = current.and_then(|c| c.get(&p.name));
             if !diff::satisfied(&p.after, have, Some(&p.name)) {
-                out.push(format!("{}.{}", change.resource, p.name));
+                out.push(name);
             }
         }
     }
+    out.reverse();
     out
 }

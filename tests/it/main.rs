@@ -20,6 +20,7 @@ mod hostile_yaml;
 mod identity;
 mod inputs;
 mod layers;
+mod migration;
 mod names;
 mod notify;
 mod output;
