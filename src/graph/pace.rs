@@ -74,18 +74,13 @@ impl Charge {
     /// The documented cost of a request to `path` (version included, `/v1.0/users/x`) with
     /// `query` (without `?`): 1 resource unit, `$select` −1, `$expand` +1, `$top` < 20 −1, at
     /// least 1; a write for POST, PATCH, PUT and DELETE; `reports/...` is metered as
-    /// reports instead; `identity/conditionalAccess/policies` and `…/namedLocations` also
-    /// count against the Conditional Access limit.
+    /// reports instead; `identity/conditionalAccess/policies`, `…/namedLocations` and
+    /// `…/deletedItems` also count against the Conditional Access limit.
     pub fn of(method: &str, path: &str, query: Option<&str>) -> Self {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let conditional_access = matches!(
-            segments.get(1..4),
-            Some([
-                "identity",
-                "conditionalAccess",
-                "policies" | "namedLocations"
-            ])
-        );
+        let conditional_access = segments
+            .get(1..)
+            .is_some_and(crate::msgraph::conditional_access::is_rate_limited_path);
         let report = segments
             .get(1)
             .is_some_and(|s| s.eq_ignore_ascii_case("reports"));

@@ -370,3 +370,17 @@ impl Project {
         self.h.requests().await
     }
 }
+
+/// Installs, once per process, a global subscriber that records nothing. Without one, the
+/// first thread to reach a `tracing` callsite with no subscriber of its own makes
+/// tracing-core cache the callsite as uninteresting for every thread (its single-dispatcher
+/// fast path asks the registering thread's default, `NoSubscriber`), and a test capturing
+/// with `set_default` on another thread never sees those events. Installing it also
+/// re-evaluates every callsite already cached.
+pub fn keep_tracing_callsites_alive() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Another global default (none is installed in this binary) would do as well.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}

@@ -489,6 +489,7 @@ async fn trace_logs_carry_no_token_and_no_secret() {
         .with_ansi(false)
         .with_writer(move || writer_target.clone())
         .finish();
+    crate::common::keep_tracing_callsites_alive();
     let guard = tracing::subscriber::set_default(subscriber);
 
     let client = writer(&h);

@@ -793,6 +793,7 @@ async fn webhook_urls_never_appear_in_errors_logs_or_debug_output() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    crate::common::keep_tracing_callsites_alive();
     let _guard = tracing::subscriber::set_default(subscriber);
     let rx = Receiver::start().await;
     let dir = TempDir::new("secret");

@@ -16,7 +16,7 @@ use super::{Declare, Kind, Phase, Spec};
 use crate::source::diagnostic::Finding;
 use crate::tenant::names::{NameKind, Names, Resolution};
 
-pub use spec::{DeclaredConditionalAccessPolicy, MANAGED_PREFIX};
+pub use spec::{DeclaredConditionalAccessPolicy, is_managed_name};
 
 /// Conditional Access policies, on v1.0; limited to one request a second per tenant
 /// (FACTS-CA item 53).
@@ -163,10 +163,7 @@ impl Collection for ConditionalAccessPolicy {
 
     /// Microsoft-managed: a v1.0 `templateId`, or the display-name prefix (FACTS-CA item 33).
     fn protected(live: &Value) -> bool {
-        !live["templateId"].is_null()
-            || live["displayName"]
-                .as_str()
-                .is_some_and(|n| n.starts_with(MANAGED_PREFIX))
+        !live["templateId"].is_null() || live["displayName"].as_str().is_some_and(is_managed_name)
     }
 }
 

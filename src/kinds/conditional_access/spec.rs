@@ -35,13 +35,17 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::kinds::Spec;
+use crate::msgraph::conditional_access::MANAGED_POLICY_PREFIX;
 use crate::msgraph::schema::is_guid;
 use crate::source::diagnostic::{Finding, Location, Pos, Severity, codes, severity_of};
 use crate::source::spec::{Reader, Shape, Spans};
 use crate::source::yaml::Node;
 
-/// The prefix of a Microsoft-managed policy's display name (FACTS-CA item 33).
-pub const MANAGED_PREFIX: &str = "Microsoft-managed:";
+/// Whether a policy's display name marks it Microsoft-managed (FACTS-CA item 33); the
+/// space after the colon is not required.
+pub fn is_managed_name(name: &str) -> bool {
+    name.starts_with(MANAGED_POLICY_PREFIX.trim_end())
+}
 
 /// What Graph sets on a policy and a declaration may not.
 const READ_ONLY: &[&str] = &[
@@ -263,7 +267,7 @@ pub(crate) fn read(at: &Spec<'_>) -> (Option<DeclaredConditionalAccessPolicy>, V
             properties.insert("grantControls".into(), controls);
         }
     }
-    let managed = at.name.starts_with(MANAGED_PREFIX);
+    let managed = is_managed_name(&at.name);
     for required in ["state", "conditions"] {
         if spec.get(required).is_none() && !managed {
             reader.findings.push(
