@@ -43,6 +43,30 @@ pub trait Collection: Kind {
     fn protected(_live: &Value) -> bool {
         false
     }
+
+    /// Whether a live item is one no document could declare (a built-in), so it is not
+    /// listed as unmanaged.
+    fn built_in(_live: &Value) -> bool {
+        false
+    }
+
+    /// The requests that make the live item `id` (as [`Collection::observed`] shows it)
+    /// match `desired`: one PATCH of what differs, with what every write carries.
+    fn update(desired: &Self::Desired, observed: &Value, id: &str) -> Vec<ResourceChange> {
+        let (properties, changed) = property_changes(&Self::properties(desired), observed);
+        if properties.is_empty() {
+            return Vec::new();
+        }
+        let mut body = Self::always_sent(desired);
+        body.extend(changed);
+        vec![change(
+            "PATCH",
+            format!("{}/{}", Self::RESOURCE, Self::key(desired)),
+            format!("{}/{id}", Self::PATH),
+            properties,
+            Value::Object(body),
+        )]
+    }
 }
 
 /// An item's declared properties with its display name first, as most collection kinds
@@ -82,7 +106,8 @@ fn display_name(live: &Value) -> &str {
     live["displayName"].as_str().unwrap_or_default()
 }
 
-fn change(
+/// One request of a collection plan.
+pub(crate) fn change(
     method: &str,
     resource: String,
     path: String,
@@ -126,26 +151,15 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
                 ));
             }
             Some(l) => {
-                let (properties, changed) = property_changes(&declared, &K::observed(item, l));
-                if properties.is_empty() {
-                    continue;
-                }
-                let mut body = K::always_sent(item);
-                body.extend(changed);
                 let id = l["id"].as_str().unwrap_or_default();
-                out.changes.push(change(
-                    "PATCH",
-                    resource,
-                    format!("{}/{id}", K::PATH),
-                    properties,
-                    Value::Object(body),
-                ));
+                out.changes
+                    .extend(K::update(item, &K::observed(item, l), id));
             }
         }
     }
     for l in live {
         let name = display_name(l);
-        if desired.iter().any(|d| K::key(d) == name) {
+        if K::built_in(l) || desired.iter().any(|d| K::key(d) == name) {
             continue;
         }
         let id = l["id"].as_str().unwrap_or_default().to_string();

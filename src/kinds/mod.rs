@@ -27,6 +27,7 @@
 //! [`DesiredState`] and [`LiveState`], and the type implementing [`Kind`]; the loader, the
 //! plan, apply and its verification reach the kind through what the macro generates.
 
+pub mod authentication_strength;
 pub mod change;
 pub mod collection;
 pub mod conditional_access;
@@ -57,7 +58,8 @@ pub use per_user::{KindUserPlan, RuleTarget};
 /// why it comes where it does by its phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
-    /// What other kinds reference by name (named locations), created before what uses it.
+    /// What other kinds reference (named locations, authentication strengths), created
+    /// before what uses it.
     References,
     /// How people do MFA: the authentication methods policy and its method configurations,
     /// set before anything requires it.
@@ -459,6 +461,8 @@ kinds! {
     collections {
         /// `NamedLocation`: IP ranges or countries that Conditional Access policies name.
         NamedLocation => named_locations: named_location::NamedLocation,
+        /// `AuthenticationStrength`: a custom set of method combinations a policy requires.
+        AuthenticationStrength => authentication_strengths: authentication_strength::AuthenticationStrength,
         /// `ConditionalAccessPolicy`: who must do what to reach which resource.
         ConditionalAccessPolicy => conditional_access_policies: conditional_access::ConditionalAccessPolicy,
     }

@@ -1,8 +1,9 @@
 //! The move from security defaults to Conditional Access through the binary, against a P1
 //! tenant on security defaults that throttles like Graph: the order of the writes read from
 //! the emulator's request log, the window measured, the tenant in sync afterwards, the
-//! rollback when the enable fails, the refusal when security defaults would stay on, and
-//! named locations created, listed as unmanaged and pruned.
+//! rollback when the enable fails, the refusal when security defaults would stay on, named
+//! locations created, listed as unmanaged and pruned, and a custom authentication strength
+//! created and its combinations changed through `updateAllowedCombinations`.
 
 use mfactl::emulator::EmulatorConfig;
 use mfactl::emulator::throttle::ThrottleMode;
@@ -273,4 +274,40 @@ async fn undeclared_named_locations_are_listed_and_pruned_only_when_asked() {
             assert!(out.contains("left as they are"), "{out}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_strength_is_created_and_its_combinations_changed_through_the_action() {
+    let p = project("").await;
+    let strength = |combinations: &str| {
+        format!(
+            "apiVersion: mfactl/v1\nkind: AuthenticationStrength\nmetadata: {{name: Registration}}\nspec:\n  allowedCombinations: [{combinations}]\n"
+        )
+    };
+    p.policy("strength.yaml", &strength("fido2, \"password, sms\""));
+    let created = p.run(&["apply", "--yes"]);
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let synced = p.run(&["plan"]);
+    assert_eq!(
+        code(&synced),
+        0,
+        "spacing is not drift: {}",
+        stdout(&synced)
+    );
+    p.policy("strength.yaml", &strength("fido2, windowsHelloForBusiness"));
+    let changed = p.run(&["apply", "--yes"]);
+    assert_eq!(code(&changed), 0, "{}", stderr(&changed));
+    let w = writes(&p).await;
+    let action: Vec<&(String, String, Value)> = w
+        .iter()
+        .filter(|(_, path, _)| path.ends_with("/updateAllowedCombinations"))
+        .collect();
+    assert_eq!(action.len(), 1, "{w:?}");
+    assert!(
+        !w.iter()
+            .any(|(m, path, _)| m == "PATCH" && path.contains("authenticationStrengthPolicies")),
+        "combinations are never PATCHed: {w:?}"
+    );
+    let after = p.run(&["plan"]);
+    assert_eq!(code(&after), 0, "{}", stdout(&after));
 }
