@@ -79,6 +79,16 @@ pub fn built_in_strength(id: &str) -> Option<&'static BuiltInStrength> {
         .find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
+/// The properties of an `authenticationStrengthPolicy` that Graph sets and a write may not
+/// carry.
+pub const STRENGTH_READ_ONLY: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "modifiedDateTime",
+    "policyType",
+    "requirementsSatisfied",
+];
+
 /// A combination as Graph stores it: `"password, sms"` is written, `"password,sms"` read
 /// back (FACTS.md item 9).
 pub fn normalise_combination(combination: &str) -> String {

@@ -15,13 +15,7 @@ use crate::msgraph::conditional_access::{
 };
 use crate::msgraph::schema::Schema;
 
-const READ_ONLY: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "modifiedDateTime",
-    "policyType",
-    "requirementsSatisfied",
-];
+use crate::msgraph::conditional_access::STRENGTH_READ_ONLY as READ_ONLY;
 
 fn built_in(s: &BuiltInStrength) -> Value {
     json!({

@@ -23,7 +23,7 @@ use super::change::property_changes;
 use super::collection::{Collection, change, with_display_name};
 use super::{Declare, Kind, Phase, ResourceChange, Spec};
 use crate::msgraph::conditional_access::{
-    BUILT_IN_STRENGTHS, is_valid_combination, normalise_combination,
+    BUILT_IN_STRENGTHS, STRENGTH_READ_ONLY, is_valid_combination, normalise_combination,
 };
 use crate::source::diagnostic::{Finding, Location, Severity, codes, severity_of};
 use crate::source::spec::{Reader, Shape};
@@ -32,15 +32,6 @@ use crate::tenant::names::{Names, Resolution};
 
 /// Authentication strengths, on v1.0.
 pub const STRENGTHS_PATH: &str = "/v1.0/policies/authenticationStrengthPolicies";
-
-/// What Graph sets on a strength and a declaration may not.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "modifiedDateTime",
-    "policyType",
-    "requirementsSatisfied",
-];
 
 /// The declared `AuthenticationStrength`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -91,7 +82,7 @@ impl Declare for AuthenticationStrength {
         }
         let shape = Shape {
             type_name: "authenticationStrengthPolicy",
-            read_only: READ_ONLY,
+            read_only: STRENGTH_READ_ONLY,
             handled: &["displayName", "combinationConfigurations"],
             extra_names: &[],
         };
