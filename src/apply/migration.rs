@@ -15,6 +15,7 @@ use crate::kinds::conditional_access::POLICIES_PATH;
 use crate::kinds::security_defaults::SECURITY_DEFAULTS_PATH;
 use crate::plan::migration::created;
 use crate::plan::{PropertyChange, ResourceChange};
+use crate::printer::{self, Level};
 
 /// How long security defaults were off before Conditional Access enforced MFA.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,4 +130,38 @@ pub fn rollback() -> ResourceChange {
 pub async fn roll_back(client: &GraphClient) -> Result<(), GraphError> {
     let change = rollback();
     client.patch(&change.path, &change.body).await.map(|_| ())
+}
+
+/// Reports the move off security defaults for `tenant`: how long nobody was required to do
+/// MFA by what the run changed, and whether security defaults were turned back on.
+pub fn report(tenant: &str, outcome: &super::ApplyOutcome) {
+    let fields = [("tenant", Value::String(tenant.to_string()))];
+    if let Some(w) = outcome.window {
+        printer::event(
+            Level::Info,
+            &format!(
+                "{tenant}: security defaults were off {:.2} s before the first Conditional Access policy was enabled, {:.2} s before the last",
+                w.first.as_secs_f64(),
+                w.last.as_secs_f64()
+            ),
+            &fields,
+        );
+    }
+    match &outcome.rolled_back {
+        Some(Ok(())) => printer::event(
+            Level::Warn,
+            &format!(
+                "{tenant}: security defaults were turned back on: a step after switching them off failed before any Conditional Access policy was enforced"
+            ),
+            &fields,
+        ),
+        Some(Err(e)) => printer::event(
+            Level::Error,
+            &format!(
+                "{tenant}: security defaults are OFF and could not be turned back on ({e}); no Conditional Access policy is enforced: turn them on in the Entra admin center, or run apply again"
+            ),
+            &fields,
+        ),
+        None => {}
+    }
 }

@@ -15,8 +15,7 @@ use crate::printer::{self, Level, Progress};
 use crate::report::{self, Format};
 
 use super::common::{
-    RunError, colour, incomplete, load, lockout_guard, planning_error, report_staging,
-    stop_on_signal, target,
+    RunError, colour, incomplete, load, lockout_guard, planning_error, stop_on_signal, target,
 };
 use super::fleet;
 
@@ -141,7 +140,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             printer::thousands(outcome.users_applied.len() as u64)
         ));
     }
-    report_staging(&outcome);
+    apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
         return Err(incomplete(outcome));
     }

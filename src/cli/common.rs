@@ -237,33 +237,6 @@ pub(super) async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::Atomi
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Reports the move off security defaults: how long nobody was required to do MFA by what
-/// the run changed, and whether security defaults were turned back on.
-pub(super) fn report_staging(outcome: &apply::ApplyOutcome) {
-    if let Some(w) = outcome.window {
-        printer::status(&format!(
-            "security defaults were off {:.2} s before the first Conditional Access policy was enabled, {:.2} s before the last",
-            w.first.as_secs_f64(),
-            w.last.as_secs_f64()
-        ));
-    }
-    match &outcome.rolled_back {
-        Some(Ok(())) => printer::event(
-            Level::Warn,
-            "security defaults were turned back on: a step after switching them off failed before any Conditional Access policy was enforced",
-            &[],
-        ),
-        Some(Err(e)) => printer::event(
-            Level::Error,
-            &format!(
-                "security defaults are OFF and could not be turned back on ({e}); no Conditional Access policy is enforced: turn them on in the Entra admin center, or run apply again"
-            ),
-            &[],
-        ),
-        None => {}
-    }
-}
-
 /// Reports what an interrupted or failed apply left undone, and the error it ends with.
 pub(super) fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
     const SHOWN: usize = 20;

@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::common::{
-    RunError, colour, incomplete, load, lockout_guard, report_staging, stop_on_signal,
-};
+use super::common::{RunError, colour, incomplete, load, lockout_guard, stop_on_signal};
 use super::reconcile::{DEBOUNCE, deliver, once_exit, report_cycle};
 use crate::apply::{self, AuditLog};
 use crate::cli::exit::ExitCode;
@@ -474,7 +472,7 @@ async fn apply_one(
     let mut audit = AuditLog::open(audit_log, &tenant.policies)?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let outcome = apply::apply(&client, &plan, &mut audit, &stop, &Progress::hidden()).await?;
-    report_staging(&outcome);
+    apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
         return Err(incomplete(outcome));
     }

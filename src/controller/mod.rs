@@ -376,6 +376,7 @@ impl Controller {
         };
         self.metrics
             .record_applied(&self.tenant.name, outcome.applied_count());
+        apply::migration::report(&self.tenant.name, &outcome);
         if outcome.incomplete() {
             self.metrics
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
