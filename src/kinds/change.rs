@@ -47,6 +47,12 @@ pub enum PlanError {
     /// The live policy could not be understood (not an object, no configurations list).
     #[error("the live authentication methods policy has an unexpected shape: {0}")]
     UnexpectedLiveShape(String),
+    /// A live collection listed an item without an id or a display name.
+    #[error("the live {collection} list has an item without an id or a display name")]
+    UnexpectedCollectionShape {
+        /// The collection, as the plan names it (`namedLocations`).
+        collection: &'static str,
+    },
     /// A Conditional Access policy would be enabled while the tenant's security defaults
     /// stay on, which Graph refuses (FACTS-CA item 28).
     #[error(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::change::property_changes;
-use super::{Kind, PropertyChange, ResourceChange};
+use super::{Kind, PlanError, PropertyChange, ResourceChange};
 
 /// A kind whose documents are items of one Graph collection, keyed by display name.
 pub trait Collection: Kind {
@@ -123,7 +123,22 @@ pub(crate) fn change(
     }
 }
 
-/// Compares the declared items of `K` with the live collection.
+/// Checks that every live item has the id and display name the plan matches and addresses
+/// it by: a listing without them is not understood, never taken as items to create.
+pub fn check_live<K: Collection>(live: &[Value]) -> Result<(), PlanError> {
+    match live
+        .iter()
+        .find(|l| l["id"].as_str().is_none_or(str::is_empty) || !l["displayName"].is_string())
+    {
+        Some(_) => Err(PlanError::UnexpectedCollectionShape {
+            collection: K::RESOURCE,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Compares the declared items of `K` with the live collection (checked by
+/// [`check_live`]).
 pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) -> CollectionPlan {
     let mut out = CollectionPlan::default();
     for item in desired {

@@ -348,6 +348,7 @@ macro_rules! kinds {
                 let mut unmanaged = Vec::new();
                 $(if !self.$cfield.is_empty() {
                     let items = live.$cfield.as_deref().unwrap_or_default();
+                    collection::check_live::<$ckind>(items)?;
                     let plan = collection::plan::<$ckind>(&self.$cfield, items, prune);
                     by_phase.push((<$ckind as Kind>::PHASE, plan.changes));
                     unmanaged.extend(plan.unmanaged);

@@ -221,3 +221,16 @@ fn an_overlay_merges_into_the_location_of_its_name_only() {
         "the other location is untouched"
     );
 }
+
+#[test]
+fn a_listing_without_ids_is_not_understood() {
+    let nameless =
+        json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Office"});
+    assert!(matches!(
+        collection::check_live::<NamedLocation>(&[nameless]),
+        Err(crate::kinds::PlanError::UnexpectedCollectionShape {
+            collection: "namedLocations"
+        })
+    ));
+    assert!(collection::check_live::<NamedLocation>(&[live("a1", "Office", "10.0.0.0/8")]).is_ok());
+}
