@@ -13,7 +13,7 @@ use crate::graph::pace::Charge;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::conditional_access::POLICIES_PATH;
 use crate::kinds::security_defaults::SECURITY_DEFAULTS_PATH;
-use crate::plan::migration::created;
+use crate::plan::migration::{created, enables, switches_off};
 use crate::plan::{PropertyChange, ResourceChange};
 use crate::printer::{self, Level};
 
@@ -36,18 +36,6 @@ pub struct Staging {
     switched_off: Option<Instant>,
     /// The window so far.
     window: Option<Window>,
-}
-
-/// Whether `change` switches security defaults off.
-pub fn switches_off(change: &ResourceChange) -> bool {
-    change.path == SECURITY_DEFAULTS_PATH && change.body["isEnabled"] == json!(false)
-}
-
-/// Whether `change` enables a Conditional Access policy in place.
-fn enables(change: &ResourceChange) -> bool {
-    change.method == "PATCH"
-        && change.path.starts_with(POLICIES_PATH)
-        && change.body["state"] == "enabled"
 }
 
 impl Staging {

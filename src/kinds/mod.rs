@@ -186,15 +186,6 @@ macro_rules! kinds {
                 }
             }
 
-            /// Where its steps go in a plan.
-            pub fn phase(self) -> Phase {
-                match self {
-                    $(KindId::$cvariant => <$ckind as Kind>::PHASE,)*
-                    $(KindId::$svariant => <$skind as Kind>::PHASE,)*
-                    $(KindId::$uvariant => <$ukind as Kind>::PHASE,)*
-                }
-            }
-
             /// Whether its documents are items of a collection, keyed by `metadata.name`.
             pub fn is_collection(self) -> bool {
                 match self {
@@ -255,12 +246,6 @@ macro_rules! kinds {
                     $(Declared::$svariant(d) => self.$sfield = Some(d),)*
                     $(Declared::$uvariant(d) => self.$ufield = Some(d),)*
                 }
-            }
-
-            /// Whether any document is declared.
-            pub fn is_empty(&self) -> bool {
-                $(self.$cfield.is_empty() &&)* $(self.$sfield.is_none() &&)*
-                    $(self.$ufield.is_none() &&)* true
             }
 
             /// Whether a per-user kind is declared.

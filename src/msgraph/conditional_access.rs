@@ -79,6 +79,16 @@ pub fn built_in_strength(id: &str) -> Option<&'static BuiltInStrength> {
         .find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
+/// The properties of a `conditionalAccessPolicy` that Graph sets and a write may not carry
+/// (FACTS.md item 16; `templateId` and `deletedDateTime` are server-set).
+pub const POLICY_READ_ONLY: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "modifiedDateTime",
+    "templateId",
+    "deletedDateTime",
+];
+
 /// The properties of an `authenticationStrengthPolicy` that Graph sets and a write may not
 /// carry.
 pub const STRENGTH_READ_ONLY: &[&str] = &[

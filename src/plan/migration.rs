@@ -26,14 +26,14 @@ pub fn created(resource: &str) -> String {
 }
 
 /// Whether `change` is a Conditional Access create or update that enables its policy.
-fn enables(change: &ResourceChange) -> bool {
+pub fn enables(change: &ResourceChange) -> bool {
     change.path.starts_with(POLICIES_PATH)
         && change.method != "DELETE"
         && change.body["state"] == "enabled"
 }
 
 /// Whether `change` turns security defaults off.
-fn switches_off(change: &ResourceChange) -> bool {
+pub fn switches_off(change: &ResourceChange) -> bool {
     change.path == SECURITY_DEFAULTS_PATH && change.body["isEnabled"] == json!(false)
 }
 

@@ -6,7 +6,7 @@
 //! the directory: [`unresolved_targets`] lists exactly those.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::msgraph::schema::is_guid;
 
@@ -55,41 +55,55 @@ pub fn unresolved_targets(value: &Value, prefix: &str) -> Vec<UnresolvedTarget> 
     out
 }
 
+/// [`unresolved_targets`] of the object whose members are `map`, without building it.
+pub fn unresolved_targets_in(map: &Map<String, Value>, prefix: &str) -> Vec<UnresolvedTarget> {
+    let mut out = Vec::new();
+    walk_map(map, prefix, false, &mut out);
+    out
+}
+
+fn walk_map(
+    map: &Map<String, Value>,
+    pointer: &str,
+    is_target: bool,
+    out: &mut Vec<UnresolvedTarget>,
+) {
+    if is_target
+        && let Some(Value::String(id)) = map.get("id")
+        && !is_guid(id)
+        && id != ALL_USERS
+    {
+        out.push(UnresolvedTarget {
+            pointer: format!("{pointer}/id"),
+            target_type: map
+                .get("targetType")
+                .and_then(Value::as_str)
+                .unwrap_or("group")
+                .to_string(),
+            name: id.clone(),
+        });
+    }
+    for (key, child) in map {
+        let token = key.replace('~', "~0").replace('/', "~1");
+        let next = format!("{pointer}/{token}");
+        if TARGET_KEYS.contains(&key.as_str()) {
+            match child {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, &format!("{next}/{i}"), true, out);
+                    }
+                }
+                single => walk(single, &next, true, out),
+            }
+        } else {
+            walk(child, &next, false, out);
+        }
+    }
+}
+
 fn walk(value: &Value, pointer: &str, is_target: bool, out: &mut Vec<UnresolvedTarget>) {
     match value {
-        Value::Object(map) => {
-            if is_target
-                && let Some(Value::String(id)) = map.get("id")
-                && !is_guid(id)
-                && id != ALL_USERS
-            {
-                out.push(UnresolvedTarget {
-                    pointer: format!("{pointer}/id"),
-                    target_type: map
-                        .get("targetType")
-                        .and_then(Value::as_str)
-                        .unwrap_or("group")
-                        .to_string(),
-                    name: id.clone(),
-                });
-            }
-            for (key, child) in map {
-                let token = key.replace('~', "~0").replace('/', "~1");
-                let next = format!("{pointer}/{token}");
-                if TARGET_KEYS.contains(&key.as_str()) {
-                    match child {
-                        Value::Array(items) => {
-                            for (i, item) in items.iter().enumerate() {
-                                walk(item, &format!("{next}/{i}"), true, out);
-                            }
-                        }
-                        single => walk(single, &next, true, out),
-                    }
-                } else {
-                    walk(child, &next, false, out);
-                }
-            }
-        }
+        Value::Object(map) => walk_map(map, pointer, is_target, out),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 walk(item, &format!("{pointer}/{i}"), false, out);

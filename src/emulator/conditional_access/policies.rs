@@ -20,13 +20,7 @@ use crate::msgraph::schema::Schema;
 
 const SET: &str = "identity/conditionalAccess/policies";
 const DELETED_SET: &str = "identity/conditionalAccess/deletedItems/policies";
-const READ_ONLY: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "modifiedDateTime",
-    "templateId",
-    "deletedDateTime",
-];
+use crate::msgraph::conditional_access::POLICY_READ_ONLY as READ_ONLY;
 const REQUIRED: &[&str] = &["displayName", "state", "conditions"];
 /// What an admin may change on a Microsoft-managed policy besides its state (FACTS.md item 31).
 const MANAGED_EDITABLE_USERS: &[&str] = &[

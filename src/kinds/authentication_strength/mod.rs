@@ -25,7 +25,7 @@ use super::{Declare, Kind, Phase, ResourceChange, Spec};
 use crate::msgraph::conditional_access::{
     BUILT_IN_STRENGTHS, STRENGTH_READ_ONLY, is_valid_combination, normalise_combination,
 };
-use crate::source::diagnostic::{Finding, Location, Severity, codes, severity_of};
+use crate::source::diagnostic::{Finding, Location, codes};
 use crate::source::spec::{Reader, Shape};
 use crate::source::yaml::NodeKind;
 use crate::tenant::names::{Names, Resolution};
@@ -134,11 +134,7 @@ impl Declare for AuthenticationStrength {
             }
             _ => {}
         }
-        let errors = reader
-            .findings
-            .iter()
-            .any(|f| severity_of(f.code) == Severity::Error);
-        if errors || at.name.is_empty() {
+        if reader.has_errors() || at.name.is_empty() {
             return (None, reader.findings);
         }
         let declared = DeclaredStrength {

@@ -35,9 +35,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::kinds::Spec;
-use crate::msgraph::conditional_access::MANAGED_POLICY_PREFIX;
+use crate::msgraph::conditional_access::{MANAGED_POLICY_PREFIX, POLICY_READ_ONLY};
 use crate::msgraph::schema::is_guid;
-use crate::source::diagnostic::{Finding, Location, Pos, Severity, codes, severity_of};
+use crate::source::diagnostic::{Finding, Location, Pos, codes};
 use crate::source::spec::{Reader, Shape, Spans};
 use crate::source::yaml::Node;
 
@@ -46,15 +46,6 @@ use crate::source::yaml::Node;
 pub fn is_managed_name(name: &str) -> bool {
     name.starts_with(MANAGED_POLICY_PREFIX.trim_end())
 }
-
-/// What Graph sets on a policy and a declaration may not.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "modifiedDateTime",
-    "templateId",
-    "deletedDateTime",
-];
 
 /// Graph's keywords in `includeUsers` / `excludeUsers`.
 pub const USER_KEYWORDS: &[&str] = &["All", "None", "GuestsOrExternalUsers"];
@@ -254,7 +245,7 @@ pub(crate) fn read(at: &Spec<'_>) -> (Option<DeclaredConditionalAccessPolicy>, V
     }
     let shape = Shape {
         type_name: "conditionalAccessPolicy",
-        read_only: READ_ONLY,
+        read_only: POLICY_READ_ONLY,
         handled: &["displayName", "grantControls"],
         extra_names: &[],
     };
@@ -292,11 +283,7 @@ pub(crate) fn read(at: &Spec<'_>) -> (Option<DeclaredConditionalAccessPolicy>, V
         rules(&whole, &reader.spans, at.key_pos, &mut found);
     }
     reader.findings.extend(found);
-    let errors = reader
-        .findings
-        .iter()
-        .any(|f| severity_of(f.code) == Severity::Error);
-    if errors || at.name.is_empty() {
+    if reader.has_errors() || at.name.is_empty() {
         return (None, reader.findings);
     }
     let declared = DeclaredConditionalAccessPolicy {

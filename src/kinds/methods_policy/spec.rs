@@ -14,7 +14,7 @@ use crate::msgraph::schema::is_guid;
 use crate::source::diagnostic::{Finding, Location, codes};
 use crate::source::spec::{Reader, Shape, child};
 use crate::source::suggest;
-use crate::source::targets::{UnresolvedTarget, unresolved_targets};
+use crate::source::targets::{UnresolvedTarget, unresolved_targets_in};
 
 /// The OData type of an external (third-party) authentication method.
 pub const EXTERNAL_METHOD_TYPE: &str = "#microsoft.graph.externalAuthenticationMethodConfiguration";
@@ -65,10 +65,10 @@ impl DeclaredMethodsPolicy {
     /// Every target whose id is still a group display name or a UPN, with the pointer of its
     /// `id` in the namespace of [`DeclaredMethodsPolicy::locations`].
     pub fn unresolved_targets(&self) -> Vec<UnresolvedTarget> {
-        let mut out = unresolved_targets(&Value::Object(self.properties.clone()), "");
+        let mut out = unresolved_targets_in(&self.properties, "");
         for m in &self.methods {
-            out.extend(unresolved_targets(
-                &Value::Object(m.properties.clone()),
+            out.extend(unresolved_targets_in(
+                &m.properties,
                 &child("/methods", &m.key),
             ));
         }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::diagnostic::{Finding, Pos, codes};
+use super::diagnostic::{Finding, Pos, Severity, codes, severity_of};
 use super::graph_types::{self, TypeKind};
 use super::suggest;
 use super::yaml::{Entry, Node, NodeKind};
@@ -86,6 +86,13 @@ const TARGET_LISTS: &[&str] = &["includeTargets", "excludeTargets"];
 const SINGLE_TARGETS: &[&str] = &["includeTarget", "excludeTarget"];
 
 impl Reader {
+    /// Whether any finding so far is an error (a warning, such as a deprecation, is not).
+    pub(crate) fn has_errors(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| severity_of(f.code) == Severity::Error)
+    }
+
     fn push(&mut self, finding: Finding) {
         self.findings.push(finding);
     }
