@@ -42,6 +42,24 @@ pub fn demo_state() -> State {
     let tenant = &mut state.tenants[0];
     tenant.display_name = "Sandbox".into();
     tenant.security_defaults.is_enabled = true;
+    // The administrators registered a security key, as the phishing-resistant policy of the
+    // shipped baseline asks of them.
+    let admins: Vec<String> = tenant
+        .role_assignments
+        .iter()
+        .map(|a| a.principal_id.clone())
+        .collect();
+    for user in tenant.users.iter_mut().filter(|u| admins.contains(&u.id)) {
+        if !user
+            .methods_registered
+            .iter()
+            .any(|m| m == "fido2SecurityKey")
+        {
+            let mut methods = user.methods_registered.to_vec();
+            methods.push("fido2SecurityKey".into());
+            user.methods_registered = methods.into();
+        }
+    }
     let policy = &mut tenant.authentication_methods_policy;
     if let Some(configs) = policy["authenticationMethodConfigurations"].as_array_mut() {
         for c in configs {

@@ -15,7 +15,7 @@ use crate::printer::{self, Level, Progress};
 use crate::report::{self, Format};
 
 use super::common::{
-    RunError, colour, incomplete, load, lockout_guard, planning_error, stop_on_signal, target,
+    RunError, colour, guard, incomplete, load, planning_error, stop_on_signal, target,
 };
 use super::fleet;
 
@@ -114,7 +114,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             plan.property_count()
         )));
     }
-    lockout_guard(&plan, args.allow_lockout)?;
+    guard(&plan, args.allow.allowance())?;
     confirm(&plan, args.yes)?;
     let mut audit = AuditLog::open(&target.audit_log, &target.tenant.policies)?;
     // From here on SIGINT and SIGTERM stop the run between two PATCHes, never inside one.

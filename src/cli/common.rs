@@ -11,6 +11,7 @@ use crate::controller::CycleError;
 use crate::graph::GraphError;
 use crate::notify;
 use crate::plan::Plan;
+use crate::plan::guard::Allowance;
 use crate::plan::live::PlanningError;
 use crate::policy::{self, PolicySet, Severity};
 use crate::printer::{self, Level};
@@ -295,26 +296,11 @@ pub(super) fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
     }
 }
 
-/// Refuses (exit 7) a plan that leaves more users than `allowed` with no usable method.
-pub(super) fn lockout_guard(plan: &Plan, allowed: usize) -> Result<(), RunError> {
-    let Some(impact) = &plan.impact else {
-        return Ok(());
-    };
-    let n = impact.newly_without.len();
-    if n <= allowed {
-        return Ok(());
-    }
-    let named: Vec<&str> = impact
-        .newly_without
-        .iter()
-        .take(5)
-        .map(|u| u.user_principal_name.as_str())
-        .collect();
-    Err(RunError::Refused(format!(
-        "the plan leaves {n} user(s) with no usable MFA method ({}{}); fix the policy, or pass --allow-lockout {n} if this is intended",
-        named.join(", "),
-        if n > named.len() { ", …" } else { "" }
-    )))
+/// Refuses (exit 7) a plan that leaves more members unprotected or locks out more users
+/// than allowed.
+pub(super) fn guard(plan: &Plan, allow: Allowance) -> Result<(), RunError> {
+    plan.refusal(allow)
+        .map_or(Ok(()), |why| Err(RunError::Refused(why)))
 }
 
 /// The working directory with a trailing slash, to strip from paths shown to people.

@@ -9,6 +9,7 @@ use crate::plan::live;
 use crate::policy::PolicySet;
 use crate::printer::{self, Progress};
 use crate::report;
+use crate::simulate::protection::Side;
 
 use super::common::{RunError, load, planning_error, target};
 
@@ -42,15 +43,22 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
             "the authentication methods policy could not be read".into(),
         ));
     };
-    let (policy, state, basis) = if args.live {
-        (&inputs.before, inputs.directory.state(), "live tenant")
+    let (policy, state, basis, side) = if args.live {
+        (
+            &inputs.before,
+            inputs.directory.state(),
+            "live tenant",
+            Side::Before,
+        )
     } else {
         (
             &inputs.after,
             inputs.after_state.as_slice(),
             "declared policy, as it will be once applied",
+            Side::After,
         )
     };
+    let access = inputs.protection.as_ref().map(|p| (p, side));
     let sim = crate::simulate::explain::Simulation {
         policy,
         directory: &inputs.directory,
@@ -63,11 +71,11 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
                 .ok_or_else(|| RunError::NoSuchUser(upn.clone()))?;
             let st = state.get(index).copied().unwrap_or_default();
             printer::data_stream(|out| {
-                report::explain::write_user(out, format, &sim, index as u32, &st)
+                report::explain::write_user(out, format, &sim, access, index as u32, &st)
             });
         }
         None => printer::data_stream(|out| {
-            report::explain::write_all(out, format, &target.tenant.name, basis, &sim, state)
+            report::explain::write_all(out, format, &target.tenant.name, basis, &sim, access, state)
         }),
     }
     Ok(ExitCode::Success)

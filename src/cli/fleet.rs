@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::common::{RunError, colour, incomplete, load, lockout_guard, stop_on_signal};
+use super::common::{RunError, colour, guard, incomplete, load, stop_on_signal};
 use super::reconcile::{DEBOUNCE, deliver, once_exit, report_cycle};
 use crate::apply::{self, AuditLog};
 use crate::cli::exit::ExitCode;
@@ -255,7 +255,8 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
             mode,
             settings.audit_log.clone(),
             Arc::clone(&metrics),
-        );
+        )
+        .with_allowance(args.allow.allowance());
         if let Some(http) = http {
             controller = controller.with_http(http);
         }
@@ -417,7 +418,8 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
                 mode,
                 audit_log.clone(),
                 std::sync::Arc::clone(metrics_ref),
-            );
+            )
+            .with_allowance(args.allow.allowance());
             if let Some(http) = shared.http.get(&t.ca_file) {
                 controller = controller.with_http(http.clone());
             }
@@ -468,7 +470,7 @@ async fn apply_one(
             plan.property_count()
         )));
     }
-    lockout_guard(&plan, args.allow_lockout)?;
+    guard(&plan, args.allow.allowance())?;
     let mut audit = AuditLog::open(audit_log, &tenant.policies)?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let outcome = apply::apply(&client, &plan, &mut audit, &stop, &Progress::hidden()).await?;

@@ -219,6 +219,9 @@ pub struct ReconcileArgs {
     /// `notifications.remindAfter` in mfactl.yaml; never when neither is set.
     #[arg(long, value_parser = parse_duration)]
     pub remind_after: Option<Duration>,
+    /// How many users an enforced plan may leave unprotected or lock out.
+    #[command(flatten)]
+    pub allow: AllowArgs,
 }
 
 /// `mfactl notify` subcommands.
@@ -250,8 +253,32 @@ pub struct ApplyArgs {
     /// Refuse (exit 7) a plan with more property changes than this.
     #[arg(long)]
     pub max_changes: Option<usize>,
-    /// Apply even though the plan leaves up to N users with no usable MFA method (the plan's
-    /// impact lists them); by default any such user makes apply refuse (exit 7).
+    /// How many users the plan may leave unprotected or lock out.
+    #[command(flatten)]
+    pub allow: AllowArgs,
+}
+
+/// The guard's allowances, for `apply` and `reconcile`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct AllowArgs {
+    /// Apply even though the plan locks out up to N users: left with no usable MFA method,
+    /// newly blocked, or newly required a strength they cannot satisfy (the plan lists them);
+    /// by default any such user makes apply refuse (exit 7).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub allow_lockout: usize,
+    /// Apply even though the plan leaves up to N enabled members without an MFA requirement
+    /// they had (security defaults, a policy or per-user MFA; deliberate exclusions apart);
+    /// by default any such member makes apply refuse (exit 7).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub allow_unprotected: usize,
+}
+
+impl AllowArgs {
+    /// As the guard takes them.
+    pub fn allowance(self) -> crate::plan::guard::Allowance {
+        crate::plan::guard::Allowance {
+            unprotected: self.allow_unprotected,
+            lockout: self.allow_lockout,
+        }
+    }
 }

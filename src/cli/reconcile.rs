@@ -171,7 +171,8 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         mode,
         target.audit_log.clone(),
         std::sync::Arc::clone(&metrics),
-    );
+    )
+    .with_allowance(args.allow.allowance());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // The loop's cycle number, shown as a field of every line a cycle prints.
     let cycle = std::cell::Cell::new(0u64);

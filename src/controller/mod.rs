@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod serve;
 pub mod watch;
 
+use crate::plan::guard::Allowance;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -70,11 +71,10 @@ pub enum CycleError {
     /// The tenant did not converge after an apply.
     #[error("applied, but the tenant did not converge: {0}")]
     NotConverged(String),
-    /// The plan would leave users with no usable MFA method; enforce mode does not apply it.
-    #[error(
-        "refused: the plan leaves {0} user(s) with no usable MFA method; nothing was applied (plan shows who)"
-    )]
-    Lockout(usize),
+    /// The plan would leave members without their MFA requirement or lock users out
+    /// ([`Plan::refusal`]); enforce mode does not apply it.
+    #[error("refused: {0}; nothing was applied")]
+    Unsafe(String),
 }
 
 impl CycleError {
@@ -99,7 +99,7 @@ impl CycleError {
             CycleError::NotConverged(missing) => {
                 (FailureKind::Convergence, None, Some(missing.clone()))
             }
-            CycleError::Lockout(_) => (FailureKind::Lockout, None, None),
+            CycleError::Unsafe(_) => (FailureKind::Lockout, None, None),
         };
         Failure {
             kind,
@@ -196,6 +196,8 @@ pub struct Controller {
     /// Whether the last cycle observed only because it ran outside every change window.
     outside_window: bool,
     metrics: Arc<Metrics>,
+    /// What the guard allows in enforce mode.
+    allow: Allowance,
 }
 
 impl Controller {
@@ -221,7 +223,15 @@ impl Controller {
             commit: None,
             outside_window: false,
             metrics,
+            allow: Allowance::default(),
         }
+    }
+
+    /// Lets enforce mode apply plans that leave up to `allow` members unprotected or users
+    /// locked out (`--allow-unprotected`, `--allow-lockout`).
+    pub fn with_allowance(mut self, allow: Allowance) -> Self {
+        self.allow = allow;
+        self
     }
 
     /// Builds the tenant's Graph client on `http` (shared by a fleet's controllers in one
@@ -360,10 +370,10 @@ impl Controller {
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Observed(plan);
         }
-        if plan.lockouts() > 0 {
+        if let Some(why) = plan.refusal(self.allow) {
             self.metrics
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
-            return CycleOutcome::Failed(CycleError::Lockout(plan.lockouts()));
+            return CycleOutcome::Failed(CycleError::Unsafe(why));
         }
         let mut audit = match AuditLog::open(&self.audit_log, &self.tenant.policies) {
             Ok(a) => a,

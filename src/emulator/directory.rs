@@ -36,12 +36,24 @@ pub struct CollectionRequest<'a> {
     pub eventual: bool,
 }
 
-fn user_json(u: &User) -> Value {
+/// Whether a query's `$select` names one of the properties Graph leaves out of a user by
+/// default.
+fn selects_extended(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, v)| {
+        k == "$select"
+            && v.split(',')
+                .any(|s| matches!(s.trim(), "accountEnabled" | "userType"))
+    })
+}
+
+/// A user as Graph returns it: the default properties, and with `extended` the ones only a
+/// `$select` brings (`accountEnabled`, and `userType` as `Member` or `Guest`).
+fn user_json(u: &User, extended: bool) -> Value {
     let (given, surname) = u
         .display_name
         .split_once(' ')
         .unwrap_or((&u.display_name, ""));
-    json!({
+    let mut v = json!({
         "businessPhones": [],
         "displayName": u.display_name,
         "givenName": given,
@@ -53,7 +65,16 @@ fn user_json(u: &User) -> Value {
         "surname": surname,
         "userPrincipalName": u.user_principal_name,
         "id": u.id,
-    })
+    });
+    if extended {
+        v["accountEnabled"] = json!(u.account_enabled);
+        v["userType"] = json!(if u.user_type == "guest" {
+            "Guest"
+        } else {
+            "Member"
+        });
+    }
+    v
 }
 
 fn group_json(g: &Group) -> Value {
@@ -178,7 +199,7 @@ pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiRes
         USER_FIELDS,
         users.len(),
         |i, n| user_field(&users[i], n),
-        |i| user_json(&users[i]),
+        |i| user_json(&users[i], selects_extended(req.query)),
     )
 }
 
@@ -192,7 +213,7 @@ pub fn get_user(
         .index
         .user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
-    let v = user_json(&slot.tenant.users[i]);
+    let v = user_json(&slot.tenant.users[i], false);
     Ok(ApiResponse::ok(annotate(
         v,
         "@odata.context",
@@ -257,7 +278,7 @@ pub fn list_members(
     }
     let tenant = &slot.tenant;
     let render = |m: MemberRef| match m {
-        MemberRef::User(u) => with_type(user_json(&tenant.users[u]), "user"),
+        MemberRef::User(u) => with_type(user_json(&tenant.users[u], false), "user"),
         MemberRef::Group(g) => with_type(group_json(&tenant.groups[g]), "group"),
     };
     if transitive {

@@ -364,6 +364,8 @@ mod tests {
             skipped_users: vec![],
             overlaps: vec![],
             impact: None,
+            coverage: None,
+            coverage_uncomputed: None,
             unmanaged: Vec::new(),
         };
         let mut with_users = plan.clone();

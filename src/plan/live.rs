@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::per_user;
 use super::{DesiredState, LiveState, POLICY_PATH, Plan, PlanError, SECURITY_DEFAULTS_PATH};
+use super::{per_user, protection};
 use crate::config::TenantSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::PolicySet;
@@ -12,6 +12,7 @@ use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
 use crate::simulate::impact;
+use crate::simulate::protection::Protection;
 use crate::source::diagnostic::Diagnostic;
 use crate::tenant::names::{self, Names};
 use crate::tenant::users::{self, DirectoryNeeds, UserResource};
@@ -77,6 +78,9 @@ pub async fn compute(
         .plan)
 }
 
+/// How many users each list of a plan's coverage names.
+pub const COVERAGE_FIRST: usize = 10;
+
 /// Whom `mfactl explain` simulates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExplainScope {
@@ -96,6 +100,9 @@ pub struct SimulationInputs {
     pub after: TenantPolicy,
     /// Every user's state once the plan is applied.
     pub after_state: Vec<UserState>,
+    /// Who must do MFA before and after, when security defaults, the policies and the
+    /// strengths were read.
+    pub protection: Option<Protection>,
 }
 
 /// A plan, and the simulation inputs when the directory was read.
@@ -125,29 +132,72 @@ pub async fn compute_full(
             }
         }
     }
-    let (live, desired) = tokio::join!(read(client, &paths), resolve(client, set, progress));
-    let (live, desired) = (live?, desired?);
-    let mut desired = desired;
+    // Who must do MFA is weighed whenever the declaration can change it: the policies and
+    // strengths are read then even when not declared, apart, so that a tenant that may not
+    // read them still plans (without a coverage, saying why).
+    let weighs_protection = explain.is_some()
+        || set.security_defaults.is_some()
+        || set.per_user_mfa.is_some()
+        || !set.conditional_access_policies.is_empty()
+        || !set.authentication_strengths.is_empty();
+    let extra: Vec<&str> = protection::READS
+        .iter()
+        .copied()
+        .filter(|p| weighs_protection && !paths.contains(p))
+        .collect();
+    let (live, extra_live, desired) = tokio::join!(
+        read(client, &paths),
+        read(client, &extra),
+        resolve(client, set, progress)
+    );
+    let (mut live, mut desired) = (live?, desired?);
+    let mut uncomputed = None;
+    match extra_live {
+        Ok(extra) => {
+            for (path, value) in extra.resources() {
+                match value {
+                    Some(Value::Array(items)) if LiveState::COLLECTIONS.contains(&path) => {
+                        live.insert_collection(path, items);
+                    }
+                    Some(value) => {
+                        live.insert(path, value);
+                    }
+                    None => {}
+                }
+            }
+        }
+        Err(e @ GraphError::Forbidden { .. }) => {
+            uncomputed = Some(format!(
+                "who must do MFA before and after: reading security defaults, Conditional Access policies and authentication strengths was refused ({e})"
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
     desired.prune = tenant.prune;
     let mut plan = super::plan(&tenant.name, &desired, &live)?;
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
-    if !per_user_declared && !prompts_change && explain.is_none() {
+    let protection_changes =
+        plan.changes.iter().any(protection::changes_protection) || set.per_user_mfa.is_some();
+    let access = if weighs_protection {
+        protection::access(&live, &plan.changes)
+    } else {
+        None
+    };
+    if access.is_none() && protection_changes && uncomputed.is_none() {
+        uncomputed = Some(
+            "who must do MFA before and after: security defaults, the Conditional Access policies or the authentication strengths were not read".into(),
+        );
+    }
+    plan.coverage_uncomputed = uncomputed.filter(|_| protection_changes);
+    if !per_user_declared && !prompts_change && !protection_changes && explain.is_none() {
         return Ok(Computed {
             plan,
             simulation: None,
         });
     }
-    let security_defaults = live
-        .security_defaults
-        .as_ref()
-        .and_then(|sd| sd["isEnabled"].as_bool());
     let live_policy = live.methods_policy.clone().unwrap_or(Value::Null);
-    let before = TenantPolicy::new(&live_policy, security_defaults);
-    let after_security_defaults = desired.security_defaults.or(security_defaults);
-    let after = TenantPolicy::new(
-        &super::after_policy(&live_policy, &plan.changes),
-        after_security_defaults,
-    );
+    let before = TenantPolicy::new(&live_policy);
+    let after = TenantPolicy::new(&super::after_policy(&live_policy, &plan.changes));
     let simulate = live.methods_policy.is_some();
     let scopes = desired.per_user_scopes();
     let mut groups = per_user::groups(&scopes);
@@ -162,9 +212,21 @@ pub async fn compute_full(
         Some(ExplainScope::User(upn)) => Some(upn.clone()),
         _ => None,
     };
+    let mut roles = Vec::new();
+    if let Some((before, after)) = &access {
+        let (policy_groups, policy_roles) = crate::simulate::protection::needs(before, after);
+        for g in policy_groups {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        roles = policy_roles;
+    }
     let needs = DirectoryNeeds {
-        all_users: per_user::needs_all_users(&scopes),
+        // A coverage weighs every enabled account.
+        all_users: per_user::needs_all_users(&scopes) || access.is_some(),
         groups,
+        roles,
     };
     let mut dir = users::read_directory(client, &needs, progress).await?;
     for (id, upn) in &desired.named_users {
@@ -174,6 +236,7 @@ pub async fn compute_full(
                 upn: upn.as_str().into(),
                 registered: Registered::default(),
                 in_report: false,
+                account: Default::default(),
             });
         }
     }
@@ -237,6 +300,15 @@ pub async fn compute_full(
         );
         users::add_states(&mut dir, reads);
     }
+    let protection = access.map(|(before, after)| Protection::new(before, after, &dir));
+    if let Some(protection) = &protection {
+        // Whether a user who would lose security defaults or a policy is still required MFA
+        // by legacy per-user MFA: their state decides, so it is read.
+        let undecided = users::ids(&dir, &protection.undecided(&dir, dir.state()));
+        let reads =
+            users::read_states(client, &undecided, UserResource::Requirements, progress).await?;
+        users::add_states(&mut dir, reads);
+    }
     let users_plan = per_user::plan_users(&dir, &desired);
     progress.add(Counter::Planned, users_plan.changes.len() as u64);
     plan.user_changes = users_plan.changes;
@@ -257,6 +329,12 @@ pub async fn compute_full(
             &users_plan.after,
         ));
     }
+    if let Some(protection) = protection.as_ref().filter(|_| protection_changes)
+        && one_user.is_none()
+    {
+        plan.coverage =
+            Some(protection.coverage(&dir, dir.state(), &users_plan.after, COVERAGE_FIRST));
+    }
     Ok(Computed {
         plan,
         simulation: Some(SimulationInputs {
@@ -264,6 +342,7 @@ pub async fn compute_full(
             before,
             after,
             after_state: users_plan.after,
+            protection,
         }),
     })
 }

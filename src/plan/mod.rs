@@ -1,9 +1,11 @@
 //! Desired × live → a plan of minimal PATCHes. Pure: no I/O (the reads and writes are in
 //! [`live`] and `crate::apply`).
 
+pub mod guard;
 pub mod live;
 pub mod migration;
 pub mod per_user;
+pub mod protection;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -46,6 +48,14 @@ pub struct Plan {
     /// Who is prompted with what before and after, when the plan can change it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<crate::simulate::impact::Impact>,
+    /// Who must do MFA before and after, when the plan can change it: who loses their
+    /// requirement, who is newly blocked or locked out by a strength, who is excluded on
+    /// purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::simulate::coverage::Coverage>,
+    /// Why the coverage could not be computed, when the plan can change it and it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_uncomputed: Option<String>,
     /// Live collection items (named locations, ...) that no document declares: left as
     /// they are, or deleted by this plan when the tenant prunes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -77,9 +87,17 @@ impl Plan {
                 .sum::<usize>()
     }
 
-    /// Users left with no usable method by this plan.
+    /// Users this plan locks out: left with no usable method, newly blocked, or newly
+    /// required a strength their methods cannot satisfy (counted once per reason).
     pub fn lockouts(&self) -> usize {
         self.impact.as_ref().map_or(0, |i| i.newly_without.len())
+            + self.coverage.as_ref().map_or(0, |c| c.locked_out())
+    }
+
+    /// Enabled members this plan leaves without an MFA requirement they had (deliberate
+    /// exclusions apart).
+    pub fn unprotected(&self) -> usize {
+        self.coverage.as_ref().map_or(0, |c| c.unprotected())
     }
 }
 
@@ -103,6 +121,8 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         skipped_users: Vec::new(),
         overlaps: Vec::new(),
         impact: None,
+        coverage: None,
+        coverage_uncomputed: None,
         unmanaged,
     })
 }

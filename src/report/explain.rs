@@ -6,8 +6,12 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::simulate::directory::{UserState, format_guid};
-use crate::simulate::explain::{MfaRequirement, Outcome, Simulation, Source, SystemPreferred};
+use crate::simulate::explain::{Outcome, Simulation, Source, SystemPreferred};
 use crate::simulate::impact::summary;
+use crate::simulate::protection::{Protection, Side, Verdict};
+
+/// Who must do MFA, for the side `explain` shows; `None` when it could not be read.
+pub type Access<'a> = Option<(&'a Protection, Side)>;
 
 /// Version of the JSON explain format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -43,8 +47,9 @@ pub struct UserResult<'a> {
     pub default_method: Option<&'static str>,
     /// Usable methods, most preferred first.
     pub usable_methods: Vec<&'static str>,
-    /// What requires MFA.
-    pub mfa_required: MfaRequirement,
+    /// What requires MFA (`mfaRequired`, `requiredBy`, ...), when it was read.
+    #[serde(flatten)]
+    pub mfa: Option<Verdict>,
     /// Whether SMS sign-in (first factor) is open to the user.
     pub sms_sign_in: bool,
     /// The reasoning, step by step (only for `--user`).
@@ -52,7 +57,13 @@ pub struct UserResult<'a> {
     pub steps: Option<Vec<String>>,
 }
 
-fn result<'a>(sim: &'a Simulation<'_>, i: u32, state: &UserState, o: &Outcome) -> UserResult<'a> {
+fn result<'a>(
+    sim: &'a Simulation<'_>,
+    access: Access<'_>,
+    i: u32,
+    state: &UserState,
+    o: &Outcome,
+) -> UserResult<'a> {
     let user = &sim.directory.users()[i as usize];
     UserResult {
         user_principal_name: &user.upn,
@@ -63,7 +74,7 @@ fn result<'a>(sim: &'a Simulation<'_>, i: u32, state: &UserState, o: &Outcome) -
         system_preferred_method: o.most_preferred_method(),
         default_method: state.preferred.map(|p| p.as_str()),
         usable_methods: o.usable_methods(),
-        mfa_required: o.mfa,
+        mfa: access.map(|(p, side)| p.verdict(side, sim.directory, i, state)),
         sms_sign_in: o.sms_sign_in,
         steps: None,
     }
@@ -91,6 +102,7 @@ pub fn write_all(
     tenant: &str,
     basis: &str,
     sim: &Simulation<'_>,
+    access: Access<'_>,
     state: &[UserState],
 ) -> std::io::Result<()> {
     let default = UserState::default();
@@ -120,14 +132,14 @@ pub fn write_all(
                     out.write_all(b",")?;
                 }
                 out.write_all(b"\n")?;
-                serde_json::to_writer(&mut *out, &result(sim, i, &st, &o))?;
+                serde_json::to_writer(&mut *out, &result(sim, access, i, &st, &o))?;
             }
             out.write_all(b"\n]}\n")
         }
         ExplainFormat::Csv => {
             writeln!(out, "{CSV_HEADER}")?;
             for (i, st, o) in rows() {
-                csv_row(out, &result(sim, i, &st, &o))?;
+                csv_row(out, &result(sim, access, i, &st, &o))?;
             }
             Ok(())
         }
@@ -146,15 +158,20 @@ pub fn write_all(
                     crate::printer::thousands(*n as u64)
                 )?;
             }
-            writeln!(out, "\n{:<48} {:<24} why", "user", "method")?;
+            writeln!(
+                out,
+                "\n{:<48} {:<24} {:<16} mfa required",
+                "user", "method", "why"
+            )?;
             for (i, st, o) in rows() {
-                let r = result(sim, i, &st, &o);
+                let r = result(sim, access, i, &st, &o);
                 writeln!(
                     out,
-                    "{:<48} {:<24} {}",
+                    "{:<48} {:<24} {:<16} {}",
                     r.user_principal_name,
                     r.method,
-                    word(&r.source)
+                    word(&r.source),
+                    mfa_word(&r)
                 )?;
             }
             Ok(())
@@ -167,12 +184,16 @@ pub fn write_user(
     out: &mut dyn Write,
     format: ExplainFormat,
     sim: &Simulation<'_>,
+    access: Access<'_>,
     index: u32,
     state: &UserState,
 ) -> std::io::Result<()> {
     let o = sim.outcome(index, state);
-    let mut r = result(sim, index, state, &o);
-    let steps = sim.steps(index, state);
+    let mut r = result(sim, access, index, state, &o);
+    let mut steps = sim.steps(index, state);
+    if let Some(verdict) = &r.mfa {
+        steps.push(verdict.describe());
+    }
     match format {
         ExplainFormat::Json => {
             r.steps = Some(steps);
@@ -193,12 +214,21 @@ pub fn write_user(
     }
 }
 
-const CSV_HEADER: &str = "userPrincipalName,id,method,source,systemPreferred,systemPreferredMethod,defaultMethod,usableMethods,mfaRequired";
+const CSV_HEADER: &str = "userPrincipalName,id,method,source,systemPreferred,systemPreferredMethod,defaultMethod,usableMethods,mfaRequired,mfaRequiredBy,smsSignIn";
+
+/// `mfaRequired` in one word (`unknown` when it could not be read), and what requires it.
+fn mfa_word(r: &UserResult<'_>) -> String {
+    match &r.mfa {
+        Some(v) if v.required_by.is_empty() => word(&v.mfa_required),
+        Some(v) => format!("{} ({})", word(&v.mfa_required), v.required_by.join(", ")),
+        None => "unknown".into(),
+    }
+}
 
 fn csv_row(out: &mut dyn Write, r: &UserResult<'_>) -> std::io::Result<()> {
     writeln!(
         out,
-        "{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{}",
         csv_field(r.user_principal_name),
         r.id,
         r.method,
@@ -207,6 +237,15 @@ fn csv_row(out: &mut dyn Write, r: &UserResult<'_>) -> std::io::Result<()> {
         r.system_preferred_method,
         r.default_method.unwrap_or(""),
         csv_field(&r.usable_methods.join(" ")),
-        word(&r.mfa_required)
+        r.mfa
+            .as_ref()
+            .map_or_else(|| "unknown".into(), |v| word(&v.mfa_required)),
+        csv_field(
+            &r.mfa
+                .as_ref()
+                .map(|v| v.required_by.join("; "))
+                .unwrap_or_default()
+        ),
+        r.sms_sign_in
     )
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+pub mod coverage;
 pub mod explain;
 pub mod users;
 
@@ -265,6 +266,8 @@ mod tests {
             skipped_users: vec![],
             overlaps: vec![],
             impact: None,
+            coverage: None,
+            coverage_uncomputed: None,
             unmanaged: Vec::new(),
         }
     }

@@ -120,6 +120,17 @@ pub fn section(plan: &Plan, markdown: bool) -> String {
     if let Some(impact) = &plan.impact {
         out.push_str(&impact_section(impact, markdown));
     }
+    if let Some(coverage) = &plan.coverage {
+        out.push_str(&super::coverage::section(coverage, markdown));
+    }
+    if let Some(why) = &plan.coverage_uncomputed {
+        out.push_str(&format!(
+            "
+{}Not computed: {why}.
+",
+            if markdown { "" } else { "! " }
+        ));
+    }
     out
 }
 

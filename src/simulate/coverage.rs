@@ -1,6 +1,6 @@
 //! Before and after a change, over every user: who loses their MFA requirement, who is newly
-//! blocked, who newly cannot do what is required with the methods they registered, and who is
-//! left out on purpose — the invariant of DESIGN.md ("no apply may leave an enabled member user without an
+//! blocked, who is newly required a strength their registered methods cannot satisfy, who must
+//! register a method first, and who is left out on purpose — the invariant of DESIGN.md ("no apply may leave an enabled member user without an
 //! MFA requirement they had before, nor block anyone who could sign in"), in numbers.
 //!
 //! A user who loses their requirement while an enabled policy includes and excludes them is a
@@ -8,14 +8,14 @@
 //! counted apart from the others. Disabled accounts are skipped; guests are counted apart
 //! from members. The rules themselves are in [`super::requirement`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::directory::format_guid;
 use super::requirement::{AccessPolicies, Effect, PolicyMatch, Requirement, User};
 use crate::msgraph::PerUserMfaState;
 
 /// What required MFA of a user, or what blocks or excludes them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Responsible {
     /// Security defaults.
@@ -27,11 +27,14 @@ pub enum Responsible {
 }
 
 /// A user named in a [`Coverage`] list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AffectedUser {
     /// Object id.
     pub id: String,
+    /// User principal name (empty when not known).
+    #[serde(default)]
+    pub user_principal_name: String,
     /// Whether the account is a guest.
     pub guest: bool,
     /// What the change is about: the lost requirements (before); the blocking or excluding
@@ -40,7 +43,7 @@ pub struct AffectedUser {
 }
 
 /// How many users are in one category, and the first of them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserList {
     /// Enabled members.
@@ -66,6 +69,7 @@ impl UserList {
         if self.first.len() < limit {
             self.first.push(AffectedUser {
                 id: format_guid(user.id),
+                user_principal_name: user.upn.to_string(),
                 guest: user.guest,
                 responsible: responsible(),
             });
@@ -74,7 +78,7 @@ impl UserList {
 }
 
 /// What a change does to who must do MFA.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Coverage {
     /// Enabled members compared.
@@ -88,10 +92,30 @@ pub struct Coverage {
     pub excluded: UserList,
     /// Blocked after, not before.
     pub newly_blocked: UserList,
-    /// Could do with their registered methods what was required before, and cannot after
-    /// (see [`Requirement::cannot_comply`]): to onboard before the change, or locked out by
-    /// a strength they cannot register for.
-    pub cannot_comply: UserList,
+    /// Newly required an authentication strength that none of their registered methods
+    /// satisfies: locked out until they register one, which a strong strength may not let
+    /// them do at sign-in (conditional-access FACTS item 51).
+    pub cannot_satisfy: UserList,
+    /// Newly required to do MFA with nothing registered that does it: asked to register at
+    /// their next sign-in (plain MFA can be registered then); to onboard before the change.
+    pub must_register: UserList,
+}
+
+impl Coverage {
+    /// Enabled members who lose their MFA requirement (deliberate exclusions apart): what
+    /// `--allow-unprotected` allows.
+    pub fn unprotected(&self) -> usize {
+        self.lost.members
+    }
+
+    /// Users newly blocked or newly required a strength they cannot satisfy: what
+    /// `--allow-lockout` allows (with the users left with no usable method).
+    pub fn locked_out(&self) -> usize {
+        self.newly_blocked.members
+            + self.newly_blocked.guests
+            + self.cannot_satisfy.members
+            + self.cannot_satisfy.guests
+    }
 }
 
 /// Compares every user before and after: `users` yields each user's view in the state
@@ -128,15 +152,12 @@ pub fn coverage<'u>(
             out.newly_blocked
                 .add(&user, first, || names(after, is.with(true, Effect::Blocks)));
         }
-        if is.cannot_comply() && !was.cannot_comply() {
-            out.cannot_comply.add(&user, first, || {
-                let strengths = names(after, is.unsatisfiable());
-                if strengths.is_empty() {
-                    requirements(after, &is)
-                } else {
-                    strengths
-                }
-            });
+        if is.unsatisfiable().next().is_some() && was.unsatisfiable().next().is_none() {
+            out.cannot_satisfy
+                .add(&user, first, || names(after, is.unsatisfiable()));
+        } else if is.cannot_comply() && !was.cannot_comply() {
+            out.must_register
+                .add(&user, first, || requirements(after, &is));
         }
     }
     out

@@ -107,6 +107,35 @@ pub struct UserRecord {
     /// Whether the registration-details report has a row for the user (it leaves out
     /// disabled accounts).
     pub in_report: bool,
+    /// What `/users` says of the account, when it was read.
+    pub account: Account,
+}
+
+/// `accountEnabled` and `userType`, from `/users` (`None`: not read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Account {
+    /// `accountEnabled`.
+    pub enabled: Option<bool>,
+    /// `userType` is `Guest` (any case: the report writes `guest`, `/users` `Guest`).
+    pub guest: Option<bool>,
+}
+
+impl Account {
+    /// From a `userType` and an `accountEnabled` as Graph returns them.
+    pub fn from_graph(user_type: Option<&str>, enabled: Option<bool>) -> Self {
+        Self {
+            enabled,
+            guest: user_type.map(|t| t.eq_ignore_ascii_case("guest")),
+        }
+    }
+
+    /// What is known from either.
+    fn or(self, other: Account) -> Account {
+        Account {
+            enabled: self.enabled.or(other.enabled),
+            guest: self.guest.or(other.guest),
+        }
+    }
 }
 
 /// Users, their state, and the members of the groups that matter.
@@ -117,6 +146,8 @@ pub struct Directory {
     by_id: HashMap<u128, u32>,
     /// Lower-case group id → sorted user indexes (transitive members).
     groups: HashMap<String, Vec<u32>>,
+    /// Directory role template id → sorted indexes of the users assigned it.
+    roles: HashMap<u128, Vec<u32>>,
 }
 
 impl Directory {
@@ -126,14 +157,17 @@ impl Directory {
     }
 
     /// Adds a user, or updates the one with the same id (keeping what `record` does not
-    /// know: a row from `/users` does not erase registered methods from the report).
+    /// know: a row from `/users` does not erase registered methods from the report, nor a
+    /// report row the account read from `/users`).
     /// Returns the user's index.
     pub fn upsert(&mut self, record: UserRecord) -> u32 {
         if let Some(&i) = self.by_id.get(&record.id) {
             let existing = &mut self.users[i as usize];
+            let account = record.account.or(existing.account);
             if record.in_report {
                 *existing = record;
             }
+            existing.account = account;
             return i;
         }
         let i = self.users.len() as u32;
@@ -178,12 +212,25 @@ impl Directory {
                     upn,
                     registered: Registered::default(),
                     in_report: false,
+                    account: Account::default(),
                 })
             })
             .collect();
         indexes.sort_unstable();
         indexes.dedup();
         self.groups.insert(group_id.to_ascii_lowercase(), indexes);
+    }
+
+    /// Records who holds a directory role: the user indexes of `principals` (principals that
+    /// are not users in the directory, such as role-assignable groups, are left out).
+    pub fn set_role(&mut self, role: u128, principals: &[u128]) {
+        let mut indexes: Vec<u32> = principals
+            .iter()
+            .filter_map(|p| self.index_of(*p))
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        self.roles.insert(role, indexes);
     }
 
     /// Whether the group's members were read.
@@ -208,9 +255,10 @@ impl Directory {
     }
 }
 
-/// For every user of a [`Directory`], the groups among a given list that they are a
-/// transitive member of: the per-user group ids [`super::requirement::User::groups`] wants,
-/// laid out flat (two allocations for the whole directory, none per user).
+/// For every user of a [`Directory`], the groups (or roles) among a given list that they are
+/// a transitive member of (or hold): the per-user ids [`super::requirement::User::groups`]
+/// and [`super::requirement::User::roles`] want, laid out flat (two allocations for the whole
+/// directory, none per user).
 #[derive(Debug, Clone, Default)]
 pub struct Memberships {
     /// User index → start in `groups`; one more entry than users.
@@ -237,9 +285,20 @@ impl Directory {
     /// Who is in which of `groups` (such as [`super::requirement::AccessPolicies::groups`]),
     /// from the members read with [`Directory::set_group`].
     pub fn memberships(&self, groups: &[u128]) -> Memberships {
-        let members = |g: &u128| self.members(&format_guid(*g));
+        self.lay_out(groups, |g| self.members(&format_guid(*g)))
+    }
+
+    /// Who holds which of `roles` (such as [`super::requirement::AccessPolicies::roles`]),
+    /// from the holders read with [`Directory::set_role`].
+    pub fn role_memberships(&self, roles: &[u128]) -> Memberships {
+        self.lay_out(roles, |r| {
+            self.roles.get(r).map(Vec::as_slice).unwrap_or_default()
+        })
+    }
+
+    fn lay_out<'a>(&'a self, keys: &[u128], members: impl Fn(&u128) -> &'a [u32]) -> Memberships {
         let mut starts = vec![0u32; self.users.len() + 1];
-        for &m in groups.iter().flat_map(members) {
+        for &m in keys.iter().flat_map(&members) {
             if let Some(count) = starts.get_mut(m as usize + 1) {
                 *count += 1;
             }
@@ -249,11 +308,11 @@ impl Directory {
         }
         let mut next = starts.clone();
         let mut flat = vec![0u128; starts.last().copied().unwrap_or_default() as usize];
-        for g in groups {
-            for &m in members(g) {
+        for key in keys {
+            for &m in members(key) {
                 if let Some(at) = next.get_mut(m as usize) {
                     if let Some(slot) = flat.get_mut(*at as usize) {
-                        *slot = *g;
+                        *slot = *key;
                     }
                     *at += 1;
                 }
@@ -325,6 +384,7 @@ mod tests {
             upn: "c@x".into(),
             registered: Registered::default(),
             in_report: true,
+            account: Account::default(),
         });
         let m = d.memberships(&[g1, g2, unread]);
         let of = |id: u128| d.index_of(id).map(|i| m.of(i)).unwrap_or_default();
@@ -343,9 +403,30 @@ mod tests {
             upn: "a@x".into(),
             registered: Registered::from_values(["mobilePhone"]),
             in_report: true,
+            account: Account::default(),
         });
         d.set_group("G1", [(id, "a@x".into()), (8, "b@x".into())]);
         assert!(d.users()[0].registered.has("mobilePhone"));
+        let listed = Account::from_graph(Some("Guest"), Some(false));
+        d.upsert(UserRecord {
+            id: 8,
+            upn: "b@x".into(),
+            registered: Registered::default(),
+            in_report: false,
+            account: listed,
+        });
+        d.upsert(UserRecord {
+            id: 8,
+            upn: "b@x".into(),
+            registered: Registered::from_values(["email"]),
+            in_report: true,
+            account: Account::default(),
+        });
+        assert_eq!(d.users()[1].account, listed);
+        assert!(d.users()[1].registered.has("email"));
+        d.set_role(0x62, &[8, 0x99]);
+        let roles = d.role_memberships(&[0x61, 0x62]);
+        assert_eq!((roles.of(0), roles.of(1)), (&[][..], &[0x62][..]));
         assert!(d.is_member("g1", 0) && d.is_member("g1", 1) && !d.is_member("g2", 0));
         assert_eq!(d.users().len(), 2);
     }

@@ -30,8 +30,8 @@ use serde_json::Value;
 
 use super::directory::{Directory, UserState};
 use crate::msgraph::ALL_USERS;
+use crate::msgraph::PreferredMethod;
 use crate::msgraph::order::{RankedMethod, SYSTEM_PREFERRED_ORDER};
-use crate::msgraph::{PerUserMfaState, PreferredMethod};
 
 /// The prompt method of a user with no usable method.
 pub const NONE: &str = "none";
@@ -120,13 +120,12 @@ struct SystemCredentialPreferences {
 pub struct TenantPolicy {
     configurations: Vec<Configuration>,
     system_preferred: Option<SystemCredentialPreferences>,
-    security_defaults: Option<bool>,
 }
 
 impl TenantPolicy {
     /// From the authentication methods policy as Graph returns it (configurations inline)
     /// and the security-defaults state, if known.
-    pub fn new(methods_policy: &Value, security_defaults: Option<bool>) -> Self {
+    pub fn new(methods_policy: &Value) -> Self {
         let configurations = methods_policy["authenticationMethodConfigurations"]
             .as_array()
             .into_iter()
@@ -171,7 +170,6 @@ impl TenantPolicy {
         Self {
             configurations,
             system_preferred,
-            security_defaults,
         }
     }
 
@@ -262,23 +260,6 @@ pub enum Source {
     NoUsableMethod,
 }
 
-/// What requires MFA of the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MfaRequirement {
-    /// Legacy per-user MFA, enforced: at every sign-in.
-    PerUserEnforced,
-    /// Legacy per-user MFA, enabled: at every sign-in once registered.
-    PerUserEnabled,
-    /// Security defaults.
-    SecurityDefaults,
-    /// Only Conditional Access (not modelled) can require it.
-    ConditionalAccessOnly,
-    /// Unknown: per-user MFA or security defaults was not read, and what was read does not
-    /// require MFA.
-    Unknown,
-}
-
 /// The outcome for one user; small and `Copy`, so that a million of them fit easily.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -292,8 +273,6 @@ pub struct Outcome {
     pub most_preferred: Option<u8>,
     /// Usable rows of [`SYSTEM_PREFERRED_ORDER`], one bit each.
     pub usable: u16,
-    /// What requires MFA.
-    pub mfa: MfaRequirement,
     /// Whether SMS sign-in (first factor) is open to the user.
     pub sms_sign_in: bool,
 }
@@ -344,7 +323,6 @@ impl Simulation<'_> {
                 system_preferred: SystemPreferred::Off,
                 most_preferred: None,
                 usable: 0,
-                mfa: MfaRequirement::Unknown,
                 sms_sign_in: false,
             };
         };
@@ -373,13 +351,6 @@ impl Simulation<'_> {
             (Some(_), false, Some(d)) => (Some(d), Source::DefaultMethod),
             (Some(best), false, None) => (Some(best), Source::Fallback),
         };
-        let mfa = match (state.per_user_mfa, self.policy.security_defaults) {
-            (Some(PerUserMfaState::Enforced), _) => MfaRequirement::PerUserEnforced,
-            (Some(PerUserMfaState::Enabled), _) => MfaRequirement::PerUserEnabled,
-            (_, Some(true)) => MfaRequirement::SecurityDefaults,
-            (Some(PerUserMfaState::Disabled), Some(false)) => MfaRequirement::ConditionalAccessOnly,
-            _ => MfaRequirement::Unknown,
-        };
         let sms_sign_in = user.registered.has("mobilePhone")
             && self.policy.configurations.iter().any(|c| {
                 c.odata_type == "smsAuthenticationMethodConfiguration"
@@ -393,7 +364,6 @@ impl Simulation<'_> {
             system_preferred,
             most_preferred,
             usable,
-            mfa,
             sms_sign_in,
         }
     }
@@ -509,26 +479,6 @@ impl Simulation<'_> {
                 outcome.method()
             ),
             Source::NoUsableMethod => "Prompted first: none — no registered method is usable: the user cannot complete MFA.".to_string(),
-        });
-        steps.push(match outcome.mfa {
-            MfaRequirement::PerUserEnforced => {
-                "MFA required: at every sign-in (legacy per-user MFA enforced).".to_string()
-            }
-            MfaRequirement::PerUserEnabled => {
-                "MFA required: at every sign-in once registered (legacy per-user MFA enabled)."
-                    .to_string()
-            }
-            MfaRequirement::SecurityDefaults => {
-                "MFA required: when security defaults ask for it.".to_string()
-            }
-            MfaRequirement::ConditionalAccessOnly => {
-                "MFA required: only where Conditional Access asks for it (not modelled)."
-                    .to_string()
-            }
-            MfaRequirement::Unknown => {
-                "MFA required: unknown (per-user MFA state or security defaults not read)."
-                    .to_string()
-            }
         });
         if outcome.sms_sign_in {
             steps.push("SMS sign-in: on — the user can also sign in with a text message as the first factor.".into());

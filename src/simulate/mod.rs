@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod directory;
 pub mod explain;
 pub mod impact;
+pub mod protection;
 pub mod requirement;
 pub mod strength;
 #[cfg(test)]

@@ -41,6 +41,8 @@ use crate::msgraph::modes::MULTIFACTOR_STRENGTH;
 pub struct User<'a> {
     /// Object id.
     pub id: u128,
+    /// User principal name, to name the user in a coverage.
+    pub upn: &'a str,
     /// `accountEnabled`: security defaults cover enabled accounts only, and a coverage
     /// skips disabled ones.
     pub enabled: bool,
@@ -361,6 +363,7 @@ impl AccessPolicies {
                 reach: policy.reach,
                 grant,
                 excluded: policy.exclude.covers(user),
+                strength: matches!(policy.control, Control::Strength(_)),
             });
         }
     }
@@ -415,6 +418,8 @@ pub struct PolicyMatch {
     pub grant: Grant,
     /// Whether an exclusion covers the user (exclusion wins).
     pub excluded: bool,
+    /// Whether the policy names an authentication strength (not plain `mfa`).
+    pub strength: bool,
 }
 
 impl PolicyMatch {
@@ -473,11 +478,11 @@ impl Requirement {
             .filter(|m| m.reach == Reach::Full && matches!(m.grant, Grant::Mfa(_)))
     }
 
-    /// The enabled policies that require MFA with a strength the user's registered methods
-    /// cannot satisfy.
+    /// The enabled policies that require an authentication strength the user's registered
+    /// methods cannot satisfy (plain `mfa` can be registered for at sign-in: not counted).
     pub fn unsatisfiable(&self) -> impl Iterator<Item = &PolicyMatch> {
         self.with(true, Effect::Requires)
-            .filter(|m| m.grant == Grant::Mfa(Satisfaction::NotSatisfied))
+            .filter(|m| m.strength && m.grant == Grant::Mfa(Satisfaction::NotSatisfied))
     }
 
     /// Whether the user cannot do what is required of them with the methods they registered:

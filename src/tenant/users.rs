@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError, MAX_BATCH};
 use crate::msgraph::{PerUserMfaState, PreferredMethod};
 use crate::printer::{Counter, Progress};
-use crate::simulate::directory::{Directory, Registered, UserRecord, format_guid, parse_guid};
+use crate::simulate::directory::{
+    Account, Directory, Registered, UserRecord, format_guid, parse_guid,
+};
 
 /// `$batch` POSTs in flight at once: enough to cover the round trip while the pacer keeps
 /// the rate below Graph's limits.
@@ -20,8 +22,21 @@ pub const REPORT_PATH: &str = "/v1.0/reports/authenticationMethods/userRegistrat
 /// Rows asked for per report page: the report is limited in requests, not rows, so big pages
 /// make big tenants fast. Its maximum is undocumented; a refusal falls back to its default.
 pub const REPORT_TOP: usize = 1000;
-/// Every user, id and UPN.
-pub const USERS_PATH: &str = "/v1.0/users?$select=id,userPrincipalName&$top=999";
+/// Every user: id, UPN, and whether the account is enabled and a guest (who security
+/// defaults and Conditional Access cover).
+pub const USERS_PATH: &str =
+    "/v1.0/users?$select=id,userPrincipalName,accountEnabled,userType&$top=999";
+
+/// Who holds a directory role: its assignments, by role template id (a built-in role's
+/// `roleDefinitionId` is its template id).
+pub fn role_assignments_path(role: u128) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let filter = format!("roleDefinitionId eq '{}'", format_guid(role));
+    format!(
+        "/v1.0/roleManagement/directory/roleAssignments?$filter={}&$select=principalId",
+        utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+    )
+}
 
 /// The path of a group's transitive members, ids and UPNs.
 pub fn members_path(group_id: &str) -> String {
@@ -51,6 +66,8 @@ pub struct DirectoryNeeds {
     pub all_users: bool,
     /// Groups whose transitive members to read, by object id.
     pub groups: Vec<String>,
+    /// Directory roles whose holders to read, by template id.
+    pub roles: Vec<u128>,
 }
 
 fn row_id(row: &Value) -> Option<u128> {
@@ -140,6 +157,7 @@ async fn read_report_pages(
                         upn: row_upn(row),
                         registered,
                         in_report: true,
+                        account: Account::default(),
                     },
                     preferred: row["userPreferredMethodForSecondaryAuthentication"]
                         .as_str()
@@ -179,7 +197,13 @@ pub async fn read_directory(
         if needs.all_users {
             client
                 .for_each_page(USERS_PATH, |page| {
-                    users.extend(page.iter().filter_map(|u| Some((row_id(u)?, row_upn(u)))));
+                    users.extend(page.iter().filter_map(|u| {
+                        let account = Account::from_graph(
+                            u["userType"].as_str(),
+                            u["accountEnabled"].as_bool(),
+                        );
+                        Some((row_id(u)?, row_upn(u), account))
+                    }));
                     Ok(())
                 })
                 .await?;
@@ -204,19 +228,36 @@ pub async fn read_directory(
             .await?;
         Ok::<_, GraphError>((g.clone(), members))
     }));
-    let (users, groups) = tokio::try_join!(users, groups)?;
+    let roles = futures_util::future::try_join_all(needs.roles.iter().map(|&role| async move {
+        let mut holders = Vec::new();
+        client
+            .for_each_page(&role_assignments_path(role), |page| {
+                holders.extend(
+                    page.iter()
+                        .filter_map(|a| a["principalId"].as_str().and_then(parse_guid)),
+                );
+                Ok(())
+            })
+            .await?;
+        Ok::<_, GraphError>((role, holders))
+    }));
+    let (users, groups, roles) = tokio::try_join!(users, groups, roles)?;
     let mut dir = Directory::new();
     let listed = users.len();
-    for (id, upn) in users {
+    for (id, upn, account) in users {
         dir.upsert(UserRecord {
             id,
             upn,
             registered: Registered::default(),
             in_report: false,
+            account,
         });
     }
     for (g, members) in groups {
         dir.set_group(&g, members);
+    }
+    for (role, holders) in roles {
+        dir.set_role(role, &holders);
     }
     client.pacer().set_tenant_size(dir.users().len());
     let mut parts = Vec::new();
@@ -228,6 +269,9 @@ pub async fn read_directory(
     }
     if !needs.groups.is_empty() {
         parts.push(format!("the members of {} group(s)", needs.groups.len()));
+    }
+    if !needs.roles.is_empty() {
+        parts.push(format!("the holders of {} role(s)", needs.roles.len()));
     }
     if !parts.is_empty() {
         progress.phase(&format!(

@@ -51,6 +51,7 @@ fn impact_directory() -> Directory {
         upn: "u6@contoso.com".into(),
         registered: Registered::from_values(["microsoftAuthenticatorPush"]),
         in_report: false,
+        account: Default::default(),
     });
     // A group member the report does not know.
     dir.set_group(GROUP_OUTER, [(10, "u10@contoso.com".into())]);

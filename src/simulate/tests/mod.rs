@@ -100,7 +100,6 @@ fn scp_json(state: &str, include: Value, exclude: Value) -> Value {
 struct Policy {
     configs: Vec<Value>,
     scp: Option<Value>,
-    security_defaults: Option<bool>,
 }
 
 impl Policy {
@@ -114,7 +113,6 @@ impl Policy {
         Self {
             configs,
             scp: Some(scp_json("enabled", all_users(), nobody())),
-            security_defaults: None,
         }
         .set(VOICE, "isOfficePhoneAllowed", json!(true))
         .set(AUTHENTICATOR, "isSoftwareOathEnabled", json!(false))
@@ -138,7 +136,6 @@ impl Policy {
         Self {
             configs: Vec::new(),
             scp: Some(scp_json("enabled", all_users(), nobody())),
-            security_defaults: None,
         }
     }
 
@@ -177,11 +174,6 @@ impl Policy {
         self
     }
 
-    fn security_defaults(mut self, on: Option<bool>) -> Self {
-        self.security_defaults = on;
-        self
-    }
-
     fn json(&self) -> Value {
         let mut p = json!({
             "id": "authenticationMethodsPolicy",
@@ -196,7 +188,7 @@ impl Policy {
     }
 
     fn build(&self) -> TenantPolicy {
-        TenantPolicy::new(&self.json(), self.security_defaults)
+        TenantPolicy::new(&self.json())
     }
 }
 
@@ -206,6 +198,7 @@ fn add_user(dir: &mut Directory, id: u128, upn: &str, registered: &[&str]) -> u3
         upn: upn.into(),
         registered: Registered::from_values(registered.iter().copied()),
         in_report: true,
+        account: Default::default(),
     })
 }
 

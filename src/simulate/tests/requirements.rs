@@ -1,50 +1,8 @@
-//! What the outcome says besides the prompt: the MFA requirement (per-user MFA, security
-//! defaults) and whether the user can sign in with SMS.
+//! What the outcome says besides the prompt: whether the user can sign in with SMS (who must
+//! do MFA is in `access`).
 
 use super::*;
-use crate::msgraph::PerUserMfaState;
 use crate::simulate::directory::format_guid;
-use crate::simulate::explain::MfaRequirement;
-
-#[test]
-fn mfa_requirement_from_per_user_mfa_and_security_defaults() {
-    use MfaRequirement as M;
-    use PerUserMfaState as P;
-    let cases: &[(Option<P>, Option<bool>, M)] = &[
-        (Some(P::Enforced), None, M::PerUserEnforced),
-        (Some(P::Enforced), Some(true), M::PerUserEnforced),
-        (Some(P::Enforced), Some(false), M::PerUserEnforced),
-        (Some(P::Enabled), None, M::PerUserEnabled),
-        (Some(P::Enabled), Some(true), M::PerUserEnabled),
-        (Some(P::Enabled), Some(false), M::PerUserEnabled),
-        (Some(P::Disabled), Some(true), M::SecurityDefaults),
-        (None, Some(true), M::SecurityDefaults),
-        (Some(P::Disabled), Some(false), M::ConditionalAccessOnly),
-        (Some(P::Disabled), None, M::Unknown),
-        (None, Some(false), M::Unknown),
-        (None, None, M::Unknown),
-    ];
-    for (per_user, security_defaults, expected) in cases {
-        let p = Policy::all_enabled().security_defaults(*security_defaults);
-        let state = UserState {
-            preferred: None,
-            system_preferred: None,
-            per_user_mfa: *per_user,
-            ..UserState::default()
-        };
-        let o = prompt(&p, &["microsoftAuthenticatorPush", "mobilePhone"], state);
-        assert_eq!(
-            o.mfa, *expected,
-            "per-user {per_user:?}, security defaults {security_defaults:?}"
-        );
-        // Neither changes the prompt.
-        assert_eq!(
-            o.method(),
-            "push",
-            "per-user {per_user:?}, security defaults {security_defaults:?}"
-        );
-    }
-}
 
 #[test]
 fn sms_sign_in_needs_an_sms_target_usable_for_sign_in_and_a_mobile_phone() {

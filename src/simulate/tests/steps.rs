@@ -58,7 +58,6 @@ fn steps_explain_one_user() {
             "System-preferred MFA: on (the tenant enables it for this user); the tenant's state is `enabled`, include: all users, exclude: nobody; the user's own setting is false.",
             "Default method: push (not usable).",
             "Prompted first: sms — the most preferred usable method, because system-preferred MFA applies (the default method push is ignored).",
-            "MFA required: at every sign-in (legacy per-user MFA enforced).",
         ],
     );
     // Rows of methods the user did not register are not listed; no SMS sign-in line.
@@ -140,13 +139,12 @@ fn steps_for_the_other_sources_and_requirements() {
     let cases: &[StepsCase] = &[
         (
             "default method",
-            Policy::all_enabled().scp("disabled", all_users(), nobody()).security_defaults(Some(true)),
+            Policy::all_enabled().scp("disabled", all_users(), nobody()),
             &["microsoftAuthenticatorPush", "mobilePhone"],
             user_state(Some(PreferredMethod::Sms), Some(false)),
             &[
                 "Default method: sms.",
                 "Prompted first: sms — the user's default method.",
-                "MFA required: when security defaults ask for it.",
             ],
         ),
         (
@@ -158,7 +156,6 @@ fn steps_for_the_other_sources_and_requirements() {
                 "System-preferred MFA: off; the tenant's state is `disabled`, include: all users, exclude: nobody; the user's own setting was not read.",
                 "Default method: none set.",
                 "Prompted first: push — no usable default method, so the most preferred usable one is assumed (Entra does not document its choice here).",
-                "MFA required: unknown (per-user MFA state or security defaults not read).",
             ],
         ),
         (
@@ -193,12 +190,11 @@ fn steps_for_the_other_sources_and_requirements() {
             &[
                 "Registered methods: none.",
                 "Prompted first: none — no registered method is usable: the user cannot complete MFA.",
-                "MFA required: at every sign-in once registered (legacy per-user MFA enabled).",
             ],
         ),
         (
             "sms sign-in",
-            Policy::all_enabled().include(SMS, json!([{"targetType": "group", "id": "all_users", "isRegistrationRequired": false, "isUsableForSignIn": true}])).security_defaults(Some(false)),
+            Policy::all_enabled().include(SMS, json!([{"targetType": "group", "id": "all_users", "isRegistrationRequired": false, "isUsableForSignIn": true}])),
             &["mobilePhone"],
             UserState {
                 preferred: None,
@@ -207,7 +203,6 @@ fn steps_for_the_other_sources_and_requirements() {
                 ..UserState::default()
             },
             &[
-                "MFA required: only where Conditional Access asks for it (not modelled).",
                 "SMS sign-in: on — the user can also sign in with a text message as the first factor.",
             ],
         ),

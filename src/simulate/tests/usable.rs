@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::simulate::directory::format_guid;
-use crate::simulate::explain::{MfaRequirement, NONE, Source};
+use crate::simulate::explain::{NONE, Source};
 
 #[test]
 fn exclusion_wins_over_inclusion() {
@@ -292,7 +292,6 @@ fn no_usable_method_is_none() {
     .outcome(3, &UserState::default());
     assert_eq!(o.method(), NONE);
     assert_eq!(o.source, Source::NoUsableMethod);
-    assert_eq!(o.mfa, MfaRequirement::Unknown);
 }
 
 #[test]

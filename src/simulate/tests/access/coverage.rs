@@ -16,6 +16,7 @@ const BLOCKED: u128 = 0x6b10c4ed_0000_4000_8000_000000000009;
 fn affected(id: u128, guest: bool, responsible: Vec<Responsible>) -> AffectedUser {
     AffectedUser {
         id: guid(id),
+        user_principal_name: String::new(),
         guest,
         responsible,
     }
@@ -159,18 +160,19 @@ fn security_defaults_to_conditional_access_keeps_everyone_but_break_glass() {
                     vec![policy("Block contractors")]
                 )]
             ),
-            // The admin's TAP met security defaults, not phishing-resistant MFA; the guest,
-            // whom security defaults left alone, has no method registered.
-            cannot_comply: list(
+            // The admin's TAP met security defaults, not phishing-resistant MFA: locked out.
+            cannot_satisfy: list(1, 0, vec![affected(ADMIN, false, vec![admins])]),
+            // The guest, whom security defaults left alone, has no method registered: asked
+            // to register one at the next sign-in.
+            must_register: list(
+                0,
                 1,
-                1,
-                vec![
-                    affected(GUEST, true, vec![all_users_mfa.clone()]),
-                    affected(ADMIN, false, vec![admins])
-                ]
+                vec![affected(GUEST, true, vec![all_users_mfa.clone()])]
             ),
         }
     );
+    // The contractor's block and the admin's strength lock out; nobody is unprotected.
+    assert_eq!((c.unprotected(), c.locked_out()), (0, 2));
     // Back again: everyone the policies covered loses nothing, security defaults cover them.
     let back = coverage(&after, &before, users.iter().map(|(b, a)| (*a, *b)), 10);
     assert_eq!(
@@ -247,6 +249,7 @@ fn a_directory_and_its_memberships_feed_a_coverage() {
             upn: upn.into(),
             registered: Registered::from_values(methods.iter().copied()),
             in_report: true,
+            account: Default::default(),
         });
     }
     directory.set_group(&guid(EMERGENCY), [(BREAK_GLASS, "bg@x".into())]);
@@ -268,5 +271,6 @@ fn a_directory_and_its_memberships_feed_a_coverage() {
     assert_eq!((c.members, c.lost.members, c.excluded.members), (3, 0, 1));
     assert_eq!(c.excluded.first[0].id, guid(BREAK_GLASS));
     // Bob registered nothing: security defaults asked the same of him.
-    assert_eq!(c.cannot_comply, UserList::default());
+    assert_eq!(c.must_register, UserList::default());
+    assert_eq!(c.locked_out(), 0);
 }

@@ -8,6 +8,7 @@
 mod coverage;
 mod reach;
 mod strength;
+mod verdict;
 mod who;
 
 use serde_json::{Value, json};

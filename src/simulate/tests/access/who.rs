@@ -201,6 +201,7 @@ fn one_buffer_serves_every_user_and_the_policies_name_the_groups_and_roles_to_re
             crate::simulate::strength::Satisfaction::NotSatisfied,
         ),
         excluded,
+        strength: false,
     };
     let cases: Vec<(User<'_>, Vec<PolicyMatch>)> = vec![
         (
