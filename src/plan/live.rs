@@ -304,7 +304,8 @@ pub async fn compute_full(
     if let Some(protection) = &protection {
         // Whether a user who would lose security defaults or a policy is still required MFA
         // by legacy per-user MFA: their state decides, so it is read.
-        let undecided = users::ids(&dir, &protection.undecided(&dir, dir.state()));
+        let undecided = protection.undecided(&dir, dir.state(), explain.is_some());
+        let undecided = users::ids(&dir, &undecided);
         let reads =
             users::read_states(client, &undecided, UserResource::Requirements, progress).await?;
         users::add_states(&mut dir, reads);

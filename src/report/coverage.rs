@@ -103,11 +103,16 @@ pub fn section(c: &Coverage, markdown: bool) -> String {
             continue;
         }
         let total = list.members + list.guests;
+        let count = match (list.members, list.guests) {
+            (m, 0) => format!("{} member(s)", n(m)),
+            (0, g) => format!("{} guest(s)", n(g)),
+            (m, g) => format!("{} member(s) and {} guest(s)", n(m), n(g)),
+        };
         out.push_str(&match (markdown, guard) {
-            (true, Some(g)) => format!("\n**⚠ {} user(s) {what}; {g}:**\n\n", n(total)),
-            (true, None) => format!("\n{} user(s) {what}:\n\n", n(total)),
-            (false, Some(g)) => format!("\n! {} user(s) {what}; {g}:\n", n(total)),
-            (false, None) => format!("\n{} user(s) {what}:\n", n(total)),
+            (true, Some(g)) => format!("\n**⚠ {count} {what}; {g}:**\n\n"),
+            (true, None) => format!("\n{count} {what}:\n\n"),
+            (false, Some(g)) => format!("\n! {count} {what}; {g}:\n"),
+            (false, None) => format!("\n{count} {what}:\n"),
         });
         for u in &list.first {
             out.push_str(&format!(

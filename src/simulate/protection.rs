@@ -117,9 +117,10 @@ impl Protection {
         coverage(&self.before, &self.after, users, first)
     }
 
-    /// The enabled users whose per-user MFA state was not read and who would lose their
-    /// MFA requirement unless per-user MFA requires it: reading their state decides.
-    pub fn undecided(&self, dir: &Directory, state: &[UserState]) -> Vec<u32> {
+    /// The enabled users whose per-user MFA state was not read and for whom it decides: those
+    /// who would lose their MFA requirement unless per-user MFA requires it, and with
+    /// `every_side` (for `explain`) those whom nothing else requires MFA of on either side.
+    pub fn undecided(&self, dir: &Directory, state: &[UserState], every_side: bool) -> Vec<u32> {
         let default = UserState::default();
         let (mut was, mut is) = (Requirement::default(), Requirement::default());
         (0..dir.users().len() as u32)
@@ -131,7 +132,9 @@ impl Protection {
                 let user = self.user(dir, i, s);
                 self.before.evaluate(&user, &mut was);
                 self.after.evaluate(&user, &mut is);
-                user.enabled && was.requires_mfa() && !is.requires_mfa()
+                let loses = was.requires_mfa() && !is.requires_mfa();
+                let unrequired = !was.requires_mfa() || !is.requires_mfa();
+                user.enabled && (loses || (every_side && unrequired))
             })
             .collect()
     }

@@ -212,7 +212,7 @@ pub async fn read_directory(
     };
     let groups = futures_util::future::try_join_all(needs.groups.iter().map(|g| async move {
         let mut members = Vec::new();
-        client
+        let read = client
             .for_each_page(&members_path(g), |page| {
                 members.extend(
                     page.iter()
@@ -225,7 +225,17 @@ pub async fn read_directory(
                 );
                 Ok(())
             })
-            .await?;
+            .await;
+        match read {
+            Ok(()) => {}
+            // A group that no longer exists (a policy may name a deleted group: Graph keeps
+            // the id) has no members: an answer, not a failed read.
+            Err(GraphError::NotFound { .. }) => {
+                tracing::warn!("group {g} does not exist; counted as having no members");
+                members.clear();
+            }
+            Err(e) => return Err(e),
+        }
         Ok::<_, GraphError>((g.clone(), members))
     }));
     let roles = futures_util::future::try_join_all(needs.roles.iter().map(|&role| async move {

@@ -29,7 +29,7 @@ impl Project {
         config.tls = true;
         let h = Harness::with(config).await;
         let dir = common::temp_dir("cli");
-        common::copy_shipped_policies(&dir);
+        common::copy_methods_baseline(&dir);
         let p = Project { dir, h };
         p.write_config(&p.h.writer.clone());
         p

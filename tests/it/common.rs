@@ -301,14 +301,31 @@ pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A copy of the shipped `policies/` in `dir/policies`.
-pub fn copy_shipped_policies(dir: &std::path::Path) {
+/// The shipped authentication-methods baseline (`policies/authentication-methods.yaml`) in
+/// `dir/policies`: what the tests of planning, applying and reconciling converge a tenant to.
+/// The rest of the shipped baseline (Conditional Access, security defaults off, per-user MFA
+/// off) has its own tests (`coverage.rs`, `inputs.rs`, `validate.rs`).
+pub fn copy_methods_baseline(dir: &std::path::Path) {
+    copy_shipped(dir, &["authentication-methods.yaml"]);
+}
+
+/// The whole shipped `policies/` in `dir/policies`.
+pub fn copy_whole_baseline(dir: &std::path::Path) {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let names: Vec<String> = std::fs::read_dir(shipped)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    copy_shipped(dir, &names);
+}
+
+fn copy_shipped(dir: &std::path::Path, names: &[&str]) {
     let target = dir.join("policies");
     std::fs::create_dir_all(&target).unwrap();
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    for entry in std::fs::read_dir(shipped).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
+    for name in names {
+        std::fs::copy(shipped.join(name), target.join(name)).unwrap();
     }
 }
 

@@ -38,7 +38,7 @@ impl Fleet {
         config.tls = true;
         let emu = Emulator::start(config).await.expect("emulator starts");
         let dir = common::temp_dir("fleet");
-        common::copy_shipped_policies(&dir);
+        common::copy_methods_baseline(&dir);
         let e = &emu.endpoints;
         let mut yaml = String::from("tenants:\n");
         let mut names = Vec::new();

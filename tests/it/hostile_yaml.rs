@@ -225,7 +225,7 @@ async fn a_nul_byte_is_reported_at_the_byte() {
 #[test]
 fn the_shipped_policies_and_a_100000_user_target_list_validate_under_the_same_bounds() {
     let dir = common::temp_dir("hostile-yaml");
-    common::copy_shipped_policies(&dir);
+    common::copy_methods_baseline(&dir);
     let shipped = bounded(common::mfactl(
         &dir,
         &["validate", "--policies", "policies"],

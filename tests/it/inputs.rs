@@ -165,34 +165,43 @@ async fn an_empty_declaration_is_refused_by_every_verb_and_says_where_it_looked(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_shipped_baseline_leaves_security_defaults_and_everyones_mfa_requirement() {
+async fn the_shipped_baseline_moves_everyone_from_security_defaults_to_conditional_access() {
     let p = Project::sandbox_tenant().await;
+    crate::common::copy_whole_baseline(p.dir());
     let before = explain(&p);
     assert!(!before.is_empty());
+    let enabled = |u: &&Value| u["mfaRequired"] != "disabled";
     assert!(
         before
             .iter()
+            .filter(enabled)
+            .filter(|u| u["guest"] == false)
             .all(|u| u["mfaRequired"] == "securityDefaults"),
         "the demo tenant has security defaults on"
     );
     let o = p.run(&["apply", "--yes"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let writes: Vec<Value> =
-        p.h.requests()
-            .await
-            .into_iter()
-            .filter(|e| e["method"] == "PATCH")
-            .collect();
-    assert!(!writes.is_empty());
-    assert!(
-        writes
-            .iter()
-            .all(|e| !e["path"].as_str().unwrap().contains("SecurityDefaults")),
-        "{writes:?}"
-    );
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(err.contains("security defaults were off"), "{err}");
     let after = explain(&p);
     assert_eq!(after.len(), before.len());
-    assert!(after.iter().all(|u| u["mfaRequired"] == "securityDefaults"));
+    // Every enabled account is required MFA by the policy now, but the break-glass accounts,
+    // whom it excludes on purpose.
+    for u in after.iter().filter(enabled) {
+        if u["excludedBy"].as_array().is_some_and(|e| !e.is_empty()) {
+            assert_eq!(u["mfaRequired"], "none", "{u:#}");
+        } else {
+            assert_eq!(u["mfaRequired"], "conditionalAccess", "{u:#}");
+            assert_eq!(u["requiredBy"][0], "Require MFA for all users", "{u:#}");
+        }
+    }
+    assert!(
+        after
+            .iter()
+            .any(|u| u["excludedBy"][0] == "Require MFA for all users")
+    );
+    let again = p.run(&["plan"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
 }
 
 /// `explain --live -o json` users: the tenant as it is.

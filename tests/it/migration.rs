@@ -11,14 +11,14 @@ use serde_json::{Value, json};
 
 use crate::common::{Project, code, stderr, stdout};
 
-const SD_OFF: &str = "apiVersion: mfactl/v1
+pub(crate) const SD_OFF: &str = "apiVersion: mfactl/v1
 kind: SecurityDefaults
 metadata: {name: security-defaults}
 spec:
   enabled: false
 ";
 
-const MFA_FOR_ALL: &str = "apiVersion: mfactl/v1
+pub(crate) const MFA_FOR_ALL: &str = "apiVersion: mfactl/v1
 kind: ConditionalAccessPolicy
 metadata: {name: Require MFA for all users}
 spec:
@@ -60,7 +60,7 @@ spec:
 ";
 
 /// The sandbox tenant (P1, security defaults on, no policy), throttled like Graph.
-async fn project(tenant_extra: &str) -> Project {
+pub(crate) async fn project(tenant_extra: &str) -> Project {
     let mut config = EmulatorConfig::new(mfactl::sandbox::demo_state());
     config.throttle = ThrottleMode::Graph;
     config.request_log_limit = 100_000;
@@ -84,7 +84,7 @@ async fn next_second(p: &Project) {
 
 /// The writes the emulator accepted, in order: method, path, and the `state` or `isEnabled`
 /// they sent.
-async fn writes(p: &Project) -> Vec<(String, String, Value)> {
+pub(crate) async fn writes(p: &Project) -> Vec<(String, String, Value)> {
     p.log()
         .await
         .into_iter()
@@ -113,7 +113,7 @@ async fn writes(p: &Project) -> Vec<(String, String, Value)> {
         .collect()
 }
 
-async fn security_defaults(p: &Project) -> Value {
+pub(crate) async fn security_defaults(p: &Project) -> Value {
     let token = p.h.reader_token().await;
     p.h.get(
         "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy",

@@ -19,6 +19,17 @@ const SYSTEM_PREFERRED: &str = "isSystemPreferredAuthenticationMethodEnabled";
 const PREFERRED: &str = "userPreferredMethodForSecondaryAuthentication";
 
 /// A project beside an emulator that does not throttle, with `files` in `policies/`.
+/// How many members `plan` (JSON) leaves without an MFA requirement, for `--allow-unprotected`:
+/// these tests change legacy per-user MFA on tenants with neither security defaults nor
+/// Conditional Access, where turning it off leaves members unprotected and the guard refuses
+/// (`coverage.rs` tests the guard itself).
+fn unprotected(plan: &Value) -> String {
+    plan["coverage"]["lost"]["members"]
+        .as_u64()
+        .unwrap_or_default()
+        .to_string()
+}
+
 async fn project(state: State, files: &[(&str, &str)]) -> Project {
     let mut config = EmulatorConfig::new(state);
     config.throttle = ThrottleMode::Off;
@@ -338,7 +349,7 @@ async fn per_user_mfa_changes_exactly_the_users_whose_state_differs_through_batc
     )));
 
     p.clear_log().await;
-    let apply = p.run(&["apply", "--yes"]);
+    let apply = p.run(&["apply", "--yes", "--allow-unprotected", &unprotected(&plan)]);
     assert_eq!(code(&apply), 0, "{}", stderr(&apply));
     let log = p.log().await;
     let patched = batched_user_patches(&log, "requirements");
@@ -788,7 +799,7 @@ const METHODS: &[&str] = &[
     "none",
 ];
 
-const CSV_HEADER: &str = "userPrincipalName,id,method,source,systemPreferred,systemPreferredMethod,defaultMethod,usableMethods,mfaRequired";
+const CSV_HEADER: &str = "userPrincipalName,id,method,source,systemPreferred,systemPreferredMethod,defaultMethod,usableMethods,mfaRequired,mfaRequiredBy,smsSignIn";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_lists_every_report_user_in_json_and_csv_and_one_user_step_by_step() {
@@ -854,10 +865,16 @@ async fn explain_lists_every_report_user_in_json_and_csv_and_one_user_step_by_st
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), enabled.len());
     for row in &rows {
-        assert_eq!(row.len(), 9, "{row:?}");
+        assert_eq!(row.len(), 11, "{row:?}");
         let user = enabled[row[1]];
         assert_eq!(row[0], user.user_principal_name);
         assert!(METHODS.contains(&row[2]), "{row:?}");
+        // Who must do MFA does not depend on the methods policy: the live CSV says what the
+        // declared JSON says.
+        let json = users.iter().find(|u| u["id"] == row[1]);
+        let json = json.unwrap_or_else(|| panic!("{row:?} not in the JSON"));
+        assert_eq!(json["mfaRequired"], row[8], "{row:?}");
+        assert!(matches!(row[10], "true" | "false"), "{row:?}");
     }
     assert!(
         rows.iter().any(|r| r[2] == "sms"),
@@ -1154,9 +1171,8 @@ async fn the_impact_names_who_loses_every_method_and_apply_refuses_unless_allowe
     let refused = p.run(&["apply", "--yes"]);
     assert_eq!(code(&refused), 7, "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains(&format!(
-            "the plan leaves {n} user(s) with no usable MFA method"
-        )),
+        stderr(&refused).contains(&format!("the plan locks out {n} user(s)"))
+            && stderr(&refused).contains("(no usable method left; was "),
         "{}",
         stderr(&refused)
     );
@@ -1204,9 +1220,7 @@ async fn reconcile_in_enforce_mode_refuses_a_lockout_and_sends_nothing() {
     let o = p.run(&["reconcile", "--once", "--mode", "enforce"]);
     assert_eq!(code(&o), 7, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains(&format!(
-            "refused: the plan leaves {n} user(s) with no usable MFA method"
-        )),
+        stderr(&o).contains(&format!("refused: the plan locks out {n} user(s)")),
         "{}",
         stderr(&o)
     );
@@ -1343,7 +1357,13 @@ async fn a_stale_saved_plan_is_refused_and_a_refused_user_patch_is_a_partial_app
         .await;
     assert_eq!(r.status, 204);
     p.clear_log().await;
-    let o = p.run(&["apply", "plan.json", "--yes"]);
+    let o = p.run(&[
+        "apply",
+        "plan.json",
+        "--yes",
+        "--allow-unprotected",
+        &unprotected(&plan),
+    ]);
     assert_eq!(code(&o), 7, "{}", stderr(&o));
     assert!(stderr(&o).contains("the tenant changed since this plan was made"));
     assert!(patches(&p.log().await).is_empty());
@@ -1352,7 +1372,7 @@ async fn a_stale_saved_plan_is_refused_and_a_refused_user_patch_is_a_partial_app
     let failing = &changes[7];
     p.h.add_fault(json!({"method": "PATCH", "pathPrefix": failing["path"], "count": 1, "kind": "status", "status": 400}))
         .await;
-    let o = p.run(&["apply", "--yes"]);
+    let o = p.run(&["apply", "--yes", "--allow-unprotected", &unprotected(&plan)]);
     assert_eq!(code(&o), 6, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
@@ -1376,7 +1396,7 @@ async fn a_stale_saved_plan_is_refused_and_a_refused_user_patch_is_a_partial_app
     assert_eq!(left["userChanges"].as_array().unwrap().len(), 1);
     assert_eq!(left["userChanges"][0]["userId"], failing["userId"]);
     p.clear_log().await;
-    let o = p.run(&["apply", "--yes"]);
+    let o = p.run(&["apply", "--yes", "--allow-unprotected", &unprotected(&plan)]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let sent: Vec<Value> = patches(&p.log().await)
         .iter()

@@ -314,10 +314,20 @@ fn the_shipped_policies_validate_with_no_warning_and_nothing_silenced() {
     assert!(outcome.silenced.is_empty(), "{:?}", outcome.silenced);
     let set = outcome.set.expect("the shipped policies are usable");
     assert!(set.methods_policy.is_some());
-    assert!(
-        set.security_defaults.is_none(),
-        "the baseline leaves security defaults as the tenant has them (nothing replaces them yet)"
+    // The P1 baseline: security defaults off, replaced by a policy that requires MFA of
+    // every user for every resource, and per-user MFA off.
+    assert_eq!(
+        set.security_defaults.as_ref().map(|d| d.is_enabled),
+        Some(false)
     );
+    assert!(
+        set.conditional_access_policies
+            .iter()
+            .any(|p| p.enabled() && p.requires_mfa_of_everyone()),
+        "{:?}",
+        set.conditional_access_policies
+    );
+    assert!(set.per_user_mfa.is_some());
 }
 
 #[test]

@@ -115,10 +115,16 @@ fn only_users_who_would_lose_their_requirement_with_per_user_mfa_unread_are_unde
     let unread = vec![UserState::default(); dir.users().len()];
     // Only the break-glass account loses security defaults with nothing in their place; the
     // guest had nothing, the disabled account does not count.
-    let undecided = p.undecided(&dir, &unread);
+    let undecided = p.undecided(&dir, &unread, false);
     assert_eq!(undecided, [dir.index_of(BREAK_GLASS).unwrap_or(u32::MAX)]);
+    // explain also reads the guest's: nothing required MFA of them before.
+    let index = |id| dir.index_of(id).unwrap_or(u32::MAX);
+    assert_eq!(
+        p.undecided(&dir, &unread, true),
+        [index(GUEST), index(BREAK_GLASS)]
+    );
     let read = vec![per_user(Some(PerUserMfaState::Disabled)); dir.users().len()];
-    assert!(p.undecided(&dir, &read).is_empty());
+    assert!(p.undecided(&dir, &read, true).is_empty());
     // The coverage counts the break-glass account as excluded on purpose, not lost.
     let c = p.coverage(&dir, &read, &read, 5);
     assert_eq!(
