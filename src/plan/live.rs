@@ -242,13 +242,30 @@ pub async fn compute_full(
     }
     // The report pages slowly (its own small limit), so the per-user reads of the users in
     // scope run alongside it: the run is as long as the slower of the two.
-    let in_scope: Vec<(UserResource, Vec<(u32, u128)>)> = scopes
+    let mut in_scope: Vec<(UserResource, Vec<(u32, u128)>)> = scopes
         .iter()
         .map(|s| {
             let who = crate::kinds::per_user::scope(&dir, &s.targets, s.everyone);
             (s.resource, users::ids(&dir, &who))
         })
         .collect();
+    let protection = access.map(|(before, after)| Protection::new(before, after, &dir));
+    if let Some(protection) = &protection {
+        // Whether a user who would lose security defaults or a policy (or, for explain, whom
+        // nothing else requires MFA of) is required MFA by legacy per-user MFA: their state
+        // decides, so it is read too, unless a PerUserMfa scope reads it already.
+        let read: std::collections::HashSet<u32> = in_scope
+            .iter()
+            .filter(|(resource, _)| *resource == UserResource::Requirements)
+            .flat_map(|(_, ids)| ids.iter().map(|(i, _)| *i))
+            .collect();
+        let undecided: Vec<u32> = protection
+            .undecided(&dir, dir.state(), explain.is_some())
+            .into_iter()
+            .filter(|i| !read.contains(i))
+            .collect();
+        in_scope.push((UserResource::Requirements, users::ids(&dir, &undecided)));
+    }
     let report = async {
         if simulate {
             users::read_report(client, one_user.as_deref(), progress).await
@@ -298,16 +315,6 @@ pub async fn compute_full(
         reads.extend(
             users::read_states(client, &me, UserResource::SignInPreferences, progress).await?,
         );
-        users::add_states(&mut dir, reads);
-    }
-    let protection = access.map(|(before, after)| Protection::new(before, after, &dir));
-    if let Some(protection) = &protection {
-        // Whether a user who would lose security defaults or a policy is still required MFA
-        // by legacy per-user MFA: their state decides, so it is read.
-        let undecided = protection.undecided(&dir, dir.state(), explain.is_some());
-        let undecided = users::ids(&dir, &undecided);
-        let reads =
-            users::read_states(client, &undecided, UserResource::Requirements, progress).await?;
         users::add_states(&mut dir, reads);
     }
     let users_plan = per_user::plan_users(&dir, &desired);
