@@ -1,6 +1,7 @@
 //! Authentication method modes (the `authenticationMethodModes` flags an authentication
-//! strength's `allowedCombinations` are written in) and how the registration-details report
-//! shows that a user holds one.
+//! strength's `allowedCombinations` are written in), how the registration-details report
+//! shows that a user holds one, and which method configurations of the authentication
+//! methods policy offer one.
 //!
 //! The modes and the built-in strengths are VERIFIED (conditional-access FACTS items 6, 9; the
 //! enum in `graph/schema.json`). The mapping to the report's `methodsRegistered` values is an
@@ -60,6 +61,44 @@ pub const AUTHENTICATION_METHOD_MODES: &[(&str, ModeSource)] = &[
     ("qrCodePin", ModeSource::Registered(&["qrCode"])),
 ];
 
+/// Every mode of [`AUTHENTICATION_METHOD_MODES`], with the method configurations (their GET
+/// ids, FACTS.md §3) that offer it: a user can use the mode when any one of them is enabled
+/// for them. An empty list: no method configuration governs the mode — the password;
+/// Windows Hello for Business, which is set up on the device, not in the methods policy;
+/// federated sign-in, which happens at the identity provider. An INFERENCE like the report
+/// mapping above: Microsoft documents no such table. A software OATH code comes from a
+/// third-party app (SoftwareOath) or from Microsoft Authenticator's own codes, so either
+/// configuration offers it.
+#[rustfmt::skip]
+pub const MODE_CONFIGURATIONS: &[(&str, &[&str])] = &[
+    ("password", &[]),
+    ("voice", &["Voice"]),
+    ("hardwareOath", &["HardwareOath"]),
+    ("softwareOath", &["SoftwareOath", "MicrosoftAuthenticator"]),
+    ("sms", &["Sms"]),
+    ("fido2", &["Fido2"]),
+    ("windowsHelloForBusiness", &[]),
+    ("microsoftAuthenticatorPush", &["MicrosoftAuthenticator"]),
+    ("deviceBasedPush", &["MicrosoftAuthenticator"]),
+    ("temporaryAccessPassOneTime", &["TemporaryAccessPass"]),
+    ("temporaryAccessPassMultiUse", &["TemporaryAccessPass"]),
+    ("email", &["Email"]),
+    ("x509CertificateSingleFactor", &["X509Certificate"]),
+    ("x509CertificateMultiFactor", &["X509Certificate"]),
+    ("federatedSingleFactor", &[]),
+    ("federatedMultiFactor", &[]),
+    ("qrCodePin", &["QRCodePin"]),
+];
+
+/// The method configurations that offer a mode (exact, case-sensitive: FACTS item 9), as
+/// [`MODE_CONFIGURATIONS`] lists them; `None` for a mode mfactl does not know.
+pub fn mode_configurations(mode: &str) -> Option<&'static [&'static str]> {
+    MODE_CONFIGURATIONS
+        .iter()
+        .find(|(name, _)| *name == mode)
+        .map(|(_, ids)| *ids)
+}
+
 /// How the report shows a mode (exact, case-sensitive, as Graph spells it: FACTS item 9);
 /// `None` for a mode mfactl does not know.
 pub fn mode_source(mode: &str) -> Option<ModeSource> {
@@ -76,4 +115,48 @@ pub fn combination_modes(combination: &str) -> impl Iterator<Item = &str> {
         .split(',')
         .map(str::trim)
         .filter(|mode| !mode.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msgraph::conditional_access::BUILT_IN_STRENGTHS;
+    use crate::msgraph::methods::CONFIGURATION_KINDS;
+
+    #[test]
+    fn every_mode_is_offered_by_known_method_configurations() {
+        let modes: Vec<&str> = AUTHENTICATION_METHOD_MODES
+            .iter()
+            .map(|(m, _)| *m)
+            .collect();
+        let offered: Vec<&str> = MODE_CONFIGURATIONS.iter().map(|(m, _)| *m).collect();
+        assert_eq!(modes, offered, "one row per mode, in the same order");
+        for (mode, ids) in MODE_CONFIGURATIONS {
+            for id in *ids {
+                assert!(
+                    CONFIGURATION_KINDS.iter().any(|k| k.id == *id),
+                    "{mode}: no method configuration `{id}`"
+                );
+            }
+        }
+        for strength in BUILT_IN_STRENGTHS {
+            for mode in strength
+                .combinations
+                .iter()
+                .flat_map(|c| combination_modes(c))
+            {
+                assert!(mode_configurations(mode).is_some(), "{mode}");
+            }
+        }
+        assert_eq!(mode_configurations("fido2"), Some(&["Fido2"][..]));
+        assert_eq!(
+            mode_configurations("windowsHelloForBusiness"),
+            Some(&[][..])
+        );
+        assert_eq!(
+            mode_configurations("Fido2"),
+            None,
+            "modes are case-sensitive"
+        );
+    }
 }

@@ -73,9 +73,13 @@
 //! | MFA039 | error | a Conditional Access policy applies to nobody or to no resource, or does nothing |
 //! | MFA040 | error | a Conditional Access policy requires both `mfa` and an authentication strength |
 //! | MFA041 | error | SecurityDefaults `enabled: true` with a Conditional Access policy `state: enabled` |
+//! | MFA042 | warning | lint: a Conditional Access policy, enabled or report-only, requiring MFA of or blocking `includeUsers: [All]` with no excludeUsers, excludeGroups or excludeRoles (no break-glass exclusion) |
+//! | MFA043 | warning | lint: PerUserMfa `state` or an exception `enabled`/`enforced` while an enabled Conditional Access policy requires MFA |
+//! | MFA044 | warning | lint: SecurityDefaults `enabled: false` while no enabled Conditional Access policy blocks legacy authentication |
+//! | MFA045 | warning | lint: an AuthenticationStrength whose every combination needs a method the declared AuthenticationMethodsPolicy turns off |
 //!
-//! MFA027–MFA032 are the lints ([`LINTS`], described in [`lints`]): legal settings that weaken
-//! MFA. A document silences one reported in it with
+//! MFA027–MFA032, MFA035 and MFA042–MFA045 are the lints ([`LINTS`], described in
+//! [`lints`]): legal settings that weaken MFA. A document silences one reported in it with
 //! `metadata.annotations: {mfactl.io/silence-MFA028: "<reason>"}`; a silenced lint is not in
 //! [`LoadOutcome::diagnostics`] but in [`LoadOutcome::silenced`].
 //!
@@ -401,39 +405,57 @@ impl Loader {
         }
     }
 
-    /// Lints that need two documents: MFA032, reported in and silenced by the PerUserMfa
-    /// document, and MFA035, reported in and silenced by the SecurityDefaults document.
+    /// Lints that need two documents, each reported in and silenced by one of them: MFA032
+    /// and MFA043 by the PerUserMfa document, MFA035 and MFA044 by the SecurityDefaults
+    /// document, MFA045 by the AuthenticationStrength document. MFA041, an error, is not
+    /// silenced.
     fn cross_document_lints(&mut self) {
         let set = &self.set;
-        if let (Some(per_user), Some(defaults)) = (&set.per_user_mfa, &set.security_defaults)
-            && let Some((at, finding)) = lints::per_user_with_defaults(per_user, defaults)
-        {
-            self.report_lint(KindId::PerUserMfa, at, finding);
+        let policies = &set.conditional_access_policies;
+        let mut found: Vec<(DocKey, Location, Finding)> = Vec::new();
+        let per_user_key = (KindId::PerUserMfa, String::new());
+        let defaults_key = (KindId::SecurityDefaults, String::new());
+        if let Some(per_user) = &set.per_user_mfa {
+            let with_defaults = set
+                .security_defaults
+                .as_ref()
+                .and_then(|defaults| lints::per_user_with_defaults(per_user, defaults));
+            let with_policies = lints::per_user_with_policies(per_user, policies);
+            for (at, finding) in with_defaults.into_iter().chain(with_policies) {
+                found.push((per_user_key.clone(), at, finding));
+            }
         }
-        let set = &self.set;
-        if let Some(defaults) = &set.security_defaults
-            && let Some(finding) = lints::defaults_off_unreplaced(
-                defaults,
-                set.per_user_mfa.as_ref(),
-                &set.conditional_access_policies,
-            )
-        {
-            let at = defaults.location.clone();
-            self.report_lint(KindId::SecurityDefaults, at, finding);
-        }
-        let set = &self.set;
         if let Some(defaults) = &set.security_defaults {
-            let refused =
-                lints::defaults_with_enabled_policies(defaults, &set.conditional_access_policies);
+            let unreplaced =
+                lints::defaults_off_unreplaced(defaults, set.per_user_mfa.as_ref(), policies);
+            let legacy_open = lints::defaults_off_legacy_open(defaults, policies);
+            for finding in unreplaced.into_iter().chain(legacy_open) {
+                found.push((defaults_key.clone(), defaults.location.clone(), finding));
+            }
+            let refused = lints::defaults_with_enabled_policies(defaults, policies);
             self.diagnostics.extend(refused);
+        }
+        if let Some(methods) = &set.methods_policy {
+            for strength in &set.authentication_strengths {
+                if let Some((at, finding)) = lints::unusable_strength(methods, strength) {
+                    let key = (
+                        KindId::AuthenticationStrength,
+                        strength.display_name.clone(),
+                    );
+                    found.push((key, at, finding));
+                }
+            }
+        }
+        for (key, at, finding) in found {
+            self.report_lint(&key, at, finding);
         }
     }
 
-    /// Reports a lint found at `at`, unless the first document of `kind` silences it.
-    fn report_lint(&mut self, kind: KindId, at: Location, finding: Finding) {
+    /// Reports a lint found at `at`, unless the first document of `key` silences it.
+    fn report_lint(&mut self, key: &DocKey, at: Location, finding: Finding) {
         let silence = self
             .silences
-            .get(&(kind, String::new()))
+            .get(key)
             .and_then(|s| s.iter().find(|s| s.code == finding.code));
         match silence {
             Some(s) => self.silenced.push(Silenced {
@@ -466,6 +488,46 @@ pub(crate) mod testing {
         format!(
             "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata:\n  name: t\n  annotations: {{{annotations}}}\nspec:\n{spec}"
         )
+    }
+
+    /// Loads `source` as [`load_str`] does, and fails the test if anything is reported.
+    #[track_caller]
+    pub(crate) fn assert_quiet(source: &str) {
+        let out = load_str(source);
+        assert!(
+            out.diagnostics.is_empty(),
+            "{source}\n{:?}",
+            out.diagnostics
+        );
+    }
+
+    /// Loads `source` as [`load_str`] does, and fails the test unless nothing is reported and
+    /// `expected` (code, line, column, reason) is every lint silenced, in order.
+    #[track_caller]
+    pub(crate) fn assert_silenced(source: &str, expected: &[(&str, usize, usize, &str)]) {
+        let out = load_str(source);
+        assert!(
+            out.diagnostics.is_empty(),
+            "{source}\n{:?}",
+            out.diagnostics
+        );
+        assert_eq!(silenced_at(&out), expected);
+    }
+
+    /// (code, line, column, reason) of every silenced lint, in order.
+    pub(crate) fn silenced_at(outcome: &LoadOutcome) -> Vec<(&'static str, usize, usize, &str)> {
+        outcome
+            .silenced
+            .iter()
+            .map(|s| {
+                (
+                    s.code,
+                    s.location.line,
+                    s.location.column,
+                    s.reason.as_str(),
+                )
+            })
+            .collect()
     }
 
     /// (code, line, column) of every diagnostic, in order.

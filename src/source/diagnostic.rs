@@ -201,6 +201,18 @@ pub mod codes {
     /// Security defaults declared on together with a Conditional Access policy declared
     /// enabled, which Graph refuses.
     pub const DEFAULTS_WITH_ENABLED_POLICY: &str = "MFA041";
+    /// Lint: a Conditional Access policy, enabled or report-only, that requires MFA of or
+    /// blocks `All` users and excludes nobody (no break-glass exclusion).
+    pub const POLICY_WITHOUT_BREAK_GLASS: &str = "MFA042";
+    /// Lint: per-user MFA enabled or enforced while an enabled Conditional Access policy
+    /// requires MFA.
+    pub const PER_USER_WITH_POLICY: &str = "MFA043";
+    /// Lint: security defaults declared off while no enabled Conditional Access policy
+    /// blocks legacy authentication in their place.
+    pub const LEGACY_AUTH_UNBLOCKED: &str = "MFA044";
+    /// Lint: an authentication strength none of whose combinations can be used, every
+    /// method it needs being declared off in the authentication methods policy.
+    pub const STRENGTH_UNUSABLE: &str = "MFA045";
 }
 
 /// The codes found only against a tenant, when `plan` resolves names, never by `load`.
@@ -215,6 +227,10 @@ pub const LINTS: &[&str] = &[
     codes::CAMPAIGN_OFF,
     codes::PER_USER_WITH_DEFAULTS,
     codes::DEFAULTS_OFF_UNREPLACED,
+    codes::POLICY_WITHOUT_BREAK_GLASS,
+    codes::PER_USER_WITH_POLICY,
+    codes::LEGACY_AUTH_UNBLOCKED,
+    codes::STRENGTH_UNUSABLE,
 ];
 
 /// The code table, one line per code.
@@ -424,6 +440,26 @@ pub const CODES: &[CodeInfo] = &[
         codes::DEFAULTS_WITH_ENABLED_POLICY,
         Severity::Error,
         "security defaults declared on together with an enabled Conditional Access policy",
+    ),
+    row(
+        codes::POLICY_WITHOUT_BREAK_GLASS,
+        Severity::Warning,
+        "lint: a Conditional Access policy requiring MFA of or blocking All users excludes nobody (no break-glass exclusion)",
+    ),
+    row(
+        codes::PER_USER_WITH_POLICY,
+        Severity::Warning,
+        "lint: per-user MFA enabled or enforced while an enabled Conditional Access policy requires MFA",
+    ),
+    row(
+        codes::LEGACY_AUTH_UNBLOCKED,
+        Severity::Warning,
+        "lint: security defaults declared off while no enabled Conditional Access policy blocks legacy authentication",
+    ),
+    row(
+        codes::STRENGTH_UNUSABLE,
+        Severity::Warning,
+        "lint: an authentication strength whose combinations all need a method declared off in the methods policy",
     ),
 ];
 

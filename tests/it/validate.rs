@@ -181,6 +181,10 @@ fn diagnostics_print_as_file_line_column_with_help() {
         "mfa030-no-break-glass-exclusion.yaml",
         "mfa031-campaign-disabled.yaml",
         "mfa032-per-user-mfa-with-security-defaults.yaml",
+        "mfa042-policy-without-break-glass.yaml",
+        "mfa043-per-user-mfa-with-conditional-access.yaml",
+        "mfa044-legacy-authentication-unblocked.yaml",
+        "mfa045-strength-nobody-can-use.yaml",
     ] {
         let warning = load(&[PathBuf::from(BAD).join(file)]);
         assert_eq!(warning.diagnostics[0].severity, Severity::Warning, "{file}");
@@ -296,10 +300,16 @@ fn silenced_lints_are_not_reported_but_counted_with_their_reasons() {
         .collect();
     assert_eq!(
         codes,
-        [(
-            "MFA035",
-            "Conditional Access, managed outside mfactl, requires MFA"
-        )]
+        [
+            (
+                "MFA035",
+                "Conditional Access, managed outside mfactl, requires MFA"
+            ),
+            (
+                "MFA044",
+                "Conditional Access, managed outside mfactl, blocks legacy authentication"
+            )
+        ]
     );
 }
 

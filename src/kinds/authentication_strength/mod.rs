@@ -42,6 +42,8 @@ pub struct DeclaredStrength {
     pub properties: Map<String, Value>,
     /// Where the document starts.
     pub location: Location,
+    /// Where the `allowedCombinations` key is written.
+    pub combinations_location: Location,
 }
 
 /// The `AuthenticationStrength` kind.
@@ -137,10 +139,15 @@ impl Declare for AuthenticationStrength {
         if reader.has_errors() || at.name.is_empty() {
             return (None, reader.findings);
         }
+        // Required: without it, MFA024 is already among the findings.
+        let Some(combinations) = at.node.get("allowedCombinations") else {
+            return (None, reader.findings);
+        };
         let declared = DeclaredStrength {
             display_name: at.name.clone(),
             properties,
             location: at.document.clone(),
+            combinations_location: combinations.key_pos.at(at.file),
         };
         (Some(declared), reader.findings)
     }

@@ -4,8 +4,9 @@
 //! `all`; the strength returned whole where `{id}` was written) is never drift (FACTS-CA
 //! item 24), and a changed top-level object (`conditions`, `grantControls`,
 //! `sessionControls`) is sent whole, merged from live and desired, never a partial
-//! collection (item 23).
+//! collection (item 23). Its lint (MFA042) is in [`lints`].
 
+pub(crate) mod lints;
 pub mod spec;
 
 use serde_json::{Map, Value, json};
@@ -32,9 +33,40 @@ fn lists(value: &Value, word: &str) -> bool {
 }
 
 impl DeclaredConditionalAccessPolicy {
+    /// The declared top-level property `key` (`null` when not declared).
+    fn property(&self, key: &str) -> &Value {
+        self.properties.get(key).unwrap_or(&Value::Null)
+    }
+
     /// Whether it is declared `state: enabled`.
     pub fn enabled(&self) -> bool {
-        self.properties.get("state").and_then(Value::as_str) == Some("enabled")
+        self.property("state") == "enabled"
+    }
+
+    /// Whether it is declared `state: enabled` or `enabledForReportingButNotEnforced`
+    /// (FACTS-CA item 15): enforced or evaluated, not `disabled`.
+    pub fn in_effect(&self) -> bool {
+        self.enabled() || self.property("state") == "enabledForReportingButNotEnforced"
+    }
+
+    /// Whether its grant requires MFA: `mfa` among the built-in controls, or an
+    /// authentication strength (FACTS-CA item 21).
+    pub fn requires_mfa(&self) -> bool {
+        let grant = self.property("grantControls");
+        lists(&grant["builtInControls"], "mfa") || !grant["authenticationStrength"].is_null()
+    }
+
+    /// Whether its grant blocks access: `block` among the built-in controls.
+    pub fn blocks(&self) -> bool {
+        lists(&self.property("grantControls")["builtInControls"], "block")
+    }
+
+    /// Whether it blocks legacy authentication, as Microsoft's "Block legacy
+    /// authentication" policy does in place of security defaults (FACTS-CA items 11, 31):
+    /// `block` for client app types that include `exchangeActiveSync` or `other`.
+    pub fn blocks_legacy_authentication(&self) -> bool {
+        let client_apps = &self.property("conditions")["clientAppTypes"];
+        self.blocks() && (lists(client_apps, "exchangeActiveSync") || lists(client_apps, "other"))
     }
 
     /// Whether, once enabled, it requires MFA (or an authentication strength) of every
@@ -57,10 +89,8 @@ impl DeclaredConditionalAccessPolicy {
         });
         let grant = &tree["grantControls"];
         let controls = grant["builtInControls"].as_array().map_or(0, Vec::len);
-        let mfa = lists(&grant["builtInControls"], "mfa");
-        let strength = !grant["authenticationStrength"].is_null();
         let alone = controls <= 1 || grant["operator"] == "AND";
-        everyone && everything && !narrowed && (mfa || strength) && alone
+        everyone && everything && !narrowed && self.requires_mfa() && alone
     }
 }
 
@@ -114,7 +144,11 @@ impl Kind for ConditionalAccessPolicy {
 
 impl Declare for ConditionalAccessPolicy {
     fn declare(spec: &Spec<'_>) -> (Option<DeclaredConditionalAccessPolicy>, Vec<Finding>) {
-        spec::read(spec)
+        let (declared, mut found) = spec::read(spec);
+        if let Some(policy) = &declared {
+            found.extend(lints::no_break_glass(policy, spec.node));
+        }
+        (declared, found)
     }
 }
 

@@ -279,11 +279,10 @@ fn registration_campaign(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
     }
 }
 
-fn usable(method: &Value) -> bool {
-    method["state"] == "enabled"
-        && method["includeTargets"]
-            .as_array()
-            .is_none_or(|t| !t.is_empty())
+/// Whether a method declared with this `state` and these `includeTargets` is usable:
+/// `state: enabled` and not `includeTargets: []`.
+pub(crate) fn usable(state: &Value, include_targets: &Value) -> bool {
+    state == "enabled" && include_targets.as_array().is_none_or(|t| !t.is_empty())
 }
 
 fn lockout(spec: &Value, spans: &Spans, methods_pointer: &str, out: &mut Vec<Finding>) {
@@ -298,7 +297,10 @@ fn lockout(spec: &Value, spans: &Spans, methods_pointer: &str, out: &mut Vec<Fin
     }
     let usable: Vec<&str> = methods
         .iter()
-        .filter(|(k, m)| (MFA_CAPABLE.contains(&k.as_str()) || is_guid(k)) && usable(m))
+        .filter(|(k, m)| {
+            (MFA_CAPABLE.contains(&k.as_str()) || is_guid(k))
+                && usable(&m["state"], &m["includeTargets"])
+        })
         .map(|(k, _)| k.as_str())
         .collect();
     let at = spans.key(methods_pointer);

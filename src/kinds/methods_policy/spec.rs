@@ -105,6 +105,20 @@ impl DeclaredMethodsPolicy {
     }
 }
 
+impl DeclaredMethod {
+    /// Whether the method is declared usable, as the lockout rule counts it
+    /// ([`rules::usable`]); `None` when its `state` is not declared, so that the tenant's
+    /// state decides.
+    pub fn usable(&self) -> Option<bool> {
+        let state = self.properties.get("state").filter(|s| s.is_string())?;
+        let targets = self
+            .properties
+            .get("includeTargets")
+            .unwrap_or(&Value::Null);
+        Some(rules::usable(state, targets))
+    }
+}
+
 /// What `methods:` key names: its GET id and OData type.
 fn method_kind(key: &str) -> Option<(String, String)> {
     if let Some(kind) = CONFIGURATION_KINDS.iter().find(|k| k.segment == key) {
