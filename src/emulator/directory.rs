@@ -169,16 +169,27 @@ fn filtered_collection<'a>(
     collection(req, context, &q, &matches, render)
 }
 
-/// GET `/users`.
+/// GET `/users`. `accountEnabled`, outside the default set of properties, comes only when
+/// `$select` names it, as Graph returns it.
 pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiResponse, GraphError> {
     let users = &tenant.users;
+    let selected = req
+        .query
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("$select"));
     filtered_collection(
         req,
         "users",
         USER_FIELDS,
         users.len(),
         |i, n| user_field(&users[i], n),
-        |i| user_json(&users[i]),
+        |i| {
+            let mut v = user_json(&users[i]);
+            if selected {
+                v["accountEnabled"] = json!(users[i].account_enabled);
+            }
+            v
+        },
     )
 }
 
