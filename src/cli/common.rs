@@ -295,8 +295,14 @@ pub(super) fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
     }
 }
 
-/// Refuses (exit 7) a plan that leaves more users than `allowed` with no usable method.
+/// Refuses (exit 7) a plan that leaves more users than `allowed` with no usable method, or
+/// that changes the authentication methods policy without a computed impact.
 pub(super) fn lockout_guard(plan: &Plan, allowed: usize) -> Result<(), RunError> {
+    if let Some(reason) = plan.impact_unknown() {
+        return Err(RunError::Refused(format!(
+            "the plan changes the authentication methods policy, but its impact on sign-in could not be computed ({reason}); without it nobody can tell whether users are left with no usable MFA method, so nothing was applied"
+        )));
+    }
     let Some(impact) = &plan.impact else {
         return Ok(());
     };

@@ -73,7 +73,9 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                 RunError::Cycle(CycleError::Graph(g))
                 | RunError::Cycle(CycleError::Planning(PlanningError::Graph(g))) => graph(g.kind()),
                 RunError::Cycle(CycleError::Planning(_)) => ExitCode::Invalid,
-                RunError::Cycle(CycleError::Lockout(_)) => ExitCode::Refused,
+                RunError::Cycle(CycleError::Lockout(_) | CycleError::ImpactUnknown(_)) => {
+                    ExitCode::Refused
+                }
                 RunError::Cycle(CycleError::Audit(_)) | RunError::Controller(_) => ExitCode::Usage,
                 RunError::Cycle(CycleError::NotConverged(_)) | RunError::AlertsFailed(_) => {
                     ExitCode::Graph

@@ -75,6 +75,12 @@ pub enum CycleError {
         "refused: the plan leaves {0} user(s) with no usable MFA method; nothing was applied (plan shows who)"
     )]
     Lockout(usize),
+    /// The plan changes the authentication methods policy and its impact could not be
+    /// computed (why): enforce mode does not apply it.
+    #[error(
+        "refused: the plan changes the authentication methods policy but its impact on sign-in could not be computed ({0}); nothing was applied"
+    )]
+    ImpactUnknown(String),
 }
 
 impl CycleError {
@@ -99,7 +105,9 @@ impl CycleError {
             CycleError::NotConverged(missing) => {
                 (FailureKind::Convergence, None, Some(missing.clone()))
             }
-            CycleError::Lockout(_) => (FailureKind::Lockout, None, None),
+            CycleError::Lockout(_) | CycleError::ImpactUnknown(_) => {
+                (FailureKind::Lockout, None, None)
+            }
         };
         Failure {
             kind,
@@ -364,6 +372,11 @@ impl Controller {
             self.metrics
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Failed(CycleError::Lockout(plan.lockouts()));
+        }
+        if let Some(reason) = plan.impact_unknown() {
+            self.metrics
+                .record_requests(&self.tenant.name, client.requests_sent() - before);
+            return CycleOutcome::Failed(CycleError::ImpactUnknown(reason.to_string()));
         }
         let mut audit = match AuditLog::open(&self.audit_log, &self.tenant.policies) {
             Ok(a) => a,

@@ -365,6 +365,7 @@ mod tests {
             overlaps: vec![],
             impact: None,
             unmanaged: Vec::new(),
+            uncomputed: Vec::new(),
         };
         let mut with_users = plan.clone();
         let user_change = |id: &str, before: &str| crate::kinds::per_user::UserChange {

@@ -13,6 +13,7 @@ use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, p
 use crate::simulate::explain::{Simulation, TenantPolicy};
 use crate::simulate::impact;
 use crate::source::diagnostic::Diagnostic;
+use crate::tenant::methods;
 use crate::tenant::names::{self, Names};
 use crate::tenant::users::{self, DirectoryNeeds, UserResource};
 
@@ -188,9 +189,10 @@ pub async fn compute_full(
         .collect();
     let report = async {
         if simulate {
-            users::read_report(client, one_user.as_deref(), progress).await
+            methods::read_registrations(client, one_user.as_deref(), explain.is_some(), progress)
+                .await
         } else {
-            Ok(Vec::new())
+            Ok(methods::Registrations::default())
         }
     };
     let states = async {
@@ -201,7 +203,7 @@ pub async fn compute_full(
         Ok::<_, GraphError>(reads)
     };
     let (report, states) = tokio::try_join!(report, states)?;
-    users::add_report(&mut dir, report);
+    users::add_report(&mut dir, report.rows);
     client.pacer().set_tenant_size(dir.users().len());
     users::add_states(&mut dir, states);
     // The report's system-preferred column is the effective value, the user's own flag only
@@ -243,7 +245,12 @@ pub async fn compute_full(
     plan.skipped_users = users_plan.skipped;
     plan.overlaps = users_plan.overlaps;
     plan.in_sync = plan.changes.is_empty() && plan.user_changes.is_empty();
-    if simulate && !plan.in_sync && one_user.is_none() {
+    if let Some(reason) = report
+        .unreadable
+        .filter(|_| !plan.in_sync && one_user.is_none())
+    {
+        plan.uncomputed.push(super::Uncomputed::impact(reason));
+    } else if simulate && !plan.in_sync && one_user.is_none() {
         plan.impact = Some(impact::impact(
             &Simulation {
                 policy: &before,

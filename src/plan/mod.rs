@@ -50,7 +50,33 @@ pub struct Plan {
     /// they are, or deleted by this plan when the tenant prunes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmanaged: Vec<crate::kinds::Unmanaged>,
+    /// What the plan could not compute, and why (the impact, when no user's registered
+    /// methods could be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncomputed: Vec<Uncomputed>,
 }
+
+/// A part of a plan that could not be computed: the plan is made without it and says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncomputed {
+    /// What is missing (`impact`).
+    pub what: String,
+    /// Why, with the request that was refused.
+    pub reason: String,
+}
+
+impl Uncomputed {
+    /// The impact on sign-in prompts, which needs every user's registered methods.
+    pub fn impact(reason: String) -> Self {
+        Self {
+            what: IMPACT.into(),
+            reason,
+        }
+    }
+}
+
+/// [`Uncomputed::what`] for the impact on sign-in prompts.
+pub const IMPACT: &str = "impact";
 
 impl Plan {
     /// The singletons this plan read, by path, for reading them again: only paths of
@@ -81,6 +107,17 @@ impl Plan {
     pub fn lockouts(&self) -> usize {
         self.impact.as_ref().map_or(0, |i| i.newly_without.len())
     }
+
+    /// Why nobody can tell whether this plan leaves users with no usable method: it changes
+    /// the authentication methods policy, and its impact could not be computed.
+    pub fn impact_unknown(&self) -> Option<&str> {
+        let changes_methods = self.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
+        self.uncomputed
+            .iter()
+            .find(|u| u.what == IMPACT)
+            .filter(|_| changes_methods)
+            .map(|u| u.reason.as_str())
+    }
 }
 
 /// Compares the declaration with the live tenant.
@@ -104,6 +141,7 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         overlaps: Vec::new(),
         impact: None,
         unmanaged,
+        uncomputed: Vec::new(),
     })
 }
 

@@ -266,6 +266,7 @@ mod tests {
             overlaps: vec![],
             impact: None,
             unmanaged: Vec::new(),
+            uncomputed: Vec::new(),
         }
     }
 

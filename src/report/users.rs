@@ -120,6 +120,35 @@ pub fn section(plan: &Plan, markdown: bool) -> String {
     if let Some(impact) = &plan.impact {
         out.push_str(&impact_section(impact, markdown));
     }
+    out.push_str(&uncomputed_section(plan, markdown));
+    out
+}
+
+/// What the plan could not compute, and why; and that `apply` refuses a plan whose impact
+/// on sign-in is unknown.
+pub fn uncomputed_section(plan: &Plan, markdown: bool) -> String {
+    let mut out = String::new();
+    for u in &plan.uncomputed {
+        let what = if u.what == crate::plan::IMPACT {
+            "impact on sign-in prompts"
+        } else {
+            u.what.as_str()
+        };
+        if markdown {
+            out.push_str(&format!(
+                "\n#### Not computed: {what}\n\n{}\n",
+                u.reason.replace('|', "\\|")
+            ));
+        } else {
+            out.push_str(&format!("\n! Not computed: {what}: {}\n", u.reason));
+        }
+    }
+    if plan.impact_unknown().is_some() {
+        out.push_str(&format!(
+            "{}apply refuses this plan: without the impact it cannot check that nobody is left with no usable MFA method.\n",
+            if markdown { "\n" } else { "  " }
+        ));
+    }
     out
 }
 
