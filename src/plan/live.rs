@@ -126,6 +126,7 @@ pub async fn compute_full(
             }
         }
     }
+    super::licence::require_p1(client, set).await?;
     let (live, desired) = tokio::join!(read(client, &paths), resolve(client, set, progress));
     let (live, desired) = (live?, desired?);
     let mut desired = desired;

@@ -1,6 +1,7 @@
 //! Desired × live → a plan of minimal PATCHes. Pure: no I/O (the reads and writes are in
 //! [`live`] and `crate::apply`).
 
+pub mod licence;
 pub mod live;
 pub mod migration;
 pub mod per_user;
