@@ -1,5 +1,5 @@
 //! Desired × live → a plan of minimal PATCHes. Pure: no I/O (the reads and writes are in
-//! [`live`] and `crate::apply`).
+//! [`live`], [`licence`] and `crate::apply`).
 
 pub mod licence;
 pub mod live;
