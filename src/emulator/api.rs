@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::conditional_access::{self as ca, CaRoute};
 use super::directory::{self, CollectionRequest};
 use super::identity::{self, Claims};
-use super::{ApiResponse, ApiVersion, Emulator, GraphError, batch, policy, reports};
+use super::{ApiResponse, ApiVersion, Emulator, GraphError, batch, policy, reports, user_methods};
 use crate::msgraph::conditional_access;
 use crate::msgraph::throttle::{Cost, LimitClass};
 
@@ -78,7 +78,7 @@ const READ_GROUPS: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-const READ_SIGN_IN_PREFERENCES: &[&str] = &[
+const READ_USER_AUTHENTICATION: &[&str] = &[
     "UserAuthenticationMethod.Read.All",
     "UserAuthenticationMethod.ReadWrite.All",
 ];
@@ -100,6 +100,7 @@ enum Route {
     Members(String, bool),
     SignInPreferences(String),
     Requirements(String),
+    UserMethods(String),
     Registrations,
     Registration(String),
     ConditionalAccess(CaRoute),
@@ -142,6 +143,7 @@ fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
             beta_only(segments[3])?;
             Route::Requirements(segments[1].to_string())
         }
+        ["users", _, "authentication", "methods"] => Route::UserMethods(segments[1].to_string()),
         ["me", "authentication", "requirements"] if version == ApiVersion::V1 => {
             return Err(GraphError::no_segment(segments[2]));
         }
@@ -187,7 +189,9 @@ fn permissions(route: &Route, method: &str) -> Result<&'static [&'static str], G
         (Route::SecurityDefaults, "PATCH") => Some(WRITE_SECURITY_DEFAULTS),
         (Route::Users | Route::User(_), "GET") => Some(READ_USERS),
         (Route::Groups | Route::Group(_) | Route::Members(..), "GET") => Some(READ_GROUPS),
-        (Route::SignInPreferences(_), "GET") => Some(READ_SIGN_IN_PREFERENCES),
+        (Route::SignInPreferences(_) | Route::UserMethods(_), "GET") => {
+            Some(READ_USER_AUTHENTICATION)
+        }
         (Route::SignInPreferences(_), "PATCH") => Some(WRITE_SIGN_IN_PREFERENCES),
         (Route::Requirements(_), "GET") => Some(READ_REQUIREMENTS),
         (Route::Requirements(_), "PATCH") => Some(WRITE_POLICY),
@@ -360,6 +364,7 @@ fn execute(
             }
             Route::SignInPreferences(key) => directory::get_sign_in_preferences(slot, &key),
             Route::Requirements(key) => directory::get_requirements(slot, &key),
+            Route::UserMethods(key) => user_methods::list(version, slot, &key),
             Route::Registrations => {
                 reports::list(version, slot, &req.base_url, &req.path, &req.query)
             }

@@ -190,7 +190,8 @@ fn filtered_collection<'a>(
     collection(req, context, &q, &matches, render)
 }
 
-/// GET `/users`.
+/// GET `/users`. `accountEnabled` and `userType`, outside the default set of properties,
+/// come only when `$select` names them, as Graph returns them.
 pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiResponse, GraphError> {
     let users = &tenant.users;
     filtered_collection(

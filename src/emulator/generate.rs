@@ -435,6 +435,40 @@ mod tests {
     }
 
     #[test]
+    fn generated_tenants_cover_the_starting_points_by_position() {
+        let state = generate(&GenerateSpec {
+            users: 20,
+            groups: 6,
+            tenants: 10,
+            seed: 5,
+        });
+        let seen: Vec<(Licence, bool, bool, usize)> = state
+            .tenants
+            .iter()
+            .map(|t| {
+                (
+                    t.licence(),
+                    t.premium,
+                    t.security_defaults.is_enabled,
+                    t.conditional_access.policies.len(),
+                )
+            })
+            .collect();
+        let cycle = [
+            (Licence::P1, true, false, 0),
+            (Licence::P1, true, false, 4),
+            (Licence::P2, true, false, 0),
+            (Licence::Free, false, true, 0),
+            (Licence::P1, true, true, 0),
+        ];
+        assert_eq!(seen[..5], cycle);
+        assert_eq!(seen[5..], cycle);
+        let world =
+            super::super::World::from_state(state).expect("a state the service could produce");
+        assert_eq!(world.tenants[3].tenant.licence, Licence::Free);
+    }
+
+    #[test]
     fn guids_have_the_right_shape() {
         let g = SplitMix64::new(1).guid();
         assert!(crate::msgraph::schema::is_guid(&g), "{g}");

@@ -6,7 +6,7 @@
 //!
 //! Layout: [`http`] owns sockets, TLS and fault injection; [`api`] routes one Graph request
 //! (also the inner requests of `$batch`); [`policy`], [`conditional_access`], [`directory`],
-//! [`reports`] and [`batch`] implement the resources; [`identity`] issues and checks tokens; [`throttle`]
+//! [`user_methods`], [`reports`] and [`batch`] implement the resources; [`identity`] issues and checks tokens; [`throttle`]
 //! models Graph's token buckets; [`control`] is the `/_emulator` test API.
 
 pub mod api;
@@ -23,6 +23,7 @@ pub mod reports;
 pub mod state;
 pub mod throttle;
 pub mod tls;
+pub mod user_methods;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

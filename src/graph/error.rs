@@ -289,6 +289,12 @@ pub fn required_permission(method: &str, path: &str) -> Option<&'static str> {
         } else {
             "UserAuthenticationMethod.Read.All"
         }),
+        ["users", _, "authentication", "methods", ..] if !write => {
+            Some("UserAuthenticationMethod.Read.All")
+        }
+        ["subscribedskus", ..] if !write => {
+            Some("LicenseAssignment.Read.All (or Organization.Read.All)")
+        }
         ["users", _, "authentication", "requirements", ..] => Some(if write {
             "Policy.ReadWrite.AuthenticationMethod"
         } else {
@@ -338,6 +344,14 @@ mod tests {
         assert_eq!(
             required_permission("GET", "/v1.0/users?$top=7"),
             Some("User.Read.All")
+        );
+        assert_eq!(
+            required_permission("GET", "/beta/users/u/authentication/methods"),
+            Some("UserAuthenticationMethod.Read.All")
+        );
+        assert_eq!(
+            required_permission("GET", "/v1.0/subscribedSkus"),
+            Some("LicenseAssignment.Read.All (or Organization.Read.All)")
         );
         assert_eq!(required_permission("GET", "/v1.0/$batch"), None);
     }

@@ -62,6 +62,18 @@ pub enum PlanError {
         /// The policy, as the plan names it.
         policy: String,
     },
+    /// The policy set declares kinds that need Microsoft Entra ID P1 (Conditional Access and
+    /// what it references), and none of the tenant's subscriptions has a P1 or P2 service
+    /// plan (FACTS-CA items 27 and 36). Checked before anything is read or sent.
+    #[error(
+        "the tenant has no Microsoft Entra ID P1 (no AAD_PREMIUM or AAD_PREMIUM_P2 service plan in its subscribedSkus), which {} need{}; nothing was sent. Without P1, security defaults protect the tenant: start from the baseline in baselines/security-defaults/, which declares them and no Conditional Access",
+        kinds.join(", "),
+        if kinds.len() == 1 { "s" } else { "" }
+    )]
+    NoEntraIdP1 {
+        /// The declared kinds that need P1, by their `kind:` name.
+        kinds: Vec<&'static str>,
+    },
 }
 
 /// The declared properties that `live` does not satisfy, each as a change, and the PATCH body

@@ -11,6 +11,7 @@ pub mod modes;
 pub mod order;
 pub mod schema;
 pub mod throttle;
+pub mod user_methods;
 
 use serde::Serialize;
 

@@ -33,7 +33,9 @@ const HARDWARE_OATH: &str = "hardwareOathAuthenticationMethodConfiguration";
 const SMS: &str = "smsAuthenticationMethodConfiguration";
 const VOICE: &str = "voiceAuthenticationMethodConfiguration";
 
-const PASSKEYS: &[&str] = &[
+/// The `methodsRegistered` values of passkeys (FIDO2 security keys, Authenticator and synced
+/// passkeys).
+pub const PASSKEYS: &[&str] = &[
     "fido2SecurityKey",
     "fido2",
     "passKeyDeviceBound",

@@ -365,8 +365,8 @@ mod tests {
             overlaps: vec![],
             impact: None,
             coverage: None,
-            coverage_uncomputed: None,
             unmanaged: Vec::new(),
+            uncomputed: Vec::new(),
         };
         let mut with_users = plan.clone();
         let user_change = |id: &str, before: &str| crate::kinds::per_user::UserChange {

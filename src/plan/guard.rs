@@ -46,6 +46,16 @@ impl Plan {
     /// or policy responsible; `None` when it may be applied.
     pub fn refusal(&self, allow: Allowance) -> Option<String> {
         let mut why = Vec::new();
+        if let Some(reason) = self.impact_unknown() {
+            why.push(format!(
+                "the plan changes the authentication methods policy, but its impact on sign-in could not be computed ({reason}): nobody can tell whether users are left with no usable MFA method"
+            ));
+        }
+        if let Some(reason) = self.coverage_unknown() {
+            why.push(format!(
+                "the plan can change who must do MFA, but that could not be weighed ({reason}): nobody can tell whether members are left without an MFA requirement"
+            ));
+        }
         let unprotected = self.unprotected();
         if let Some(c) = self
             .coverage

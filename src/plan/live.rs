@@ -14,6 +14,7 @@ use crate::simulate::explain::{Simulation, TenantPolicy};
 use crate::simulate::impact;
 use crate::simulate::protection::Protection;
 use crate::source::diagnostic::Diagnostic;
+use crate::tenant::methods;
 use crate::tenant::names::{self, Names};
 use crate::tenant::users::{self, DirectoryNeeds, UserResource};
 
@@ -145,6 +146,7 @@ pub async fn compute_full(
         .copied()
         .filter(|p| weighs_protection && !paths.contains(p))
         .collect();
+    super::licence::require_p1(client, set).await?;
     let (live, extra_live, desired) = tokio::join!(
         read(client, &paths),
         read(client, &extra),
@@ -188,7 +190,12 @@ pub async fn compute_full(
             "who must do MFA before and after: security defaults, the Conditional Access policies or the authentication strengths were not read".into(),
         );
     }
-    plan.coverage_uncomputed = uncomputed.filter(|_| protection_changes);
+    if let Some(reason) = uncomputed.filter(|_| protection_changes) {
+        plan.uncomputed.push(super::Uncomputed {
+            what: super::COVERAGE.into(),
+            reason,
+        });
+    }
     if !per_user_declared && !prompts_change && !protection_changes && explain.is_none() {
         return Ok(Computed {
             plan,
@@ -268,9 +275,10 @@ pub async fn compute_full(
     }
     let report = async {
         if simulate {
-            users::read_report(client, one_user.as_deref(), progress).await
+            methods::read_registrations(client, one_user.as_deref(), explain.is_some(), progress)
+                .await
         } else {
-            Ok(Vec::new())
+            Ok(methods::Registrations::default())
         }
     };
     let states = async {
@@ -281,7 +289,7 @@ pub async fn compute_full(
         Ok::<_, GraphError>(reads)
     };
     let (report, states) = tokio::try_join!(report, states)?;
-    users::add_report(&mut dir, report);
+    users::add_report(&mut dir, report.rows);
     client.pacer().set_tenant_size(dir.users().len());
     users::add_states(&mut dir, states);
     // The report's system-preferred column is the effective value, the user's own flag only
@@ -323,7 +331,12 @@ pub async fn compute_full(
     plan.skipped_users = users_plan.skipped;
     plan.overlaps = users_plan.overlaps;
     plan.in_sync = plan.changes.is_empty() && plan.user_changes.is_empty();
-    if simulate && !plan.in_sync && one_user.is_none() {
+    if let Some(reason) = report
+        .unreadable
+        .filter(|_| !plan.in_sync && one_user.is_none())
+    {
+        plan.uncomputed.push(super::Uncomputed::impact(reason));
+    } else if simulate && !plan.in_sync && one_user.is_none() {
         plan.impact = Some(impact::impact(
             &Simulation {
                 policy: &before,

@@ -1,7 +1,8 @@
 //! Desired × live → a plan of minimal PATCHes. Pure: no I/O (the reads and writes are in
-//! [`live`] and `crate::apply`).
+//! [`live`], [`licence`] and `crate::apply`).
 
 pub mod guard;
+pub mod licence;
 pub mod live;
 pub mod migration;
 pub mod per_user;
@@ -53,14 +54,40 @@ pub struct Plan {
     /// purpose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<crate::simulate::coverage::Coverage>,
-    /// Why the coverage could not be computed, when the plan can change it and it was not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coverage_uncomputed: Option<String>,
     /// Live collection items (named locations, ...) that no document declares: left as
     /// they are, or deleted by this plan when the tenant prunes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmanaged: Vec<crate::kinds::Unmanaged>,
+    /// What the plan could not compute, and why (the impact, when no user's registered
+    /// methods could be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncomputed: Vec<Uncomputed>,
 }
+
+/// A part of a plan that could not be computed: the plan is made without it and says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncomputed {
+    /// What is missing ([`IMPACT`], [`COVERAGE`]).
+    pub what: String,
+    /// Why, with the request that was refused.
+    pub reason: String,
+}
+
+impl Uncomputed {
+    /// The impact on sign-in prompts, which needs every user's registered methods.
+    pub fn impact(reason: String) -> Self {
+        Self {
+            what: IMPACT.into(),
+            reason,
+        }
+    }
+}
+
+/// [`Uncomputed::what`] for the impact on sign-in prompts.
+pub const IMPACT: &str = "impact";
+
+/// [`Uncomputed::what`] for who must do MFA before and after.
+pub const COVERAGE: &str = "coverage";
 
 impl Plan {
     /// The singletons this plan read, by path, for reading them again: only paths of
@@ -99,6 +126,25 @@ impl Plan {
     pub fn unprotected(&self) -> usize {
         self.coverage.as_ref().map_or(0, |c| c.unprotected())
     }
+
+    /// Why nobody can tell whether this plan leaves users with no usable method: it changes
+    /// the authentication methods policy, and its impact could not be computed.
+    pub fn impact_unknown(&self) -> Option<&str> {
+        let changes_methods = self.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
+        self.uncomputed
+            .iter()
+            .find(|u| u.what == IMPACT)
+            .filter(|_| changes_methods)
+            .map(|u| u.reason.as_str())
+    }
+
+    /// Why who must do MFA could not be weighed, when the plan can change it.
+    pub fn coverage_unknown(&self) -> Option<&str> {
+        self.uncomputed
+            .iter()
+            .find(|u| u.what == COVERAGE)
+            .map(|u| u.reason.as_str())
+    }
 }
 
 /// Compares the declaration with the live tenant.
@@ -122,8 +168,8 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         overlaps: Vec::new(),
         impact: None,
         coverage: None,
-        coverage_uncomputed: None,
         unmanaged,
+        uncomputed: Vec::new(),
     })
 }
 

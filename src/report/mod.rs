@@ -267,8 +267,8 @@ mod tests {
             overlaps: vec![],
             impact: None,
             coverage: None,
-            coverage_uncomputed: None,
             unmanaged: Vec::new(),
+            uncomputed: Vec::new(),
         }
     }
 

@@ -123,12 +123,33 @@ pub fn section(plan: &Plan, markdown: bool) -> String {
     if let Some(coverage) = &plan.coverage {
         out.push_str(&super::coverage::section(coverage, markdown));
     }
-    if let Some(why) = &plan.coverage_uncomputed {
+    out.push_str(&uncomputed_section(plan, markdown));
+    out
+}
+
+/// What the plan could not compute, and why; and that `apply` refuses a plan whose impact
+/// on sign-in is unknown.
+pub fn uncomputed_section(plan: &Plan, markdown: bool) -> String {
+    let mut out = String::new();
+    for u in &plan.uncomputed {
+        let what = match u.what.as_str() {
+            crate::plan::IMPACT => "impact on sign-in prompts",
+            crate::plan::COVERAGE => "who must do MFA before and after",
+            other => other,
+        };
+        if markdown {
+            out.push_str(&format!(
+                "\n#### Not computed: {what}\n\n{}\n",
+                u.reason.replace('|', "\\|")
+            ));
+        } else {
+            out.push_str(&format!("\n! Not computed: {what}: {}\n", u.reason));
+        }
+    }
+    if plan.impact_unknown().is_some() {
         out.push_str(&format!(
-            "
-{}Not computed: {why}.
-",
-            if markdown { "" } else { "! " }
+            "{}apply refuses this plan: without the impact it cannot check that nobody is left with no usable MFA method.\n",
+            if markdown { "\n" } else { "  " }
         ));
     }
     out

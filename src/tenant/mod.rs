@@ -1,7 +1,9 @@
 //! Reading the tenant's directory at scale, below every kind: resolving the names targets
-//! are written with into object ids ([`names`]), and reading users, group members, the
+//! are written with into object ids ([`names`]), reading users, group members, the
 //! registration-details report and per-user state page by page and through `$batch`
-//! ([`users`]). The kinds say what they need read; the engines above call these.
+//! ([`users`]), and each user's registered methods where the tenant has no report
+//! ([`methods`]). The kinds say what they need read; the engines above call these.
 
+pub mod methods;
 pub mod names;
 pub mod users;

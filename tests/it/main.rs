@@ -16,6 +16,7 @@ mod export;
 mod faults;
 mod fixtures;
 mod fleet;
+mod free_tenant;
 mod graph_client;
 mod hostile_yaml;
 mod identity;

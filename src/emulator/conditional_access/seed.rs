@@ -1,9 +1,17 @@
-//! The Conditional Access side of generated tenants: a licence, role assignments for the
-//! admins, and in some tenants the policies an organisation already has.
+//! The Conditional Access side of generated tenants: a licence, security defaults, role
+//! assignments for the admins, and in some tenants the policies an organisation already has.
 //!
-//! By position (so that a single generated tenant, the default and the sandbox's, is a P1
-//! tenant without policies): tenants 0, 3, 6, … are P1 without policies; 1, 4, 7, … P1 with
-//! policies (two report-only, one naming a group that was deleted); 2, 5, 8, … P2.
+//! The starting points real tenants come from, by position (index modulo 5), so that a
+//! single generated tenant (the default, the tests' and the sandbox's) stays a P1 tenant
+//! without policies:
+//!
+//! | index | licence | security defaults | Conditional Access |
+//! |---|---|---|---|
+//! | 0, 5, 10, … | P1 | off | none (turned off with nothing in their place) |
+//! | 1, 6, 11, … | P1 | off | four policies: two enabled, two report-only, one naming a deleted group |
+//! | 2, 7, 12, … | P2 | off | none |
+//! | 3, 8, 13, … | free (`premium: false`) | on | none (a free tenant cannot hold any) |
+//! | 4, 9, 14, … | P1 | on | none |
 
 use serde_json::{Value, json};
 
@@ -11,14 +19,25 @@ use crate::emulator::state::{Licence, RoleAssignment, Tenant};
 use crate::msgraph::conditional_access::{ADMIN_ROLE_TEMPLATES, GLOBAL_ADMINISTRATOR};
 use crate::support::rng::SplitMix64;
 
-/// Sets the licence, the role assignments and, for some P1 tenants, existing policies.
-/// Draws from `rng` only after everything else of the tenant is generated.
+/// Where generated tenant `index` starts from: its licence, whether security defaults are
+/// on, and whether it already holds policies (the table above).
+fn starting_point(index: usize) -> (Licence, bool, bool) {
+    match index % 5 {
+        0 => (Licence::P1, false, false),
+        1 => (Licence::P1, false, true),
+        2 => (Licence::P2, false, false),
+        3 => (Licence::Free, true, false),
+        _ => (Licence::P1, true, false),
+    }
+}
+
+/// Sets the licence, security defaults, the role assignments and, for some P1 tenants,
+/// existing policies. Draws from `rng` only after everything else of the tenant is generated.
 pub fn seed_generated(t: &mut Tenant, index: usize, rng: &mut SplitMix64) {
-    t.licence = if index % 3 == 2 {
-        Licence::P2
-    } else {
-        Licence::P1
-    };
+    let (licence, security_defaults, policies) = starting_point(index);
+    t.licence = licence;
+    t.premium = licence != Licence::Free;
+    t.security_defaults.is_enabled = security_defaults;
     t.role_assignments = t
         .users
         .iter()
@@ -36,7 +55,7 @@ pub fn seed_generated(t: &mut Tenant, index: usize, rng: &mut SplitMix64) {
             },
         })
         .collect();
-    if index % 3 == 1 {
+    if policies {
         t.conditional_access.policies = existing_policies(t, rng);
     }
 }
