@@ -139,7 +139,7 @@ mod tests {
         );
         assert!(kinds_needing_p1(&set).is_empty());
         let set = load(
-            "apiVersion: mfactl/v1\nkind: NamedLocation\nmetadata: {name: Office}\nspec: {ipRanges: [203.0.113.0/24]}\n---\napiVersion: mfactl/v1\nkind: ConditionalAccessPolicy\nmetadata: {name: MFA}\nspec:\n  state: enabledForReportingButNotEnforced\n  conditions: {users: {includeUsers: [All]}, applications: {includeApplications: [All]}}\n  grantControls: {operator: OR, builtInControls: [mfa]}\n",
+            "apiVersion: mfactl/v1\nkind: NamedLocation\nmetadata: {name: Office}\nspec: {ipRanges: [203.0.113.0/24]}\n---\napiVersion: mfactl/v1\nkind: ConditionalAccessPolicy\nmetadata: {name: MFA}\nspec:\n  state: enabledForReportingButNotEnforced\n  conditions: {users: {includeUsers: [All], excludeGroups: [Break Glass Accounts]}, applications: {includeApplications: [All]}}\n  grantControls: {operator: OR, builtInControls: [mfa]}\n",
         );
         assert_eq!(
             kinds_needing_p1(&set),
