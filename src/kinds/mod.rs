@@ -31,6 +31,7 @@ pub mod authentication_strength;
 pub mod change;
 pub mod collection;
 pub mod conditional_access;
+pub mod declarable;
 pub mod diff;
 pub mod methods_policy;
 pub mod named_location;

@@ -16,6 +16,8 @@
 //! through `updateAllowedCombinations`, since PATCH cannot change them; a changed
 //! description is PATCHed.
 
+pub mod export;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

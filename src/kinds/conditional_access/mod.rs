@@ -6,6 +6,7 @@
 //! `sessionControls`) is sent whole, merged from live and desired, never a partial
 //! collection (item 23).
 
+pub mod export;
 pub mod spec;
 
 use serde_json::{Map, Value, json};

@@ -66,7 +66,7 @@ pub const USER_KEYWORDS: &[&str] = &["All", "None", "GuestsOrExternalUsers"];
 /// The lists of a policy whose items may be names: where they are, the kind of name, and
 /// Graph's keywords there, which are not names. A location keyword is taken in any case, as
 /// the service takes it.
-const NAMED_LISTS: &[(&str, NameKind, &[&str])] = &[
+pub(super) const NAMED_LISTS: &[(&str, NameKind, &[&str])] = &[
     (
         "/conditions/users/includeUsers",
         NameKind::User,

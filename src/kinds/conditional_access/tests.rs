@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::kinds::collection;
+use crate::kinds::declarable::testing::document;
 use crate::policy::testing::{codes_at, load_str};
 use crate::policy::{LoadOutcome, codes};
 use crate::tenant::names::NameKind;
@@ -362,4 +363,89 @@ fn an_application_is_an_app_id_or_a_keyword() {
         ]
     );
     assert!(declared(&out).is_empty());
+}
+
+#[test]
+fn the_documented_response_exports_as_a_declaration_in_sync_with_it() {
+    let live = example(CREATE_RESPONSE);
+    let spec = export::declarable(&live);
+    assert_eq!(
+        Value::Object(spec.clone()),
+        json!({
+            "state": "enabled",
+            "conditions": {
+                "clientAppTypes": ["mobileAppsAndDesktopClients", "browser"],
+                "applications": {"includeApplications": ["00000002-0000-0ff1-ce00-000000000000"]},
+                "users": {"includeGroups": ["ba8e7ded-8b0f-4836-ba06-8ff1ecc5c8ba"]},
+                "locations": {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]}
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}
+        })
+    );
+    assert_eq!(
+        export::references(&spec),
+        [(
+            "/conditions/users/includeGroups/0".to_string(),
+            NameKind::Group
+        )]
+    );
+    let text = document(
+        ConditionalAccessPolicy::NAME,
+        "Access to EXO requires MFA",
+        &spec,
+    );
+    let out = load_str(&text);
+    assert!(out.diagnostics.is_empty(), "{text}\n{:?}", out.diagnostics);
+    let plan = collection::plan::<ConditionalAccessPolicy>(&declared(&out), &[live], false);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+}
+
+#[test]
+fn an_exported_strength_is_its_id_and_a_managed_policy_its_state_and_exclusions() {
+    let live = json!({
+        "id": "p1", "displayName": "Admins", "state": "enabled", "templateId": null,
+        "conditions": {"users": {"includeRoles": ["62e90394-69f5-4237-9190-012177145e10"], "excludeUsers": ["GuestsOrExternalUsers"]},
+            "applications": {"includeApplications": ["All"]}, "clientAppTypes": ["all"], "times": null,
+            "locations": {"includeLocations": ["All"], "excludeLocations": ["00000000-0000-0000-0000-000000000000", "3b1e9b5e-0000-4000-8000-000000000001"]}},
+        "grantControls": {"operator": "OR", "builtInControls": [],
+            "authenticationStrength@odata.context": "https://graph.microsoft.com/v1.0/$metadata#…",
+            "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004", "displayName": "Phishing resistant MFA", "allowedCombinations": ["fido2"]}}
+    });
+    let spec = export::declarable(&live);
+    assert_eq!(
+        spec["grantControls"],
+        json!({"operator": "OR", "authenticationStrength": "00000000-0000-0000-0000-000000000004"})
+    );
+    assert!(spec["conditions"].get("clientAppTypes").is_none());
+    let references = export::references(&spec);
+    let kinds: Vec<(&str, NameKind)> = references.iter().map(|(p, k)| (p.as_str(), *k)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("/conditions/users/includeRoles/0", NameKind::Role),
+            (
+                "/conditions/locations/excludeLocations/1",
+                NameKind::Location
+            ),
+            ("/grantControls/authenticationStrength", NameKind::Strength),
+        ]
+    );
+
+    let mut managed = live;
+    managed["displayName"] = json!(
+        "Microsoft-managed: Multifactor authentication for admins accessing Microsoft Admin Portals"
+    );
+    managed["conditions"]["users"]["excludeGroups"] =
+        json!(["b6a1c1a0-0000-4000-8000-000000000001"]);
+    let spec = export::declarable(&managed);
+    assert_eq!(
+        Value::Object(spec.clone()),
+        json!({"state": "enabled", "conditions": {"users": {"excludeUsers": ["GuestsOrExternalUsers"], "excludeGroups": ["b6a1c1a0-0000-4000-8000-000000000001"]}}})
+    );
+    let out = load_str(&document(
+        ConditionalAccessPolicy::NAME,
+        managed["displayName"].as_str().unwrap(),
+        &spec,
+    ));
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
 }

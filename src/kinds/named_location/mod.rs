@@ -2,6 +2,7 @@
 //! or countries), which Conditional Access policies reference by name. Its spec is read in
 //! [`spec`]; it converges as a [`Collection`] keyed by display name.
 
+pub mod export;
 pub mod spec;
 
 use serde_json::{Map, Value};
