@@ -42,23 +42,11 @@ pub(crate) fn clean_object(
         let cleaned = if value.is_null() {
             prop.nullable.then_some(Value::Null)
         } else if TARGET_LISTS.contains(&key.as_str()) {
-            value.as_array().and_then(|items| {
-                items
-                    .iter()
-                    .map(|t| clean_target(&prop.type_name, t))
-                    .collect::<Option<Vec<_>>>()
-                    .map(Value::Array)
-            })
+            every(value, |t| clean_target(&prop.type_name, t))
         } else if SINGLE_TARGETS.contains(&key.as_str()) {
             clean_target(&prop.type_name, value)
         } else if prop.collection {
-            value.as_array().and_then(|items| {
-                items
-                    .iter()
-                    .map(|i| clean_value(&prop.type_name, i))
-                    .collect::<Option<Vec<_>>>()
-                    .map(Value::Array)
-            })
+            every(value, |i| clean_value(&prop.type_name, i))
         } else {
             clean_value(&prop.type_name, value)
         };
@@ -67,6 +55,17 @@ pub(crate) fn clean_object(
         }
     }
     out
+}
+
+/// A list with each item cleaned; `None` if it is no list or an item would not read back
+/// (a shorter list would be wrong).
+fn every(value: &Value, clean: impl Fn(&Value) -> Option<Value>) -> Option<Value> {
+    value
+        .as_array()?
+        .iter()
+        .map(clean)
+        .collect::<Option<Vec<_>>>()
+        .map(Value::Array)
 }
 
 /// One value of `type_name` as the loader would read it back; `None` if it would not.

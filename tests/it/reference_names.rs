@@ -44,16 +44,16 @@ fn strength(name: &str) -> Value {
     json!({"displayName": name, "allowedCombinations": ["fido2", "temporaryAccessPassOneTime"]})
 }
 
-/// The live policy of this display name.
-async fn live_policy(p: &Project, name: &str) -> Value {
+/// The live item of `collection` with this display name.
+async fn live_item(p: &Project, collection: &str, name: &str) -> Value {
     let token = p.h.reader_token().await;
-    let list = p.h.get(POLICIES, &token).await.body;
+    let list = p.h.get(collection, &token).await.body;
     list["value"]
         .as_array()
         .unwrap()
         .iter()
         .find(|v| v["displayName"] == name)
-        .unwrap_or_else(|| panic!("no policy {name} in {list}"))
+        .unwrap_or_else(|| panic!("no {name} in {list}"))
         .clone()
 }
 
@@ -112,7 +112,7 @@ async fn a_role_a_location_and_a_strength_written_by_name_are_sent_as_their_ids(
     let apply = p.run(&["apply", "--yes"]);
     assert_eq!(code(&apply), 0, "{}\n{}", stdout(&apply), stderr(&apply));
 
-    let admins = live_policy(&p, "Admins").await;
+    let admins = live_item(&p, POLICIES, "Admins").await;
     let users = &admins["conditions"]["users"];
     assert_eq!(users["includeRoles"], json!([GLOBAL_ADMINISTRATOR]));
     assert_eq!(
@@ -123,7 +123,7 @@ async fn a_role_a_location_and_a_strength_written_by_name_are_sent_as_their_ids(
         admins["grantControls"]["authenticationStrength"]["id"],
         PHISHING_RESISTANT
     );
-    let other = live_policy(&p, "Registration from outside").await;
+    let other = live_item(&p, POLICIES, "Registration from outside").await;
     assert_eq!(
         other["conditions"]["locations"]["excludeLocations"],
         json!(["AllTrusted", office])
@@ -196,8 +196,8 @@ async fn a_location_and_a_strength_declared_beside_the_policy_are_created_first_
         "the references first"
     );
     assert!(writes.iter().all(|e| e["status"] == 201), "{writes:#?}");
-    let home = live_id(&p, LOCATIONS, "Home office").await;
-    let onboarding = live_id(&p, STRENGTHS, "Onboarding").await;
+    let home = live_item(&p, LOCATIONS, "Home office").await["id"].clone();
+    let onboarding = live_item(&p, STRENGTHS, "Onboarding").await["id"].clone();
     let body = &writes[2]["body"];
     assert_eq!(
         body["conditions"]["locations"]["excludeLocations"],
@@ -211,20 +211,6 @@ async fn a_location_and_a_strength_declared_beside_the_policy_are_created_first_
     assert!(!audit.contains("{created:"), "{audit}");
     let again = p.run(&["plan"]);
     assert_eq!(code(&again), 0, "{}\n{}", stdout(&again), stderr(&again));
-}
-
-/// The id of the live item of `collection` with this display name.
-async fn live_id(p: &Project, collection: &str, name: &str) -> String {
-    let token = p.h.reader_token().await;
-    let list = p.h.get(collection, &token).await.body;
-    list["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["displayName"] == name)
-        .and_then(|v| v["id"].as_str())
-        .unwrap_or_else(|| panic!("no {name} in {list}"))
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
