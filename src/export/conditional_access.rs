@@ -116,8 +116,8 @@ impl Exported {
         }
     }
 
-    /// The ids the policies hold that a name can stand for, by kind (groups and users in
-    /// lower case, each once).
+    /// The ids of `kind` the policies hold that a name can stand for, in lower case, each
+    /// once.
     pub fn references(&self, kind: NameKind) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for (_, spec) in &self.policies {

@@ -115,7 +115,7 @@ pub struct DeclaredConditionalAccessPolicy {
     /// `metadata.name`: the policy's display name.
     pub display_name: String,
     /// The declared properties in Graph JSON (`state`, `conditions`, `grantControls`,
-    /// `sessionControls`, `description`), users and groups as written.
+    /// `sessionControls`, `description`), names as written.
     pub properties: Map<String, Value>,
     /// JSON pointer of each name written where Graph takes an id
     /// (`/conditions/users/includeGroups/0`, `/grantControls/authenticationStrength/id`) →

@@ -334,6 +334,7 @@ pub async fn resolve(
     let mut candidates = HashMap::new();
     for (i, (kind, name, _)) in wanted.iter().enumerate() {
         if kind.listing().is_some() {
+            progress.add(Counter::NamesResolved, 1);
             let placeholder = declared.get(&(*kind, name.clone()));
             let found = listings.outcome(*kind, name, placeholder);
             if found == Outcome::None {
