@@ -1,8 +1,8 @@
-//! Applying a plan staged by `crate::plan::migration`: the ids of the policies the plan
-//! creates filled into the paths that enable them, security defaults switched off only when
-//! the first enable can follow at once, the window without an MFA requirement measured, and
-//! security defaults turned back on when a step after the switch fails before any policy is
-//! enforced.
+//! Applying a plan staged by `crate::plan::migration`: the ids of the items the plan
+//! creates filled into the paths that enable them and the bodies that reference them,
+//! security defaults switched off only when the first enable can follow at once, the window
+//! without an MFA requirement measured, and security defaults turned back on when a step
+//! after the switch fails before any policy is enforced.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -39,13 +39,20 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// `change` with the id of an item created earlier in this run in its path.
+    /// `change` with the id of each item created earlier in this run where its placeholder
+    /// stands: in the path (a policy enabled after its create), and as a value of the body
+    /// and of the changed properties (a policy naming a location or strength created
+    /// before it), so that what is sent, audited and verified carries the id.
     pub fn resolved(&self, change: &ResourceChange) -> ResourceChange {
         let mut out = change.clone();
         for (resource, id) in &self.created {
             let placeholder = created(resource);
             if out.path.contains(&placeholder) {
                 out.path = out.path.replace(&placeholder, id);
+            }
+            fill(&mut out.body, &placeholder, id);
+            for p in &mut out.properties {
+                fill(&mut p.after, &placeholder, id);
             }
         }
         out
@@ -96,6 +103,16 @@ impl Staging {
     /// nobody is required to do MFA by what this run did.
     pub fn unprotected(&self) -> bool {
         self.switched_off.is_some() && self.window.is_none()
+    }
+}
+
+/// Replaces every string of `value` that is `placeholder` with `id`.
+fn fill(value: &mut Value, placeholder: &str, id: &str) {
+    match value {
+        Value::String(s) if s == placeholder => *s = id.to_string(),
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, placeholder, id)),
+        Value::Object(m) => m.values_mut().for_each(|v| fill(v, placeholder, id)),
+        _ => {}
     }
 }
 
@@ -151,5 +168,51 @@ pub fn report(tenant: &str, outcome: &super::ApplyOutcome) {
             &fields,
         ),
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_ids_replace_their_placeholders_in_paths_bodies_and_properties() {
+        let mut staging = Staging::default();
+        let location = ResourceChange {
+            resource: "namedLocations/Office".into(),
+            method: "POST".into(),
+            path: "/v1.0/identity/conditionalAccess/namedLocations".into(),
+            properties: Vec::new(),
+            body: json!({"displayName": "Office"}),
+        };
+        staging.after(&location, Some(&json!({"id": "loc-1"})));
+        let placeholder = created("namedLocations/Office");
+        let conditions =
+            json!({"locations": {"includeLocations": ["All"], "excludeLocations": [placeholder]}});
+        let policy = ResourceChange {
+            resource: "conditionalAccessPolicies/P".into(),
+            method: "PATCH".into(),
+            path: format!("{POLICIES_PATH}/{}", created("conditionalAccessPolicies/P")),
+            properties: vec![PropertyChange {
+                name: "conditions".into(),
+                before: Value::Null,
+                after: conditions.clone(),
+            }],
+            body: json!({"conditions": conditions, "description": format!("see {placeholder}")}),
+        };
+        let sent = staging.resolved(&policy);
+        let want =
+            json!({"locations": {"includeLocations": ["All"], "excludeLocations": ["loc-1"]}});
+        assert_eq!(sent.body["conditions"], want);
+        assert_eq!(sent.properties[0].after, want);
+        assert_eq!(
+            sent.body["description"],
+            json!(format!("see {placeholder}")),
+            "only whole values are placeholders"
+        );
+        assert_eq!(
+            sent.path, policy.path,
+            "a policy not created in this run keeps its placeholder"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! `mfactl export`: writes the live tenant's authentication methods policy and security
-//! defaults as policy files (`crate::export`).
+//! `mfactl export`: writes the live tenant's authentication methods policy, security
+//! defaults, Conditional Access policies, named locations and custom authentication
+//! strengths as policy files (`crate::export`).
 //!
 //! Nothing is written unless everything was read: a failed read is an error (exit 5), never
 //! an empty export. Existing files are kept unless `--force` (exit 2 naming the file). The
@@ -10,15 +11,24 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::exit::ExitCode;
 use crate::config::{self, Env, TenantSettings};
+use crate::export::conditional_access::Exported;
 use crate::export::{self, Names, render};
 use crate::graph::GraphClient;
+use crate::kinds::authentication_strength::STRENGTHS_PATH;
+use crate::kinds::authentication_strength::export::STRENGTHS_FILE;
+use crate::kinds::conditional_access::POLICIES_PATH;
+use crate::kinds::conditional_access::export::POLICIES_FILE;
 use crate::kinds::methods_policy::POLICY_PATH;
 use crate::kinds::methods_policy::export::{METHODS_FILE, declarable, only_changed};
+use crate::kinds::named_location::NAMED_LOCATIONS_PATH;
+use crate::kinds::named_location::export::LOCATIONS_FILE;
 use crate::kinds::security_defaults::{
     SECURITY_DEFAULTS_FILE, SECURITY_DEFAULTS_PATH, default_security_defaults,
 };
+use crate::msgraph::conditional_access::ROLE_TEMPLATES_PATH;
 use crate::plan::live;
 use crate::policy::{self, Severity};
+use crate::tenant::names::NameKind;
 use crate::{printer, sandbox};
 
 use super::ExportArgs;
@@ -27,9 +37,13 @@ use super::common::RunError;
 /// `mfactl export`.
 pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
     let files = [
-        args.dir.join(METHODS_FILE),
-        args.dir.join(SECURITY_DEFAULTS_FILE),
-    ];
+        METHODS_FILE,
+        SECURITY_DEFAULTS_FILE,
+        LOCATIONS_FILE,
+        STRENGTHS_FILE,
+        POLICIES_FILE,
+    ]
+    .map(|f| args.dir.join(f));
     if !args.force {
         refuse_existing(&files)?;
     }
@@ -48,7 +62,17 @@ pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
         (tenant, env, None)
     };
     let client = GraphClient::connect(&tenant, &env)?;
-    let live = live::read(&client, &[POLICY_PATH, SECURITY_DEFAULTS_PATH]).await?;
+    let live = live::read(
+        &client,
+        &[
+            POLICY_PATH,
+            SECURITY_DEFAULTS_PATH,
+            NAMED_LOCATIONS_PATH,
+            STRENGTHS_PATH,
+            POLICIES_PATH,
+        ],
+    )
+    .await?;
     let policy = live.methods_policy.as_ref().ok_or_else(|| {
         RunError::Refused("the authentication methods policy was not read".into())
     })?;
@@ -71,8 +95,29 @@ pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
         declared = only_changed(&declared);
         security_defaults = enabled.filter(|e| *e != default_security_defaults());
     }
-    let (groups, users) = declared.target_ids();
-    let names: Names = export::names::resolve(&client, &groups, &users).await?;
+    let conditional_access = Exported::from_live(&live);
+    for note in &conditional_access.notes {
+        printer::status(note);
+    }
+    let (mut groups, mut users) = declared.target_ids();
+    for (ids, kind) in [(&mut groups, NameKind::Group), (&mut users, NameKind::User)] {
+        for id in conditional_access.references(kind) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let mut names: Names = export::names::resolve(&client, &groups, &users).await?;
+    if !conditional_access.references(NameKind::Role).is_empty() {
+        let roles = client.get_all(ROLE_TEMPLATES_PATH).await?;
+        names.add_listed(NameKind::Role, &roles);
+    }
+    for (kind, items) in [
+        (NameKind::Location, &live.named_locations),
+        (NameKind::Strength, &live.authentication_strengths),
+    ] {
+        names.add_listed(kind, items.as_deref().unwrap_or_default());
+    }
     for id in &names.ambiguous {
         printer::status(&format!(
             "group {id}: its display name is not unique in the tenant; written as its object id"
@@ -104,6 +149,9 @@ pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
             printer::status("security defaults: still Microsoft's default (on); not written")
         }
         None => printer::status("security defaults: not readable as on or off; not written"),
+    }
+    for (file, text) in conditional_access.files(&header, &names) {
+        out.push((args.dir.join(file), text));
     }
     check(&out)?;
     std::fs::create_dir_all(&args.dir).map_err(|source| RunError::Write {

@@ -2,6 +2,8 @@
 //! `policies/` use. Strings that YAML (1.2, or 1.1 tools) could read as anything else are
 //! double-quoted.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::Names;
@@ -11,6 +13,7 @@ use crate::kinds::methods_policy::export::{Declarable, SINGLE_TARGETS, TARGET_LI
 use crate::kinds::security_defaults::SecurityDefaults;
 use crate::msgraph::schema::is_guid;
 use crate::policy::API_VERSION;
+use crate::source::spec::child;
 use crate::source::targets::ALL_USERS;
 
 /// Who exported what, for the header comment.
@@ -47,6 +50,39 @@ impl Header {
     }
 }
 
+/// One document of a file.
+pub struct Document<'a> {
+    /// After `kind:`.
+    pub kind: &'a str,
+    /// `metadata.name`.
+    pub name: &'a str,
+    /// The spec.
+    pub spec: &'a Map<String, Value>,
+    /// Comments written after a scalar of the spec: its JSON pointer → the text.
+    pub comments: &'a HashMap<String, String>,
+}
+
+/// A file of `documents`, `---` between them, after the header comment.
+pub fn documents(header: &Header, documents: &[Document<'_>]) -> String {
+    let mut w = Writer {
+        out: header.comment(),
+        comments: &HashMap::new(),
+    };
+    for (i, d) in documents.iter().enumerate() {
+        if i > 0 {
+            w.out.push_str("---\n");
+        }
+        w.out.push_str(&format!(
+            "apiVersion: {API_VERSION}\nkind: {}\nmetadata:\n  name: {}\nspec:\n",
+            d.kind,
+            scalar_text(&Value::String(d.name.to_string()))
+        ));
+        w.comments = d.comments;
+        w.map(d.spec, 2, "");
+    }
+    w.out
+}
+
 /// The `AuthenticationMethodsPolicy` document.
 pub fn methods_policy(header: &Header, policy: &Declarable, names: &Names) -> String {
     let mut spec = Map::new();
@@ -78,12 +114,15 @@ pub fn security_defaults(header: &Header, enabled: bool) -> String {
 }
 
 fn document(header: &Header, kind: &str, name: &str, spec: &Map<String, Value>) -> String {
-    let mut out = header.comment();
-    out.push_str(&format!(
-        "apiVersion: {API_VERSION}\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
-    ));
-    map(&mut out, spec, 2);
-    out
+    documents(
+        header,
+        &[Document {
+            kind,
+            name,
+            spec,
+            comments: &HashMap::new(),
+        }],
+    )
 }
 
 /// A value with every target under it in the loader's short forms.
@@ -145,61 +184,79 @@ fn target(t: &Value, names: &Names) -> Value {
     Value::Object(out)
 }
 
-fn pad(out: &mut String, indent: usize) {
-    out.extend(std::iter::repeat_n(' ', indent));
+/// Writes YAML in block style, a comment after each scalar that has one.
+struct Writer<'a> {
+    out: String,
+    comments: &'a HashMap<String, String>,
 }
 
-fn map(out: &mut String, m: &Map<String, Value>, indent: usize) {
-    for (k, v) in m {
-        pad(out, indent);
-        out.push_str(&key(k));
-        out.push(':');
-        value_after_key(out, v, indent);
+impl Writer<'_> {
+    fn pad(&mut self, indent: usize) {
+        self.out.extend(std::iter::repeat_n(' ', indent));
     }
-}
 
-fn value_after_key(out: &mut String, v: &Value, indent: usize) {
-    match v {
-        Value::Object(m) if m.is_empty() => out.push_str(" {}\n"),
-        Value::Object(m) => {
-            out.push('\n');
-            map(out, m, indent + 2);
-        }
-        Value::Array(a) if a.is_empty() => out.push_str(" []\n"),
-        Value::Array(a) => {
-            out.push('\n');
-            seq(out, a, indent + 2);
-        }
-        scalar => {
-            out.push(' ');
-            out.push_str(&scalar_text(scalar));
-            out.push('\n');
+    fn map(&mut self, m: &Map<String, Value>, indent: usize, pointer: &str) {
+        for (k, v) in m {
+            self.pad(indent);
+            self.out.push_str(&key(k));
+            self.out.push(':');
+            self.value_after_key(v, indent, &child(pointer, k));
         }
     }
-}
 
-fn seq(out: &mut String, items: &[Value], indent: usize) {
-    for item in items {
-        pad(out, indent);
-        out.push_str("- ");
-        match item {
-            Value::Object(m) if !m.is_empty() => {
-                let mut inner = String::new();
-                map(&mut inner, m, indent + 2);
-                // The first entry goes on the dash's line.
-                out.push_str(&inner[indent + 2..]);
+    fn value_after_key(&mut self, v: &Value, indent: usize, pointer: &str) {
+        match v {
+            Value::Object(m) if m.is_empty() => self.out.push_str(" {}\n"),
+            Value::Object(m) => {
+                self.out.push('\n');
+                self.map(m, indent + 2, pointer);
             }
-            Value::Object(_) => out.push_str("{}\n"),
-            Value::Array(_) => {
-                // Flow style: JSON is YAML.
-                out.push_str(&item.to_string());
-                out.push('\n');
+            Value::Array(a) if a.is_empty() => self.out.push_str(" []\n"),
+            Value::Array(a) => {
+                self.out.push('\n');
+                self.seq(a, indent + 2, pointer);
             }
             scalar => {
-                out.push_str(&scalar_text(scalar));
-                out.push('\n');
+                self.out.push(' ');
+                self.scalar(scalar, pointer);
             }
         }
+    }
+
+    fn seq(&mut self, items: &[Value], indent: usize, pointer: &str) {
+        for (i, item) in items.iter().enumerate() {
+            let at = child(pointer, &i.to_string());
+            self.pad(indent);
+            self.out.push_str("- ");
+            match item {
+                Value::Object(m) if !m.is_empty() => {
+                    let mut inner = Writer {
+                        out: String::new(),
+                        comments: self.comments,
+                    };
+                    inner.map(m, indent + 2, &at);
+                    // The first entry goes on the dash's line.
+                    self.out.push_str(&inner.out[indent + 2..]);
+                }
+                Value::Object(_) => self.out.push_str("{}\n"),
+                Value::Array(_) => {
+                    // Flow style: JSON is YAML.
+                    self.out.push_str(&item.to_string());
+                    self.out.push('\n');
+                }
+                scalar => self.scalar(scalar, &at),
+            }
+        }
+    }
+
+    /// A scalar, its comment, and the end of the line.
+    fn scalar(&mut self, v: &Value, pointer: &str) {
+        self.out.push_str(&scalar_text(v));
+        if let Some(comment) = self.comments.get(pointer) {
+            self.out.push_str("  # ");
+            self.out.push_str(comment);
+        }
+        self.out.push('\n');
     }
 }
 
@@ -293,6 +350,68 @@ mod tests {
         assert!(text.ends_with(expected), "{text}");
         assert!(
             text.starts_with("# Exported from tenant t (x) at 2026-01-01T00:00:00Z by mfactl ")
+        );
+    }
+
+    #[test]
+    fn documents_are_separated_and_ids_kept_carry_their_comment() {
+        let spec = json!({"state": "enabled", "conditions": {"users": {"excludeGroups": ["Break Glass", "5b9a3f2e-1c4d-4e8f-9a0b-1c2d3e4f5a6b"]}}, "grantControls": {"authenticationStrength": "6c3e9a1b-2d4f-4e8a-9b0c-1d2e3f4a5b6c"}});
+        let spec = spec.as_object().unwrap();
+        let comments = HashMap::from([
+            (
+                "/conditions/users/excludeGroups/1".to_string(),
+                "no group has this id in the tenant (deleted?)".to_string(),
+            ),
+            (
+                "/grantControls/authenticationStrength".to_string(),
+                "gone".to_string(),
+            ),
+        ]);
+        let none = HashMap::new();
+        let text = documents(
+            &header(),
+            &[
+                Document {
+                    kind: "ConditionalAccessPolicy",
+                    name: "Microsoft-managed: MFA for admins",
+                    spec,
+                    comments: &comments,
+                },
+                Document {
+                    kind: "ConditionalAccessPolicy",
+                    name: "Plain name",
+                    spec: &Map::new(),
+                    comments: &none,
+                },
+            ],
+        );
+        let expected = "apiVersion: mfactl/v1
+kind: ConditionalAccessPolicy
+metadata:
+  name: \"Microsoft-managed: MFA for admins\"
+spec:
+  state: enabled
+  conditions:
+    users:
+      excludeGroups:
+        - Break Glass
+        - 5b9a3f2e-1c4d-4e8f-9a0b-1c2d3e4f5a6b  # no group has this id in the tenant (deleted?)
+  grantControls:
+    authenticationStrength: 6c3e9a1b-2d4f-4e8a-9b0c-1d2e3f4a5b6c  # gone
+---
+apiVersion: mfactl/v1
+kind: ConditionalAccessPolicy
+metadata:
+  name: Plain name
+spec:
+";
+        assert!(text.ends_with(expected), "{text}");
+        let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect();
+        assert_eq!(
+            docs[0]["spec"]["conditions"]["users"]["excludeGroups"][1],
+            json!("5b9a3f2e-1c4d-4e8f-9a0b-1c2d3e4f5a6b")
         );
     }
 }

@@ -61,12 +61,24 @@ pub trait Collection: Kind {
         body.extend(changed);
         vec![change(
             "PATCH",
-            format!("{}/{}", Self::RESOURCE, Self::key(desired)),
+            resource::<Self>(Self::key(desired)),
             format!("{}/{id}", Self::PATH),
             properties,
             Value::Object(body),
         )]
     }
+}
+
+/// How the item `name` of `K` is named in a plan: `namedLocations/<display name>`.
+pub fn resource<K: Collection + ?Sized>(name: &str) -> String {
+    format!("{}/{name}", K::RESOURCE)
+}
+
+/// The placeholder for the id of the item a create in the same plan makes, `resource` as
+/// [`resource`] names it: `{created:namedLocations/Office}`. Apply replaces it, in paths and
+/// bodies, with the id the create answered.
+pub fn created(resource: &str) -> String {
+    format!("{{created:{resource}}}")
 }
 
 /// An item's declared properties with its display name first, as most collection kinds
@@ -143,7 +155,7 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
     let mut out = CollectionPlan::default();
     for item in desired {
         let name = K::key(item);
-        let resource = format!("{}/{name}", K::RESOURCE);
+        let resource = resource::<K>(name);
         let declared = K::properties(item);
         match live.iter().find(|l| display_name(l) == name) {
             None => {
@@ -182,7 +194,7 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
         if deleted {
             out.changes.push(change(
                 "DELETE",
-                format!("{}/{name}", K::RESOURCE),
+                resource::<K>(name),
                 format!("{}/{id}", K::PATH),
                 vec![PropertyChange {
                     name: "displayName".into(),

@@ -31,6 +31,7 @@ pub mod authentication_strength;
 pub mod change;
 pub mod collection;
 pub mod conditional_access;
+pub mod declarable;
 pub mod diff;
 pub mod methods_policy;
 pub mod named_location;
@@ -100,8 +101,10 @@ pub trait Kind {
     /// What the plan compares with the tenant: the declaration with names resolved.
     type Desired: std::fmt::Debug + Clone + PartialEq;
 
-    /// Adds every group display name and user principal name its targets use, each with
-    /// where it is written, to be resolved before planning.
+    /// Adds every name it writes where Graph takes an id (group display names, UPNs, and
+    /// the display names of directory roles, named locations and strengths), each with where
+    /// it is written, to be resolved before planning; and the names of the items it creates
+    /// ([`Names::declare`]), which others may reference.
     fn names(declared: &Self::Declared, names: &mut Names);
 
     /// The declaration with every name replaced by the object id it resolved to.
@@ -253,7 +256,7 @@ macro_rules! kinds {
                 false $(|| self.$ufield.is_some())*
             }
 
-            /// Every name the declared targets use, in the order of the kinds.
+            /// Every name the declarations use or declare, in the order of the kinds.
             pub fn names(&self, names: &mut Names) {
                 $(for d in &self.$cfield {
                     <$ckind as Kind>::names(d, names);

@@ -79,6 +79,35 @@ pub fn built_in_strength(id: &str) -> Option<&'static BuiltInStrength> {
         .find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
+/// The built-in strength of this display name: Graph's (`Phishing resistant MFA`, FACTS.md
+/// item 6) or the admin center's (`Phishing-resistant MFA`), without regard to case.
+pub fn built_in_strength_named(name: &str) -> Option<&'static BuiltInStrength> {
+    let plain = |s: &str| s.replace('-', " ").to_ascii_lowercase();
+    let wanted = plain(name);
+    BUILT_IN_STRENGTHS
+        .iter()
+        .find(|s| plain(s.display_name) == wanted)
+}
+
+/// Conditional Access policies, on v1.0 (FACTS.md item 1); one request a second per tenant
+/// (item 53).
+pub const POLICIES_PATH: &str = "/v1.0/identity/conditionalAccess/policies";
+
+/// Named locations, on v1.0 (FACTS.md item 13); reads and writes are limited to one request
+/// a second per tenant (item 53).
+pub const NAMED_LOCATIONS_PATH: &str = "/v1.0/identity/conditionalAccess/namedLocations";
+
+/// Authentication strengths, built-in and custom, on v1.0 (FACTS.md item 5).
+pub const STRENGTHS_PATH: &str = "/v1.0/policies/authenticationStrengthPolicies";
+
+/// The directory role templates, whose ids `includeRoles` and `excludeRoles` hold (FACTS.md
+/// item 18).
+pub const ROLE_TEMPLATES_PATH: &str = "/v1.0/directoryRoleTemplates";
+
+/// Graph's keywords in `includeApplications` and `excludeApplications`, besides appIds
+/// (FACTS.md item 19).
+pub const APPLICATION_KEYWORDS: &[&str] = &["All", "Office365", "MicrosoftAdminPortals", "None"];
+
 /// The properties of a `conditionalAccessPolicy` that Graph sets and a write may not carry
 /// (FACTS.md item 16; `templateId` and `deletedDateTime` are server-set).
 pub const POLICY_READ_ONLY: &[&str] = &[
@@ -347,5 +376,25 @@ mod tests {
         }
         assert_eq!(ADMIN_ROLE_TEMPLATES.len(), 14);
         assert!(built_in_strength("00000000-0000-0000-0000-000000000004").is_some());
+    }
+
+    #[test]
+    fn built_in_strengths_are_found_by_graphs_name_and_the_admin_centers() {
+        for name in [
+            "Phishing resistant MFA",
+            "Phishing-resistant MFA",
+            "phishing-resistant mfa",
+        ] {
+            assert_eq!(
+                built_in_strength_named(name).map(|s| s.id),
+                Some(PHISHING_RESISTANT_STRENGTH),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            built_in_strength_named("Multifactor authentication").map(|s| s.id),
+            Some(MULTIFACTOR_STRENGTH)
+        );
+        assert!(built_in_strength_named("Phishing resistant").is_none());
     }
 }

@@ -17,13 +17,10 @@ use super::{DesiredState, LiveState, PlanError, PropertyChange, ResourceChange};
 use crate::kinds::conditional_access::POLICIES_PATH;
 use crate::kinds::security_defaults::SECURITY_DEFAULTS_PATH;
 
+pub use crate::kinds::collection::created;
+
 /// Report-only: evaluated and logged, never enforced.
 const REPORT_ONLY: &str = "enabledForReportingButNotEnforced";
-
-/// The placeholder in a path for the id of the item a create in the same plan makes.
-pub fn created(resource: &str) -> String {
-    format!("{{created:{resource}}}")
-}
 
 /// Whether `change` is a Conditional Access create or update that enables its policy.
 pub fn enables(change: &ResourceChange) -> bool {

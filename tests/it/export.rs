@@ -351,3 +351,177 @@ async fn a_failed_read_exits_5_and_writes_nothing() {
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(!Path::new(&p.path("out/authentication-methods.yaml")).exists());
 }
+
+/// Every document of a policy file.
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+/// The `spec` of the document named `name` in `text`.
+fn spec_named(text: &str, name: &str) -> Value {
+    documents(text)
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no document {name} in\n{text}"))["spec"]
+        .clone()
+}
+
+/// A P1 tenant that already has Conditional Access: generated tenants at index 1 (mod 3)
+/// hold four policies (one of them naming a deleted group), and a Microsoft-managed policy
+/// with an exclusion is added beside them.
+fn tenant_with_policies() -> State {
+    let mut state = generate(&GenerateSpec {
+        users: 60,
+        groups: 6,
+        tenants: 2,
+        seed: 12,
+    });
+    state.tenants.remove(0);
+    let t = &mut state.tenants[0];
+    assert_eq!(
+        t.conditional_access.policies.len(),
+        4,
+        "the seeded policies"
+    );
+    let glass = t
+        .groups
+        .iter()
+        .find(|g| g.display_name == "Break Glass Accounts")
+        .unwrap()
+        .id
+        .clone();
+    t.conditional_access.policies.push(json!({
+        "id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "templateId": "c7503427-338e-4c5e-902d-abe252abfb43",
+        "displayName": "Microsoft-managed: Multifactor authentication for admins accessing Microsoft Admin Portals",
+        "createdDateTime": "2025-06-02T09:30:00Z", "modifiedDateTime": null,
+        "state": "enabledForReportingButNotEnforced",
+        "conditions": {"applications": {"includeApplications": ["MicrosoftAdminPortals"]},
+                       "users": {"includeRoles": ["62e90394-69f5-4237-9190-012177145e10"], "excludeGroups": [glass]}},
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}
+    }));
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_access_policies_locations_and_strengths_export_by_name_and_plan_in_sync() {
+    let state = tenant_with_policies();
+    let user = state.tenants[0].users[5].clone();
+    let p = project(state).await;
+    let token = p.h.writer_token().await;
+    let post = |path: &'static str, body: Value| {
+        let token = token.clone();
+        let h = &p.h;
+        async move {
+            let r = h
+                .call(reqwest::Method::POST, path, Some(&token), Some(&body))
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let locations = "/v1.0/identity/conditionalAccess/namedLocations";
+    let range = |cidr: &str| json!([{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": cidr}]);
+    let office = post(locations, json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Corporate network", "isTrusted": true, "ipRanges": range("203.0.113.0/24")})).await;
+    let branch = post(locations, json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Branch", "ipRanges": range("192.0.2.0/24")})).await;
+    post(locations, json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Branch", "ipRanges": range("198.51.100.0/24")})).await;
+    let registration = post(
+        "/v1.0/policies/authenticationStrengthPolicies",
+        json!({"displayName": "Registration", "description": "A pass to register a key", "allowedCombinations": ["fido2", "temporaryAccessPassOneTime"]}),
+    )
+    .await;
+    post(
+        "/v1.0/identity/conditionalAccess/policies",
+        json!({"displayName": "Registration from outside", "state": "enabledForReportingButNotEnforced",
+               "conditions": {"users": {"includeUsers": [user.id]}, "applications": {"includeApplications": ["All"]},
+                              "locations": {"includeLocations": ["All"], "excludeLocations": [office, branch]}},
+               "grantControls": {"operator": "OR", "authenticationStrength": {"id": registration}}}),
+    )
+    .await;
+
+    let err = p.round_trip("out", &[]);
+    assert_eq!(
+        err.matches("named location 'Branch': 2 share this display name")
+            .count(),
+        1,
+        "{err}"
+    );
+
+    let policies = p.read("out/conditional-access-policies.yaml");
+    assert!(
+        policies.starts_with("# Exported from tenant test"),
+        "{policies}"
+    );
+    assert_eq!(documents(&policies).len(), 6, "{policies}");
+    let admins = spec_named(&policies, "Require MFA for administrators");
+    let roles = admins["conditions"]["users"]["includeRoles"]
+        .as_array()
+        .unwrap();
+    assert_eq!(roles.len(), 14);
+    assert!(roles.contains(&json!("Global Administrator")), "{roles:?}");
+    assert_eq!(
+        admins["conditions"]["users"]["excludeGroups"],
+        json!(["Break Glass Accounts"])
+    );
+    for k in [
+        "id",
+        "createdDateTime",
+        "modifiedDateTime",
+        "templateId",
+        "displayName",
+    ] {
+        assert!(admins.get(k).is_none(), "{k}");
+    }
+    assert!(admins["conditions"].get("clientAppTypes").is_none());
+    assert!(admins["conditions"].get("platforms").is_none());
+    let legacy = spec_named(&policies, "Block legacy authentication");
+    assert_eq!(
+        legacy["conditions"]["clientAppTypes"],
+        json!(["exchangeActiveSync", "other"])
+    );
+    let contractors = policies
+        .lines()
+        .find(|l| l.contains("# no group has this id in the tenant (deleted?)"));
+    assert!(contractors.is_some(), "{policies}");
+    let outside = spec_named(&policies, "Registration from outside");
+    assert_eq!(
+        outside["conditions"]["users"]["includeUsers"],
+        json!([user.user_principal_name])
+    );
+    assert_eq!(
+        outside["conditions"]["locations"]["excludeLocations"],
+        json!(["Corporate network", branch])
+    );
+    assert!(
+        policies.contains(&format!(
+            "- {branch}  # its display name is not unique among the tenant's named locations"
+        )),
+        "{policies}"
+    );
+    assert_eq!(
+        outside["grantControls"]["authenticationStrength"],
+        "Registration"
+    );
+    let managed = spec_named(
+        &policies,
+        "Microsoft-managed: Multifactor authentication for admins accessing Microsoft Admin Portals",
+    );
+    assert_eq!(
+        managed,
+        json!({"state": "enabledForReportingButNotEnforced", "conditions": {"users": {"excludeGroups": ["Break Glass Accounts"]}}})
+    );
+
+    let locations = documents(&p.read("out/named-locations.yaml"));
+    assert_eq!(locations.len(), 1, "the two Branch locations are left out");
+    assert_eq!(
+        locations[0]["spec"],
+        json!({"ipRanges": ["203.0.113.0/24"], "isTrusted": true})
+    );
+    let strengths = documents(&p.read("out/authentication-strengths.yaml"));
+    assert_eq!(strengths.len(), 1, "built-ins are never declared");
+    assert_eq!(
+        strengths[0]["spec"],
+        json!({"description": "A pass to register a key", "allowedCombinations": ["fido2", "temporaryAccessPassOneTime"]})
+    );
+}

@@ -31,6 +31,7 @@ mod per_user;
 mod plan_props;
 mod policy_rules;
 mod reconcile;
+mod reference_names;
 mod reports;
 mod resilience;
 mod secrets;

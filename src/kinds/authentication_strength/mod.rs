@@ -16,11 +16,13 @@
 //! through `updateAllowedCombinations`, since PATCH cannot change them; a changed
 //! description is PATCHed.
 
+pub mod export;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::change::property_changes;
-use super::collection::{Collection, change, with_display_name};
+use super::collection::{Collection, change, created, resource, with_display_name};
 use super::{Declare, Kind, Phase, ResourceChange, Spec};
 use crate::msgraph::conditional_access::{
     BUILT_IN_STRENGTHS, STRENGTH_READ_ONLY, is_valid_combination, normalise_combination,
@@ -28,10 +30,9 @@ use crate::msgraph::conditional_access::{
 use crate::source::diagnostic::{Finding, Location, codes};
 use crate::source::spec::{Reader, Shape};
 use crate::source::yaml::NodeKind;
-use crate::tenant::names::{Names, Resolution};
+use crate::tenant::names::{NameKind, Names, Resolution};
 
-/// Authentication strengths, on v1.0.
-pub const STRENGTHS_PATH: &str = "/v1.0/policies/authenticationStrengthPolicies";
+pub use crate::msgraph::conditional_access::STRENGTHS_PATH;
 
 /// The declared `AuthenticationStrength`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,7 +56,12 @@ impl Kind for AuthenticationStrength {
     type Declared = DeclaredStrength;
     type Desired = DeclaredStrength;
 
-    fn names(_: &DeclaredStrength, _: &mut Names) {}
+    /// A policy may name the strength before the tenant has it: it resolves to the id its
+    /// create will answer.
+    fn names(declared: &DeclaredStrength, names: &mut Names) {
+        let name = &declared.display_name;
+        names.declare(NameKind::Strength, name, created(&resource::<Self>(name)));
+    }
 
     fn desired(declared: &DeclaredStrength, _: &Resolution) -> DeclaredStrength {
         declared.clone()
@@ -175,7 +181,7 @@ impl Collection for AuthenticationStrength {
 
     /// Combinations through `updateAllowedCombinations`, the rest by PATCH.
     fn update(desired: &DeclaredStrength, observed: &Value, id: &str) -> Vec<ResourceChange> {
-        let resource = format!("{}/{}", Self::RESOURCE, desired.display_name);
+        let resource = resource::<Self>(&desired.display_name);
         let mut declared = Self::properties(desired);
         let combinations = declared.remove("allowedCombinations");
         let mut out = Vec::new();

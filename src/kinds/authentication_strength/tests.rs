@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::kinds::collection;
+use crate::kinds::declarable::testing::document;
 use crate::policy::testing::{codes_at, load_str};
 use crate::policy::{LoadOutcome, codes};
 
@@ -114,4 +115,32 @@ fn built_ins_are_neither_unmanaged_nor_pruned() {
     assert_eq!(plan.unmanaged.len(), 1);
     assert_eq!(plan.unmanaged[0].display_name, "Registration");
     assert_eq!(plan.changes.len(), 1, "only the custom strength is pruned");
+}
+
+#[test]
+fn a_custom_strength_exports_as_a_declaration_in_sync_with_it_and_built_ins_not_at_all() {
+    let live = json!({"id": "s1", "displayName": "Registration", "description": "TAP to register",
+        "createdDateTime": "2025-01-01T00:00:00Z", "modifiedDateTime": "2025-01-01T00:00:00Z",
+        "policyType": "custom", "requirementsSatisfied": "mfa",
+        "allowedCombinations": ["fido2", "password,sms"],
+        "combinationConfigurations@odata.context": "https://graph.microsoft.com/v1.0/$metadata#…",
+        "combinationConfigurations": [{"id": "c1", "appliesToCombinations": ["fido2"]}]});
+    let spec = export::declarable(&live).unwrap();
+    assert_eq!(
+        Value::Object(spec.clone()),
+        json!({"description": "TAP to register", "allowedCombinations": ["fido2", "password,sms"]})
+    );
+    assert!(export::has_configurations(&live));
+    let out = load_str(&document(
+        AuthenticationStrength::NAME,
+        "Registration",
+        &spec,
+    ));
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let plan = collection::plan::<AuthenticationStrength>(&declared(&out), &[live], false);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+
+    let built_in = json!({"id": "00000000-0000-0000-0000-000000000002", "displayName": "Multifactor authentication",
+        "policyType": "builtIn", "allowedCombinations": ["fido2"]});
+    assert_eq!(export::declarable(&built_in), None);
 }

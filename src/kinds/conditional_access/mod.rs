@@ -6,6 +6,7 @@
 //! `sessionControls`) is sent whole, merged from live and desired, never a partial
 //! collection (item 23). Its lint (MFA042) is in [`lints`].
 
+pub mod export;
 pub(crate) mod lints;
 pub mod spec;
 
@@ -15,13 +16,11 @@ use super::collection::{Collection, with_display_name};
 use super::security_defaults::SECURITY_DEFAULTS_PATH;
 use super::{Declare, Kind, Phase, Spec};
 use crate::source::diagnostic::Finding;
-use crate::tenant::names::{NameKind, Names, Resolution};
+use crate::tenant::names::{Names, Resolution};
 
 pub use spec::{DeclaredConditionalAccessPolicy, is_managed_name};
 
-/// Conditional Access policies, on v1.0; limited to one request a second per tenant
-/// (FACTS-CA item 53).
-pub const POLICIES_PATH: &str = "/v1.0/identity/conditionalAccess/policies";
+pub use crate::msgraph::conditional_access::POLICIES_PATH;
 
 /// The `ConditionalAccessPolicy` kind.
 pub struct ConditionalAccessPolicy;
@@ -94,15 +93,6 @@ impl DeclaredConditionalAccessPolicy {
     }
 }
 
-/// The kind of name at a pointer under `conditions.users`.
-fn name_kind(pointer: &str) -> NameKind {
-    if pointer.contains("Groups/") {
-        NameKind::Group
-    } else {
-        NameKind::User
-    }
-}
-
 impl Kind for ConditionalAccessPolicy {
     const NAME: &'static str = "ConditionalAccessPolicy";
     const PHASE: Phase = Phase::Protection;
@@ -112,8 +102,9 @@ impl Kind for ConditionalAccessPolicy {
     fn names(declared: &DeclaredConditionalAccessPolicy, names: &mut Names) {
         let tree = Value::Object(declared.properties.clone());
         for (pointer, location) in &declared.name_locations {
-            if let Some(name) = tree.pointer(pointer).and_then(Value::as_str) {
-                names.add(name_kind(pointer), name, location);
+            let name = tree.pointer(pointer).and_then(Value::as_str);
+            if let (Some(kind), Some(name)) = (spec::name_kind(pointer), name) {
+                names.add(kind, name, location);
             }
         }
     }
@@ -129,7 +120,8 @@ impl Kind for ConditionalAccessPolicy {
             };
             let found = slot
                 .as_str()
-                .and_then(|name| resolved.get(name_kind(pointer), name));
+                .zip(spec::name_kind(pointer))
+                .and_then(|(name, kind)| resolved.get(kind, name));
             if let Some(r) = found {
                 *slot = Value::String(r.id.clone());
             }

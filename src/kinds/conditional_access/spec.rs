@@ -3,26 +3,35 @@
 //! ```yaml
 //! apiVersion: mfactl/v1
 //! kind: ConditionalAccessPolicy
-//! metadata: {name: Require MFA for all users}   # the policy's displayName, and its key
+//! metadata: {name: Require phishing-resistant MFA for admins}   # displayName, and key
 //! spec:
 //!   state: enabled
 //!   conditions:
 //!     users:
-//!       includeUsers: [All]
+//!       includeRoles: [Global Administrator]     # a role's display name or template id
 //!       excludeGroups: [Break Glass Accounts]    # a display name or an object id
 //!     applications:
-//!       includeApplications: [All]
+//!       includeApplications: [All]               # an appId or All, Office365, ...
+//!     locations:
+//!       includeLocations: [All]
+//!       excludeLocations: [Corporate network]    # a named location's display name or id
 //!   grantControls:
 //!     operator: OR
-//!     builtInControls: [mfa]
+//!     authenticationStrength: Phishing-resistant MFA   # a strength's display name or id
 //! ```
 //!
 //! The spec is Graph's `conditionalAccessPolicy` in Graph's names, checked against the CSDL
-//! (FACTS-CA items 14–22). Users are written by UPN or object id (or Graph's `All`, `None`,
-//! `GuestsOrExternalUsers`), groups by display name or object id; both are resolved against
-//! the tenant before planning. `grantControls.authenticationStrength` takes the strength's id
-//! (`authenticationStrength: 00000000-0000-0000-0000-000000000004`). Roles, named locations
-//! and strengths are written by id for now: their names are not resolved.
+//! (FACTS-CA items 14–22). Wherever Graph takes an id, a name may be written instead, and is
+//! resolved against the tenant before planning (MFA038 when it matches no object or
+//! several): users by UPN (or Graph's `All`, `None`, `GuestsOrExternalUsers`), groups,
+//! directory roles (their templates, item 18), named locations (besides Graph's `All` and
+//! `AllTrusted`, item 13) and authentication strengths by display name.
+//! `grantControls.authenticationStrength` takes the strength's name or id, or Graph's
+//! `{id: …}`; the built-in strengths' names are known without a read. A location or
+//! strength declared in the same policy set that the tenant lacks resolves to the id its
+//! create answers (`{created:namedLocations/<name>}` until then). Applications are written
+//! by appId or Graph's keywords (`All`, `Office365`, `MicrosoftAdminPortals`, `None`, item
+//! 19): anything else is MFA010, with the closest keyword.
 //!
 //! Checked here: `state` and `conditions` are required; the policy must apply to someone
 //! (an include under `conditions.users`) and to something (`includeApplications`,
@@ -35,11 +44,15 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::kinds::Spec;
-use crate::msgraph::conditional_access::{MANAGED_POLICY_PREFIX, POLICY_READ_ONLY};
+use crate::msgraph::conditional_access::{
+    APPLICATION_KEYWORDS, MANAGED_POLICY_PREFIX, POLICY_READ_ONLY, SPECIAL_LOCATIONS,
+};
 use crate::msgraph::schema::is_guid;
 use crate::source::diagnostic::{Finding, Location, Pos, codes};
 use crate::source::spec::{Reader, Shape, Spans};
+use crate::source::suggest;
 use crate::source::yaml::Node;
+use crate::tenant::names::NameKind;
 
 /// Whether a policy's display name marks it Microsoft-managed (FACTS-CA item 33); the
 /// space after the colon is not required.
@@ -50,22 +63,70 @@ pub fn is_managed_name(name: &str) -> bool {
 /// Graph's keywords in `includeUsers` / `excludeUsers`.
 pub const USER_KEYWORDS: &[&str] = &["All", "None", "GuestsOrExternalUsers"];
 
+/// The lists of a policy whose items may be names: where they are, the kind of name, and
+/// Graph's keywords there, which are not names. A location keyword is taken in any case, as
+/// the service takes it.
+pub(super) const NAMED_LISTS: &[(&str, NameKind, &[&str])] = &[
+    (
+        "/conditions/users/includeUsers",
+        NameKind::User,
+        USER_KEYWORDS,
+    ),
+    (
+        "/conditions/users/excludeUsers",
+        NameKind::User,
+        USER_KEYWORDS,
+    ),
+    ("/conditions/users/includeGroups", NameKind::Group, &[]),
+    ("/conditions/users/excludeGroups", NameKind::Group, &[]),
+    ("/conditions/users/includeRoles", NameKind::Role, &[]),
+    ("/conditions/users/excludeRoles", NameKind::Role, &[]),
+    (
+        "/conditions/locations/includeLocations",
+        NameKind::Location,
+        SPECIAL_LOCATIONS,
+    ),
+    (
+        "/conditions/locations/excludeLocations",
+        NameKind::Location,
+        SPECIAL_LOCATIONS,
+    ),
+];
+
+/// Where the strength's id (or name) is kept: `grantControls.authenticationStrength` is
+/// read as Graph's `{id}`.
+const STRENGTH_ID: &str = "/grantControls/authenticationStrength/id";
+
+/// The kind of name written at `pointer` (one of [`DeclaredConditionalAccessPolicy::name_locations`]).
+pub(super) fn name_kind(pointer: &str) -> Option<NameKind> {
+    if pointer == STRENGTH_ID {
+        return Some(NameKind::Strength);
+    }
+    let (list, _) = pointer.rsplit_once('/')?;
+    NAMED_LISTS
+        .iter()
+        .find(|(l, _, _)| *l == list)
+        .map(|(_, kind, _)| *kind)
+}
+
 /// The declared `ConditionalAccessPolicy`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeclaredConditionalAccessPolicy {
     /// `metadata.name`: the policy's display name.
     pub display_name: String,
     /// The declared properties in Graph JSON (`state`, `conditions`, `grantControls`,
-    /// `sessionControls`, `description`), users and groups as written.
+    /// `sessionControls`, `description`), names as written.
     pub properties: Map<String, Value>,
-    /// JSON pointer of each user and group id (`/conditions/users/includeGroups/0`) → where
-    /// it is written, for name resolution.
+    /// JSON pointer of each name written where Graph takes an id
+    /// (`/conditions/users/includeGroups/0`, `/grantControls/authenticationStrength/id`) →
+    /// where it is written, for name resolution.
     pub name_locations: Vec<(String, Location)>,
     /// Where the document starts.
     pub location: Location,
 }
 
-/// Reads `grantControls`, taking `authenticationStrength` as the strength's id.
+/// Reads `grantControls`, taking `authenticationStrength` as a strength's display name or
+/// id, written alone or as Graph's `{id: …}`, and keeping it as `{id}`.
 fn grant_controls(reader: &mut Reader, node: &Node) -> Option<Value> {
     let shape = Shape {
         type_name: "conditionalAccessGrantControls",
@@ -80,30 +141,60 @@ fn grant_controls(reader: &mut Reader, node: &Node) -> Option<Value> {
             e.key_pos,
             e.value.pos,
         );
-        let id = match (
-            e.value.as_str(),
-            e.value.get("id").and_then(|i| i.value.as_str()),
-        ) {
-            (Some(id), _) | (None, Some(id)) => id,
-            _ => "",
+        let written = match (e.value.as_str(), e.value.get("id")) {
+            (Some(text), _) => Some((text, e.key_pos, e.value.pos)),
+            (None, Some(id)) => id
+                .value
+                .as_str()
+                .map(|text| (text, id.key_pos, id.value.pos)),
+            (None, None) => None,
         };
-        if is_guid(id) {
-            controls.insert("authenticationStrength".into(), json!({ "id": id }));
-        } else {
-            reader.findings.push(
+        match written.filter(|(text, _, _)| !text.trim().is_empty()) {
+            Some((text, key, value)) => {
+                reader.spans.record(STRENGTH_ID, key, value);
+                controls.insert("authenticationStrength".into(), json!({ "id": text }));
+            }
+            None => reader.findings.push(
                 Finding::new(
                     codes::WRONG_TYPE,
                     e.value.pos,
                     format!(
-                        "`authenticationStrength` must be a strength's id, found {}",
+                        "`authenticationStrength` must be a strength's display name or id, found {}",
                         e.value.describe()
                     ),
                 )
-                .help("write the id: 00000000-0000-0000-0000-000000000002 (Multifactor authentication), …0003 (Passwordless MFA), …0004 (Phishing resistant MFA), or a custom strength's"),
-            );
+                .help("write a built-in strength's name (Multifactor authentication, Passwordless MFA, Phishing-resistant MFA), a custom strength's name, or an id"),
+            ),
         }
     }
     Some(Value::Object(controls))
+}
+
+/// MFA010 for each application that is neither an appId nor one of Graph's keywords.
+fn applications(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
+    for key in ["includeApplications", "excludeApplications"] {
+        let list = spec["conditions"]["applications"][key].as_array();
+        for (i, v) in list.into_iter().flatten().enumerate() {
+            let Some(s) = v.as_str() else { continue };
+            if is_guid(s) || APPLICATION_KEYWORDS.contains(&s) {
+                continue;
+            }
+            let at = spans.value(&format!("/conditions/applications/{key}/{i}"));
+            out.push(
+                Finding::new(
+                    codes::UNKNOWN_ENUM_VALUE,
+                    at,
+                    format!("`{s}` in `{key}` is neither an application id (appId) nor one of Graph's keywords"),
+                )
+                .help(suggest::help(s, APPLICATION_KEYWORDS.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "write the application's appId (a GUID) or one of {}",
+                        APPLICATION_KEYWORDS.join(", ")
+                    )
+                })),
+            );
+        }
+    }
 }
 
 fn pos_of(spans: &Spans, pointer: &str, fallback: Pos) -> Pos {
@@ -206,25 +297,33 @@ fn managed_only(spec: &Value, spans: &Spans, out: &mut Vec<Finding>) {
     }
 }
 
-/// Where each user id and group id of `conditions.users` is written.
+/// Where each name is written: every item of [`NAMED_LISTS`] that is neither a GUID nor a
+/// keyword of its list, and a strength written by name.
 fn names(spec: &Value, spans: &Spans, document: &Location) -> Vec<(String, Location)> {
     let mut out = Vec::new();
-    for key in [
-        "includeUsers",
-        "excludeUsers",
-        "includeGroups",
-        "excludeGroups",
-    ] {
-        let list = spec["conditions"]["users"][key].as_array();
-        for (i, v) in list.into_iter().flatten().enumerate() {
+    let mut add = |pointer: String| {
+        let location = spans.value(&pointer).at(&document.file);
+        out.push((pointer, location));
+    };
+    for (list, kind, keywords) in NAMED_LISTS {
+        let items = spec.pointer(list).and_then(Value::as_array);
+        for (i, v) in items.into_iter().flatten().enumerate() {
             let Some(s) = v.as_str() else { continue };
-            if is_guid(s) || USER_KEYWORDS.contains(&s) {
-                continue;
+            let keyword = keywords.iter().any(|k| match kind {
+                NameKind::Location => k.eq_ignore_ascii_case(s),
+                _ => *k == s,
+            });
+            if !is_guid(s) && !keyword {
+                add(format!("{list}/{i}"));
             }
-            let pointer = format!("/conditions/users/{key}/{i}");
-            let location = spans.value(&pointer).at(&document.file);
-            out.push((pointer, location));
         }
+    }
+    if spec
+        .pointer(STRENGTH_ID)
+        .and_then(Value::as_str)
+        .is_some_and(|s| !is_guid(s))
+    {
+        add(STRENGTH_ID.to_string());
     }
     out
 }
@@ -282,6 +381,7 @@ pub(crate) fn read(at: &Spec<'_>) -> (Option<DeclaredConditionalAccessPolicy>, V
     } else if spec.get("conditions").is_some() {
         rules(&whole, &reader.spans, at.key_pos, &mut found);
     }
+    applications(&whole, &reader.spans, &mut found);
     reader.findings.extend(found);
     if reader.has_errors() || at.name.is_empty() {
         return (None, reader.findings);

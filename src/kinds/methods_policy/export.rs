@@ -22,19 +22,15 @@
 
 use serde_json::{Map, Value};
 
+use crate::kinds::declarable::clean_object;
 use crate::kinds::diff;
-use crate::msgraph::ApiVersion;
 use crate::msgraph::methods::{CONFIGURATION_KINDS, default_policy};
-use crate::msgraph::schema::{Schema, is_guid};
-use crate::source::targets::ALL_USERS;
+use crate::msgraph::schema::is_guid;
 
 use super::EXTERNAL_METHOD_TYPE;
 
 /// The file the authentication methods policy is written to.
 pub const METHODS_FILE: &str = "authentication-methods.yaml";
-
-/// The CSDL version the loader checks declarations against.
-const VERSION: ApiVersion = ApiVersion::Beta;
 
 /// Top-level properties of the policy that Graph sets and a declaration may not (the
 /// loader refuses them with MFA012), and the configurations list (written as `methods:`).
@@ -47,19 +43,13 @@ const POLICY_SKIPPED: &[&str] = &[
     "authenticationMethodConfigurations",
 ];
 
-/// Members the validator refuses anywhere (MFA018: the service refuses to toggle it).
-const NEVER_DECLARED: &[&str] = &["numberMatchingRequiredState"];
-
 /// Deprecated method properties the validator warns about (MFA023, `super::rules`).
 const DEPRECATED: &[(&str, &str)] = &[
     ("fido2", "isAttestationEnforced"),
     ("fido2", "keyRestrictions"),
 ];
 
-/// Keys holding target lists.
-pub const TARGET_LISTS: &[&str] = &["includeTargets", "excludeTargets"];
-/// Keys holding single targets.
-pub const SINGLE_TARGETS: &[&str] = &["includeTarget", "excludeTarget"];
+pub use crate::kinds::declarable::{SINGLE_TARGETS, TARGET_LISTS};
 
 /// What a declaration of the authentication methods policy may hold, in Graph JSON (targets
 /// still `{id, targetType, ...}` with object ids).
@@ -202,128 +192,6 @@ pub fn declarable(policy: &Value) -> Result<Declarable, ShapeError> {
         methods,
         skipped_methods,
     })
-}
-
-/// The members of `map` (of CSDL type `type_name`) that a declaration may write.
-fn clean_object(type_name: &str, map: &Map<String, Value>, skip: &[&str]) -> Map<String, Value> {
-    let schema = Schema::get();
-    let mut out = Map::new();
-    for (key, value) in map {
-        if key.contains('@')
-            || skip.contains(&key.as_str())
-            || NEVER_DECLARED.contains(&key.as_str())
-        {
-            continue;
-        }
-        let Some(prop) = schema.property(VERSION, type_name, key) else {
-            continue;
-        };
-        let cleaned = if value.is_null() {
-            prop.nullable.then_some(Value::Null)
-        } else if TARGET_LISTS.contains(&key.as_str()) {
-            value.as_array().and_then(|items| {
-                items
-                    .iter()
-                    .map(|t| clean_target(&prop.type_name, t))
-                    .collect::<Option<Vec<_>>>()
-                    .map(Value::Array)
-            })
-        } else if SINGLE_TARGETS.contains(&key.as_str()) {
-            clean_target(&prop.type_name, value)
-        } else if prop.collection {
-            value.as_array().and_then(|items| {
-                items
-                    .iter()
-                    .map(|i| clean_value(&prop.type_name, i))
-                    .collect::<Option<Vec<_>>>()
-                    .map(Value::Array)
-            })
-        } else {
-            clean_value(&prop.type_name, value)
-        };
-        if let Some(v) = cleaned {
-            out.insert(key.clone(), v);
-        }
-    }
-    out
-}
-
-/// One value of `type_name` as the loader would read it back; `None` if it would not.
-fn clean_value(type_name: &str, value: &Value) -> Option<Value> {
-    let schema = Schema::get();
-    match (type_name, value) {
-        (_, Value::Null) => None,
-        ("Edm.Boolean", Value::Bool(_)) => Some(value.clone()),
-        ("Edm.Int32" | "Edm.Int64", Value::Number(n)) => {
-            let i = n.as_i64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
-            })?;
-            if type_name == "Edm.Int32" && i32::try_from(i).is_err() {
-                return None;
-            }
-            Some(Value::from(i))
-        }
-        ("Edm.Guid", Value::String(s)) => is_guid(s).then(|| Value::String(s.to_ascii_lowercase())),
-        ("Edm.DateTimeOffset", Value::String(s)) => {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .is_ok()
-                .then(|| value.clone())
-        }
-        ("Edm.String", Value::String(_)) => Some(value.clone()),
-        (
-            "Edm.Boolean" | "Edm.Int32" | "Edm.Int64" | "Edm.Guid" | "Edm.DateTimeOffset"
-            | "Edm.String",
-            _,
-        ) => None,
-        (t, _) if t.starts_with("Edm.") => Some(value.clone()),
-        (t, v) => {
-            let members = schema.enum_members(VERSION, t);
-            if !members.is_empty() {
-                let text = v.as_str()?;
-                let ok = |m: &str| m != "unknownFutureValue" && members.iter().any(|x| x == m);
-                let fits = if schema.is_flags(VERSION, t) {
-                    text.split(',').map(str::trim).all(ok)
-                } else {
-                    ok(text)
-                };
-                return fits.then(|| value.clone());
-            }
-            if schema.has_type(t) {
-                return v
-                    .as_object()
-                    .map(|m| Value::Object(clean_object(t, m, &[])));
-            }
-            // A type outside the digest's slice: the loader takes it as written.
-            Some(value.clone())
-        }
-    }
-}
-
-/// A target: `id` and `targetType` as Graph holds them, then its other declarable members.
-fn clean_target(type_name: &str, target: &Value) -> Option<Value> {
-    let map = target.as_object()?;
-    let id = map.get("id")?.as_str()?.trim();
-    if id.is_empty() {
-        return None;
-    }
-    let target_type = map
-        .get("targetType")
-        .and_then(Value::as_str)
-        .unwrap_or("group");
-    let id = if is_guid(id) {
-        id.to_ascii_lowercase()
-    } else if id.eq_ignore_ascii_case(ALL_USERS) {
-        ALL_USERS.to_string()
-    } else {
-        id.to_string()
-    };
-    let mut out = Map::new();
-    out.insert("id".into(), Value::String(id));
-    out.insert("targetType".into(), Value::String(target_type.to_string()));
-    out.extend(clean_object(type_name, map, &["id", "targetType"]));
-    Some(Value::Object(out))
 }
 
 /// Equal as the plan compares: each satisfies the other.

@@ -2,20 +2,19 @@
 //! or countries), which Conditional Access policies reference by name. Its spec is read in
 //! [`spec`]; it converges as a [`Collection`] keyed by display name.
 
+pub mod export;
 pub mod spec;
 
 use serde_json::{Map, Value};
 
-use super::collection::{Collection, with_display_name};
+use super::collection::{Collection, created, resource, with_display_name};
 use super::{Declare, Kind, Phase, Spec};
 use crate::source::diagnostic::Finding;
-use crate::tenant::names::{Names, Resolution};
+use crate::tenant::names::{NameKind, Names, Resolution};
 
 pub use spec::DeclaredNamedLocation;
 
-/// Named locations, on v1.0; reads and writes are limited to one request a second per
-/// tenant (FACTS-CA item 53).
-pub const NAMED_LOCATIONS_PATH: &str = "/v1.0/identity/conditionalAccess/namedLocations";
+pub use crate::msgraph::conditional_access::NAMED_LOCATIONS_PATH;
 
 /// The `NamedLocation` kind.
 pub struct NamedLocation;
@@ -26,7 +25,12 @@ impl Kind for NamedLocation {
     type Declared = DeclaredNamedLocation;
     type Desired = DeclaredNamedLocation;
 
-    fn names(_: &DeclaredNamedLocation, _: &mut Names) {}
+    /// A policy may name the location before the tenant has it: it resolves to the id its
+    /// create will answer.
+    fn names(declared: &DeclaredNamedLocation, names: &mut Names) {
+        let name = &declared.display_name;
+        names.declare(NameKind::Location, name, created(&resource::<Self>(name)));
+    }
 
     fn desired(declared: &DeclaredNamedLocation, _: &Resolution) -> DeclaredNamedLocation {
         declared.clone()

@@ -32,7 +32,7 @@ use crate::source::spec::{Reader, Shape, child};
 use crate::source::yaml::{Node, NodeKind};
 
 /// What Graph sets on a named location and a declaration may not.
-const READ_ONLY: &[&str] = &[
+pub(super) const READ_ONLY: &[&str] = &[
     "id",
     "createdDateTime",
     "modifiedDateTime",

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::kinds::collection;
+use crate::kinds::declarable::testing::document;
 use crate::policy::testing::{codes_at, load_str};
 use crate::policy::{LoadOutcome, codes};
 
@@ -233,4 +234,39 @@ fn a_listing_without_ids_is_not_understood() {
         })
     ));
     assert!(collection::check_live::<NamedLocation>(&[live("a1", "Office", "10.0.0.0/8")]).is_ok());
+}
+
+#[test]
+fn live_locations_export_as_declarations_in_sync_with_them() {
+    let ip = json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "id": "l1", "displayName": "Office",
+        "createdDateTime": "2025-01-01T00:00:00Z", "modifiedDateTime": null, "isTrusted": true,
+        "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "203.0.113.0/24"},
+                     {"@odata.type": "#microsoft.graph.iPv6CidrRange", "cidrAddress": "2001:db8::/48"}]});
+    let country = json!({"@odata.type": "#microsoft.graph.countryNamedLocation", "id": "l2", "displayName": "Home",
+        "countriesAndRegions": ["GB", "IE"], "includeUnknownCountriesAndRegions": false,
+        "countryLookupMethod": "clientIpAddress"});
+    let spec = export::declarable(&ip).unwrap();
+    assert_eq!(
+        Value::Object(spec.clone()),
+        json!({"ipRanges": ["203.0.113.0/24", "2001:db8::/48"], "isTrusted": true})
+    );
+    let home = export::declarable(&country).unwrap();
+    assert_eq!(
+        Value::Object(home.clone()),
+        json!({"countriesAndRegions": ["GB", "IE"], "includeUnknownCountriesAndRegions": false, "countryLookupMethod": "clientIpAddress"})
+    );
+    let text = format!(
+        "{}---\n{}",
+        document(NamedLocation::NAME, "Office", &spec),
+        document(NamedLocation::NAME, "Home", &home)
+    );
+    let out = load_str(&text);
+    assert!(out.diagnostics.is_empty(), "{text}\n{:?}", out.diagnostics);
+    let plan = collection::plan::<NamedLocation>(&declared(&out), &[ip, country], false);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+
+    let unknown = json!({"@odata.type": "#microsoft.graph.compliantNetworkNamedLocation", "id": "l3", "displayName": "X"});
+    let empty = json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "id": "l4", "displayName": "Y", "ipRanges": []});
+    assert_eq!(export::declarable(&unknown), None);
+    assert_eq!(export::declarable(&empty), None);
 }

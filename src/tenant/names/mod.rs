@@ -1,17 +1,24 @@
-//! Resolving the names targets are written with (group display names, user principal names)
-//! into object ids, at tenant scale, and reporting every name that does not resolve to
-//! exactly one object at once, as MFA038 diagnostics with a suggestion where the tenant has
-//! a close name.
+//! Resolving the names that declarations write where Graph takes an id — group display
+//! names and user principal names in targets, and in Conditional Access policies also
+//! directory role, named location and authentication strength display names — into ids, at
+//! tenant scale, and reporting every name that does not resolve to exactly one object at
+//! once, as MFA038 diagnostics with a suggestion where the tenant has a close name.
 //!
-//! One GET per distinct name, twenty to a `$batch` POST,
+//! Users and groups: one GET per distinct name, twenty to a `$batch` POST,
 //! [`BATCHES_IN_FLIGHT`](super::users::BATCHES_IN_FLIGHT) POSTs at a
 //! time through the client's pacer: a steady-state plan whose names all resolve pays one
 //! round of requests (and no more rounds than the pacer needs). Only when some name fails to
 //! resolve does a second round run, one `startswith` query per distinct prefix (the
 //! first two characters), whose first page is the candidates a suggestion is drawn from.
 //!
-//! The kinds of name ([`NameKind`]) are where later kinds (directory roles, named locations,
-//! authentication strengths) add their lookup.
+//! Directory roles, named locations and authentication strengths are few: each collection a
+//! name is needed from is listed once, alongside that round, and matched by display name
+//! ([`listed`]); its names are the candidates for a suggestion. The built-in strengths are
+//! known without a read. A location or strength that a document of the same policy set
+//! declares ([`Names::declare`]) and the tenant lacks resolves to the placeholder of the id
+//! its create will answer.
+
+mod listed;
 
 use std::collections::HashMap;
 
@@ -20,6 +27,9 @@ use serde_json::Value;
 
 use super::users::batched;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::msgraph::conditional_access::{
+    NAMED_LOCATIONS_PATH, ROLE_TEMPLATES_PATH, STRENGTHS_PATH,
+};
 use crate::printer::{Counter, Progress};
 use crate::source::diagnostic::{Diagnostic, Location, Severity, codes};
 
@@ -30,6 +40,12 @@ pub enum NameKind {
     Group,
     /// A user, by user principal name.
     User,
+    /// A directory role, by its template's display name.
+    Role,
+    /// A named location, by display name.
+    Location,
+    /// An authentication strength, by display name.
+    Strength,
 }
 
 /// Characters of a name that a suggestion query asks for as a prefix.
@@ -45,15 +61,31 @@ impl NameKind {
         }
     }
 
-    fn noun(self) -> &'static str {
+    /// What an object of this kind is called in messages.
+    pub fn noun(self) -> &'static str {
         match self {
             Self::Group => "group",
             Self::User => "user",
+            Self::Role => "directory role",
+            Self::Location => "named location",
+            Self::Strength => "authentication strength",
+        }
+    }
+
+    /// The collection names of this kind are matched in, listed once: `None` for users and
+    /// groups, which are looked up one by one.
+    fn listing(self) -> Option<&'static str> {
+        match self {
+            Self::Group | Self::User => None,
+            Self::Role => Some(ROLE_TEMPLATES_PATH),
+            Self::Location => Some(NAMED_LOCATIONS_PATH),
+            Self::Strength => Some(STRENGTHS_PATH),
         }
     }
 
     /// The GET that finds the object(s) of this name: the user by UPN (404 when there is
-    /// none), or the groups with exactly this display name (Graph compares it without case).
+    /// none), the groups with exactly this display name (Graph compares it without case), or
+    /// the listing of a collection.
     fn lookup_path(self, name: &str) -> String {
         match self {
             Self::User => format!(
@@ -67,30 +99,34 @@ impl NameKind {
                     utf8_percent_encode(&filter, NON_ALPHANUMERIC)
                 )
             }
+            Self::Role | Self::Location | Self::Strength => {
+                self.listing().unwrap_or_default().to_string()
+            }
         }
     }
 
     /// The property a suggestion is drawn from.
     fn name_property(self) -> &'static str {
         match self {
-            Self::Group => "displayName",
             Self::User => "userPrincipalName",
+            _ => "displayName",
         }
     }
 
-    /// The first page of objects whose name starts with `prefix`: the candidates for a
-    /// suggestion.
-    fn candidates_path(self, prefix: &str) -> String {
-        let property = self.name_property();
-        let filter = format!("startswith({property},'{}')", literal(prefix));
+    /// The first page of users or groups whose name starts with `prefix`: the candidates
+    /// for a suggestion. `None` for a listed kind, whose listing is its candidates.
+    fn candidates_path(self, prefix: &str) -> Option<String> {
         let set = match self {
             Self::Group => "groups",
             Self::User => "users",
+            Self::Role | Self::Location | Self::Strength => return None,
         };
-        format!(
+        let property = self.name_property();
+        let filter = format!("startswith({property},'{}')", literal(prefix));
+        Some(format!(
             "/v1.0/{set}?$filter={}&$select={property}&$top=999",
             utf8_percent_encode(&filter, NON_ALPHANUMERIC)
-        )
+        ))
     }
 }
 
@@ -102,17 +138,19 @@ fn literal(s: &str) -> String {
 /// What a name resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// The object id.
+    /// The object id, or the placeholder of the id a create of the same plan will answer.
     pub id: String,
     /// For a user, the UPN as the directory writes it.
     pub upn: Option<String>,
 }
 
-/// The distinct names a declaration uses, each with where it is first written.
+/// The distinct names a declaration uses, each with where it is first written, and the
+/// names the declaration itself creates.
 #[derive(Debug, Default)]
 pub struct Names {
     index: HashMap<(NameKind, String), usize>,
     wanted: Vec<(NameKind, String, Location)>,
+    declared: HashMap<(NameKind, String), String>,
 }
 
 impl Names {
@@ -123,6 +161,13 @@ impl Names {
             self.index.insert(key, self.wanted.len());
             self.wanted.push((kind, name.to_string(), location.clone()));
         }
+    }
+
+    /// Records that a document of the policy set declares the item `name` of `kind`, so
+    /// that a name of it which the tenant does not have yet resolves to `placeholder`, the
+    /// id its create will answer.
+    pub fn declare(&mut self, kind: NameKind, name: &str, placeholder: String) {
+        self.declared.insert((kind, name.to_string()), placeholder);
     }
 
     /// How many distinct names.
@@ -146,6 +191,22 @@ impl Resolution {
     /// What `name` of `kind` resolved to.
     pub fn get(&self, kind: NameKind, name: &str) -> Option<&Resolved> {
         self.found.get(&(kind, name.to_string()))
+    }
+
+    /// A resolution of `found`: (kind, name, id) each.
+    #[cfg(test)]
+    pub(crate) fn of<'a>(found: impl IntoIterator<Item = (NameKind, &'a str, &'a str)>) -> Self {
+        let found = found
+            .into_iter()
+            .map(|(kind, name, id)| {
+                let resolved = Resolved {
+                    id: id.to_string(),
+                    upn: None,
+                };
+                ((kind, name.to_string()), resolved)
+            })
+            .collect();
+        Resolution { found }
     }
 
     /// Every user resolved: (id, UPN).
@@ -174,7 +235,7 @@ fn outcome(kind: NameKind, body: Option<Value>) -> Result<Outcome, &'static str>
             id: id(&body),
             upn: body["userPrincipalName"].as_str().map(String::from),
         })),
-        NameKind::Group => match &body["value"] {
+        _ => match &body["value"] {
             Value::Array(groups) => Ok(match groups.as_slice() {
                 [one] => Outcome::One(Resolved {
                     id: id(one),
@@ -201,7 +262,9 @@ pub async fn resolve(
         return Ok(Ok(resolution));
     }
     let started = std::time::Instant::now();
-    let wanted = names.wanted;
+    let Names {
+        wanted, declared, ..
+    } = names;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; wanted.len()];
     // A page of groups that goes on (more groups of one name than a page holds) is counted
     // to its end afterwards.
@@ -210,8 +273,9 @@ pub async fn resolve(
     let requests = wanted
         .iter()
         .enumerate()
+        .filter(|(_, (kind, _, _))| kind.listing().is_none())
         .map(|(i, (kind, name, _))| BatchRequest::get(i.to_string(), kind.lookup_path(name)));
-    batched(client, requests, |responses| {
+    let round = batched(client, requests, |responses| {
         progress.add(Counter::NamesResolved, responses.len() as u64);
         for response in responses {
             let Some(i) = response
@@ -258,14 +322,26 @@ pub async fn resolve(
         // larger tier of a larger tenant (it never shrinks).
         client.pacer().set_tenant_size(users_found);
         Ok(())
-    })
-    .await?;
+    });
+    let (listings, ()) = tokio::try_join!(listed::read(client, &wanted), round)?;
     for i in continued {
         let (kind, name, _) = &wanted[i];
         let groups = client.get_all(&kind.lookup_path(name)).await?;
         outcomes[i] = Some(
             outcome(*kind, Some(serde_json::json!({ "value": groups }))).unwrap_or(Outcome::None),
         );
+    }
+    let mut candidates = HashMap::new();
+    for (i, (kind, name, _)) in wanted.iter().enumerate() {
+        if kind.listing().is_some() {
+            progress.add(Counter::NamesResolved, 1);
+            let placeholder = declared.get(&(*kind, name.clone()));
+            let found = listings.outcome(*kind, name, placeholder);
+            if found == Outcome::None {
+                candidates.insert((*kind, prefix(name)), listings.names(*kind));
+            }
+            outcomes[i] = Some(found);
+        }
     }
     let mut failed: Vec<(usize, Outcome)> = Vec::new();
     for (i, ((kind, name, _), o)) in wanted.iter().zip(outcomes).enumerate() {
@@ -291,7 +367,7 @@ pub async fn resolve(
         .filter(|(_, o)| *o == Outcome::None)
         .map(|(i, _)| (wanted[*i].0, wanted[*i].1.as_str()))
         .collect();
-    let candidates = candidates(client, &unknown).await;
+    candidates.extend(suggestions(client, &unknown).await);
     let mut diagnostics: Vec<Diagnostic> = failed
         .into_iter()
         .map(|(i, o)| {
@@ -311,29 +387,32 @@ fn prefix(name: &str) -> String {
         .to_lowercase()
 }
 
-/// Names of the tenant that start as each unknown name does, by kind and prefix: one
-/// `startswith` query per distinct prefix, its first page only. Suggestions are a help, not
-/// a result: a query that fails leaves its names without one.
-async fn candidates(
+/// Users and groups of the tenant whose names start as each unknown name does, by kind and
+/// prefix: one `startswith` query per distinct prefix, its first page only. Suggestions are
+/// a help, not a result: a query that fails leaves its names without one.
+async fn suggestions(
     client: &GraphClient,
     unknown: &[(NameKind, &str)],
 ) -> HashMap<(NameKind, String), Vec<String>> {
-    let mut queries: Vec<(NameKind, String)> = Vec::new();
+    let mut queries: Vec<(NameKind, String, String)> = Vec::new();
     let mut seen: std::collections::HashSet<(NameKind, String)> = Default::default();
     for &(kind, name) in unknown {
         let key = (kind, prefix(name));
-        if !key.1.is_empty() && seen.insert(key.clone()) {
-            queries.push(key);
+        if key.1.is_empty() || !seen.insert(key.clone()) {
+            continue;
+        }
+        if let Some(path) = kind.candidates_path(&key.1) {
+            queries.push((key.0, key.1, path));
         }
     }
     let mut out: HashMap<(NameKind, String), Vec<String>> = HashMap::new();
     let requests = queries
         .iter()
         .enumerate()
-        .map(|(i, (kind, p))| BatchRequest::get(i.to_string(), kind.candidates_path(p)));
+        .map(|(i, (_, _, path))| BatchRequest::get(i.to_string(), path.clone()));
     let result = batched(client, requests, |responses| {
         for response in responses {
-            let Some(key) = response
+            let Some((kind, p, _)) = response
                 .id
                 .parse::<usize>()
                 .ok()
@@ -348,9 +427,9 @@ async fn candidates(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|v| v[key.0.name_property()].as_str().map(String::from))
+                .filter_map(|v| v[kind.name_property()].as_str().map(String::from))
                 .collect();
-            out.insert(key.clone(), names);
+            out.insert((*kind, p.clone()), names);
         }
         Ok(())
     })
@@ -375,12 +454,20 @@ fn diagnostic(
                 "{count} {}s are named '{name}'; a target must name exactly one",
                 kind.noun()
             ),
-            Some(format!("use the {}'s object id instead", kind.noun())),
+            Some(format!(
+                "use the {}'s {} instead",
+                kind.noun(),
+                if kind.listing().is_some() {
+                    "id"
+                } else {
+                    "object id"
+                }
+            )),
         ),
         _ => {
             let message = match kind {
-                NameKind::Group => format!("no group is named '{name}'"),
                 NameKind::User => format!("no user '{name}'"),
+                _ => format!("no {} is named '{name}'", kind.noun()),
             };
             let help = candidates
                 .get(&(kind, prefix(name)))
@@ -404,101 +491,4 @@ fn suggestion<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn here(line: usize) -> Location {
-        Location {
-            file: "p.yaml".into(),
-            line,
-            column: 7,
-        }
-    }
-
-    #[test]
-    fn each_name_is_kept_once_with_its_first_location() {
-        let mut names = Names::default();
-        for i in 0..10_000 {
-            names.add(NameKind::User, &format!("u{}@x", i % 5_000), &here(i + 1));
-        }
-        names.add(NameKind::Group, "u1@x", &here(1));
-        assert_eq!(names.len(), 5_001);
-        assert_eq!(names.wanted[1].2.line, 2);
-    }
-
-    #[test]
-    fn lookups_escape_quotes_and_encode() {
-        assert_eq!(
-            NameKind::Group.lookup_path("O'Brien Team"),
-            "/v1.0/groups?$filter=displayName%20eq%20%27O%27%27Brien%20Team%27&$select=id,displayName"
-        );
-        assert_eq!(
-            NameKind::User.lookup_path("ada@contoso.com"),
-            "/v1.0/users/ada%40contoso%2Ecom?$select=id,userPrincipalName"
-        );
-        assert_eq!(
-            NameKind::User.candidates_path(&prefix("Ada.L@x")),
-            "/v1.0/users?$filter=startswith%28userPrincipalName%2C%27ad%27%29&$select=userPrincipalName&$top=999"
-        );
-    }
-
-    #[test]
-    fn a_group_page_resolves_to_one_none_or_many() {
-        let one = outcome(NameKind::Group, Some(json!({"value": [{"id": "g1"}]})));
-        assert_eq!(
-            one,
-            Ok(Outcome::One(Resolved {
-                id: "g1".into(),
-                upn: None
-            }))
-        );
-        let none = outcome(NameKind::Group, Some(json!({"value": []})));
-        assert_eq!(none, Ok(Outcome::None));
-        let two = outcome(
-            NameKind::Group,
-            Some(json!({"value": [{"id": "a"}, {"id": "b"}]})),
-        );
-        assert_eq!(two, Ok(Outcome::Many(2)));
-        assert!(outcome(NameKind::Group, Some(json!({}))).is_err());
-    }
-
-    #[test]
-    fn diagnostics_carry_the_code_the_count_and_a_suggestion() {
-        let mut candidates = HashMap::new();
-        candidates.insert(
-            (NameKind::Group, "br".to_string()),
-            vec!["Break Glass Accounts".to_string(), "Branch Office".into()],
-        );
-        let d = diagnostic(
-            NameKind::Group,
-            "Brake Glass Accounts",
-            here(4),
-            &Outcome::None,
-            &candidates,
-        );
-        assert_eq!(
-            d.to_string(),
-            "p.yaml:4:7: error[MFA038]: no group is named 'Brake Glass Accounts'\n  help: did you mean `Break Glass Accounts`?"
-        );
-        let far = diagnostic(
-            NameKind::Group,
-            "Brass band",
-            here(5),
-            &Outcome::None,
-            &candidates,
-        );
-        assert_eq!(far.help, None);
-        let many = diagnostic(
-            NameKind::Group,
-            "Sales",
-            here(6),
-            &Outcome::Many(3),
-            &candidates,
-        );
-        assert_eq!(
-            many.to_string(),
-            "p.yaml:6:7: error[MFA038]: 3 groups are named 'Sales'; a target must name exactly one\n  help: use the group's object id instead"
-        );
-    }
-}
+mod tests;
