@@ -459,6 +459,35 @@ pub async fn unconverged_users(
     Ok(missing)
 }
 
+/// The pauses before each re-read after the first when verifying: Graph's reads can lag its
+/// writes for a while (conditional-access FACTS item 55: peers poll until reads show a created
+/// or changed policy), so a value not shown yet is read again before it counts as not applied.
+pub const VERIFY_PAUSES: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
+
+/// Re-reads what `plan` read and the users `outcome` changed, until the tenant shows every
+/// applied change or [`VERIFY_PAUSES`] run out; the changes it still does not show
+/// (`resource.property`, `upn.property`). Empty means the tenant converged.
+pub async fn verify(
+    client: &GraphClient,
+    plan: &Plan,
+    outcome: &ApplyOutcome,
+) -> Result<Vec<String>, GraphError> {
+    let mut pauses = VERIFY_PAUSES.iter();
+    loop {
+        let after = crate::plan::live::read(client, &plan.read_paths()).await?;
+        let mut missing = unconverged(&outcome.applied, &after);
+        missing.extend(unconverged_users(client, &outcome.users_applied).await?);
+        match pauses.next() {
+            Some(pause) if !missing.is_empty() => tokio::time::sleep(*pause).await,
+            _ => return Ok(missing),
+        }
+    }
+}
+
 /// The properties of applied changes that the re-read tenant does not show, as
 /// `resource.property` names. Empty means the tenant converged.
 pub fn unconverged(applied: &[ResourceChange], live: &LiveState) -> Vec<String> {

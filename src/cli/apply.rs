@@ -144,9 +144,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if outcome.incomplete() {
         return Err(incomplete(outcome));
     }
-    let after = live::read(&client, &plan.read_paths()).await?;
-    let mut missing = apply::unconverged(&outcome.applied, &after);
-    missing.extend(apply::unconverged_users(&client, &outcome.users_applied).await?);
+    let missing = apply::verify(&client, &plan, &outcome).await?;
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }

@@ -396,18 +396,12 @@ impl Controller {
                 plan,
             };
         }
-        let after = match live::read(client, &plan.read_paths()).await {
-            Ok(l) => l,
-            Err(e) => return CycleOutcome::Failed(e.into()),
-        };
-        let users_missing = match apply::unconverged_users(client, &outcome.users_applied).await {
+        let missing = match apply::verify(client, &plan, &outcome).await {
             Ok(m) => m,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };
         self.metrics
             .record_requests(&self.tenant.name, client.requests_sent() - before);
-        let mut missing = apply::unconverged(&outcome.applied, &after);
-        missing.extend(users_missing);
         if missing.is_empty() {
             CycleOutcome::Applied(plan)
         } else {

@@ -22,6 +22,7 @@ mod hostile_yaml;
 mod identity;
 mod inputs;
 mod layers;
+mod managed;
 mod migration;
 mod names;
 mod notify;

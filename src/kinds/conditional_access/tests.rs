@@ -308,7 +308,7 @@ fn a_strength_is_written_by_name_or_id_alone_or_as_graphs_object() {
         ),
     ] {
         let spec = format!(
-            "  state: enabled\n  conditions:\n    users: {{includeUsers: [All]}}\n    applications: {{includeApplications: [All]}}\n  grantControls: {{operator: OR, authenticationStrength: {written}}}\n"
+            "  state: enabled\n  conditions:\n    users: {{includeUsers: [All], excludeGroups: [Break Glass Accounts]}}\n    applications: {{includeApplications: [All]}}\n  grantControls: {{operator: OR, authenticationStrength: {written}}}\n"
         );
         let out = load_str(&policy("P", &spec));
         assert!(
