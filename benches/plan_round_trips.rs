@@ -8,7 +8,7 @@
 //! binary builds it), like `mfactl plan --sandbox`: two emulators with TLS, Graph-like
 //! throttling and the sandbox's demo tenant (`mfactl::sandbox::demo_state`), one adding
 //! `LATENCY` to every request and one adding nothing. Each is first brought to steady state:
-//! the shipped `policies/` are planned and applied once (`mfactl::apply::apply`, audit log in
+//! the shipped `policies/authentication-methods.yaml` is planned and applied once (`mfactl::apply::apply`, audit log in
 //! a temporary file), and a second plan must be in sync, else the bench panics.
 //!
 //! One measured run is what `mfactl plan` does after choosing its target: `policy::load` of
@@ -40,7 +40,9 @@
 //! * `MFACTL_BENCH_ITERATIONS` — measured runs per emulator (default 15);
 //! * `MFACTL_BENCH_WARMUPS` — unmeasured runs per emulator first (default 2);
 //! * `MFACTL_BENCH_LATENCY_MS` — injected latency (default 20);
-//! * `MFACTL_BENCH_POLICIES` — a policy file or directory instead of the shipped `policies/`.
+//! * `MFACTL_BENCH_POLICIES` — a policy file or directory instead of the shipped
+//!   `policies/authentication-methods.yaml` (the whole `policies/` also declares per-user MFA,
+//!   whose steady-state plan reads every user's state: that is `per_user_scale`'s subject).
 //!
 //! Without `--bench` (as under `cargo test --benches`) it makes two runs of each as a smoke
 //! check.
@@ -92,7 +94,11 @@ impl Settings {
         let (iterations, warmups) = if full { (15, 2) } else { (2, 0) };
         let policies = std::env::var_os("MFACTL_BENCH_POLICIES")
             .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"));
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("policies")
+                    .join("authentication-methods.yaml")
+            });
         Self {
             full,
             iterations: var("MFACTL_BENCH_ITERATIONS", iterations, false),

@@ -163,6 +163,13 @@ pub struct AlertImpact {
     pub prompts: Vec<PromptChange>,
     /// Users who have a usable MFA method now and would have none (a lockout).
     pub newly_without_mfa: usize,
+    /// Enabled members who would lose their MFA requirement (security defaults, a policy or
+    /// per-user MFA), deliberate exclusions apart.
+    #[serde(default)]
+    pub lose_mfa_requirement: usize,
+    /// Users who would be newly blocked or asked for a strength they cannot satisfy.
+    #[serde(default)]
+    pub newly_blocked: usize,
 }
 
 /// One drifted property.
@@ -244,17 +251,20 @@ impl DriftAlert {
                     declared,
                 }),
         );
-        let impact = plan.impact.as_ref().map(|i| AlertImpact {
-            prompts: i
-                .transitions
+        let impact = (plan.impact.is_some() || plan.coverage.is_some()).then(|| AlertImpact {
+            prompts: plan
+                .impact
                 .iter()
+                .flat_map(|i| &i.transitions)
                 .map(|t| PromptChange {
                     from: t.from.clone(),
                     to: t.to.clone(),
                     users: t.users,
                 })
                 .collect(),
-            newly_without_mfa: i.newly_without.len(),
+            newly_without_mfa: plan.impact.as_ref().map_or(0, |i| i.newly_without.len()),
+            lose_mfa_requirement: plan.unprotected(),
+            newly_blocked: plan.coverage.as_ref().map_or(0, |c| c.locked_out()),
         });
         Self {
             tenant: plan.tenant.clone(),
@@ -304,6 +314,8 @@ impl DriftAlert {
                     users: 12,
                 }],
                 newly_without_mfa: 0,
+                lose_mfa_requirement: 0,
+                newly_blocked: 0,
             }),
             declaration: None,
             link: None,
@@ -434,6 +446,8 @@ mod tests {
                     users: 1234,
                 }],
                 newly_without_mfa: 0,
+                lose_mfa_requirement: 0,
+                newly_blocked: 0,
             }),
             "the impact is a field of its own, not a change"
         );
@@ -442,5 +456,29 @@ mod tests {
         assert_eq!(a.changes[0].property, "state");
         assert_eq!(a.changes[0].declared, Value::String("disabled".into()));
         assert!(a.has_drift());
+        assert_eq!(a.impact, None, "nothing simulated, nothing to say");
+        // Who must do MFA: the members who lose it and the users locked out, counted.
+        let list = |members, guests| crate::simulate::coverage::UserList {
+            members,
+            guests,
+            first: Vec::new(),
+        };
+        let mut unprotecting = plan.clone();
+        unprotecting.coverage = Some(crate::simulate::coverage::Coverage {
+            lost: list(3, 1),
+            newly_blocked: list(1, 0),
+            cannot_satisfy: list(0, 2),
+            ..Default::default()
+        });
+        let impact = DriftAlert::from_plan(&unprotecting, Action::Observed, None).impact;
+        let impact = impact.unwrap_or_default();
+        assert_eq!((impact.lose_mfa_requirement, impact.newly_blocked), (3, 3));
+        assert_eq!(
+            crate::notify::render::impact_lines(&impact),
+            [
+                "3 member(s) would lose their MFA requirement",
+                "3 user(s) would be blocked or asked for a strength they cannot satisfy"
+            ]
+        );
     }
 }

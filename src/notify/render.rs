@@ -130,6 +130,18 @@ pub(crate) fn impact_lines(impact: &AlertImpact) -> Vec<String> {
             crate::printer::thousands(impact.newly_without_mfa as u64)
         ));
     }
+    if impact.lose_mfa_requirement > 0 {
+        lines.push(format!(
+            "{} member(s) would lose their MFA requirement",
+            crate::printer::thousands(impact.lose_mfa_requirement as u64)
+        ));
+    }
+    if impact.newly_blocked > 0 {
+        lines.push(format!(
+            "{} user(s) would be blocked or asked for a strength they cannot satisfy",
+            crate::printer::thousands(impact.newly_blocked as u64)
+        ));
+    }
     lines.extend(impact.prompts.iter().map(|p| {
         format!(
             "{} user(s): {} → {}",

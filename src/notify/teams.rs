@@ -81,11 +81,23 @@ fn card(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
             "separator": true,
         }));
         let mut facts: Vec<Value> = Vec::new();
-        if impact.newly_without_mfa > 0 {
-            facts.push(json!({
-                "title": "no usable MFA method",
-                "value": format!("{} user(s)", crate::printer::thousands(impact.newly_without_mfa as u64)),
-            }));
+        for (count, title) in [
+            (impact.newly_without_mfa, "no usable MFA method"),
+            (
+                impact.lose_mfa_requirement,
+                "members losing their MFA requirement",
+            ),
+            (
+                impact.newly_blocked,
+                "blocked or unable to satisfy a strength",
+            ),
+        ] {
+            if count > 0 {
+                facts.push(json!({
+                    "title": title,
+                    "value": format!("{} user(s)", crate::printer::thousands(count as u64)),
+                }));
+            }
         }
         facts.extend(impact.prompts.iter().map(|p| {
             json!({

@@ -8,7 +8,8 @@
 //!  "declaration": null,
 //!  "fingerprint": "…", "firstAlerted": null,
 //!  "changes": [{"resource": "…", "property": "state", "live": "enabled", "declared": "disabled"}],
-//!  "impact": {"prompts": [{"from": "push", "to": "sms", "users": 5}], "newlyWithoutMfa": 0},
+//!  "impact": {"prompts": [{"from": "push", "to": "sms", "users": 5}], "newlyWithoutMfa": 0,
+//!             "loseMfaRequirement": 0, "newlyBlocked": 0},
 //!  "link": "https://github.com/…/actions/runs/1"}
 //! ```
 //!

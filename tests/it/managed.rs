@@ -72,7 +72,7 @@ async fn only_state_and_exclusions_of_a_managed_policy_are_declared_and_it_is_ne
     let err = stderr(&refused);
     assert_eq!(code(&refused), 3, "{err}");
     assert!(err.contains("MFA012"), "{err}");
-    assert!(err.contains("managed.yaml:7:3"), "{err}");
+    assert!(err.contains("managed.yaml:6:3"), "{err}");
     assert!(
         err.contains("a Microsoft-managed policy's `grantControls` cannot be changed"),
         "{err}"
@@ -118,10 +118,10 @@ async fn only_state_and_exclusions_of_a_managed_policy_are_declared_and_it_is_ne
     let again = p.run(&["plan"]);
     assert_eq!(code(&again), 0, "{}", stdout(&again));
 
-    // Undeclared with pruning on: listed as unmanaged, never deleted.
+    // Undeclared while another policy is, with pruning on: listed as unmanaged, never deleted.
     p.policy(
         "managed.yaml",
-        "apiVersion: mfactl/v1\nkind: NamedLocation\nmetadata: {name: Office}\nspec:\n  ipRanges: [203.0.113.0/24]\n",
+        "apiVersion: mfactl/v1\nkind: ConditionalAccessPolicy\nmetadata: {name: Block legacy authentication}\nspec:\n  state: enabled\n  conditions:\n    users: {includeUsers: [All], excludeGroups: [Break Glass Accounts]}\n    applications: {includeApplications: [All]}\n    clientAppTypes: [exchangeActiveSync, other]\n  grantControls: {operator: OR, builtInControls: [block]}\n",
     );
     let plan = p.run(&["plan", "-o", "json"]);
     assert_eq!(code(&plan), 1, "{}", stderr(&plan));
@@ -142,9 +142,11 @@ async fn only_state_and_exclusions_of_a_managed_policy_are_declared_and_it_is_ne
     let before = policy_writes(&p).await.len();
     let apply = p.run(&["apply", "--yes"]);
     assert_eq!(code(&apply), 0, "{}", stderr(&apply));
+    let writes = policy_writes(&p).await;
     assert_eq!(
-        policy_writes(&p).await.len(),
-        before,
-        "no write to any policy"
+        writes.len(),
+        before + 1,
+        "only the declared policy is created: {writes:#?}"
     );
+    assert_eq!(writes[before].0, "POST");
 }

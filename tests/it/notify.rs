@@ -295,6 +295,8 @@ fn drift(action: Action) -> DriftAlert {
                 users: 1234,
             }],
             newly_without_mfa: 0,
+            lose_mfa_requirement: 0,
+            newly_blocked: 0,
         }),
         declaration: None,
         link: Some("https://github.com/contoso/mfa-policy/actions/runs/4242".into()),
@@ -469,7 +471,7 @@ async fn every_provider_gets_its_payload_and_the_teams_card_is_valid_1_4() {
     assert_eq!(report["declaration"], json!(null));
     assert_eq!(
         report["impact"],
-        json!({"prompts": [{"from": "sms", "to": "push", "users": 1234}], "newlyWithoutMfa": 0})
+        json!({"prompts": [{"from": "sms", "to": "push", "users": 1234}], "newlyWithoutMfa": 0, "loseMfaRequirement": 0, "newlyBlocked": 0})
     );
     assert_eq!(report["changes"].as_array().map(Vec::len), Some(3));
     assert!(

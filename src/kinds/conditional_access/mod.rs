@@ -12,6 +12,9 @@ pub mod spec;
 
 use serde_json::{Map, Value, json};
 
+use crate::msgraph::ApiVersion;
+use crate::msgraph::schema::Schema;
+
 use super::collection::{Collection, with_display_name};
 use super::security_defaults::SECURITY_DEFAULTS_PATH;
 use super::{Declare, Kind, Phase, Spec};
@@ -183,8 +186,11 @@ impl Collection for ConditionalAccessPolicy {
         with_display_name(&desired.display_name, &desired.properties)
     }
 
+    /// `live` as the declaration compares with it ([`normalised`]), without the members
+    /// outside the CSDL that responses carry, so that an update never sends them back.
     fn observed(desired: &DeclaredConditionalAccessPolicy, live: &Value) -> Value {
-        normalised(&Value::Object(Self::properties(desired)), live, "")
+        let known = Schema::get().known_members(ApiVersion::V1, "conditionalAccessPolicy", live);
+        normalised(&Value::Object(Self::properties(desired)), &known, "")
     }
 
     /// Microsoft-managed: a v1.0 `templateId`, or the display-name prefix (FACTS-CA item 33).

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::ApiVersion;
 
@@ -203,6 +204,35 @@ impl Schema {
             .iter()
             .find(|(t, p)| t == type_name && p.name == prop)
             .map(|(_, p)| p)
+    }
+
+    /// `value`, of type `type_name`, without the members that neither CSDL gives its type, at
+    /// every depth (open types keep everything): Graph's responses carry such members
+    /// (conditional-access FACTS item 24), and a write that sends them back is refused.
+    pub fn known_members(&self, version: ApiVersion, type_name: &str, value: &Value) -> Value {
+        let Value::Object(map) = value else {
+            return value.clone();
+        };
+        if self.is_open(version, type_name) {
+            return value.clone();
+        }
+        let kept = map.iter().filter_map(|(key, member)| {
+            if key.starts_with('@') {
+                return Some((key.clone(), member.clone()));
+            }
+            let prop = self.property(version, type_name, key)?;
+            let known = match member {
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .map(|i| self.known_members(version, &prop.type_name, i))
+                        .collect(),
+                ),
+                other => self.known_members(version, &prop.type_name, other),
+            };
+            Some((key.clone(), known))
+        });
+        Value::Object(kept.collect())
     }
 
     /// Whether `ty` is `base` or derives from it (base-type chains of either version).
@@ -434,6 +464,31 @@ mod tests {
         for t in ["smsAuthenticationMethodConfiguration", "signInPreferences"] {
             assert!(!s.evolvable.contains(t), "{t}");
         }
+    }
+
+    #[test]
+    fn members_outside_the_csdl_are_left_out_at_every_depth() {
+        let live = json!({
+            "id": "p", "displayName": "P", "state": "enabled", "partialEnablementStrategy": null,
+            "conditions": {
+                "clientAppTypes": ["all"], "notInTheSchema": [],
+                "users": {"includeUsers": ["All"], "alsoNot": 1},
+                "applications": {"includeApplications": ["All"]}
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}
+        });
+        let known = Schema::get().known_members(ApiVersion::V1, "conditionalAccessPolicy", &live);
+        let mut expected = live.clone();
+        for (at, key) in [
+            ("", "partialEnablementStrategy"),
+            ("/conditions", "notInTheSchema"),
+            ("/conditions/users", "alsoNot"),
+        ] {
+            if let Some(m) = expected.pointer_mut(at).and_then(Value::as_object_mut) {
+                m.remove(key);
+            }
+        }
+        assert_eq!(known, expected);
     }
 
     #[test]
