@@ -1,5 +1,7 @@
-//! The network edge of planning: reading the live tenant, and resolving the group names and
-//! user principal names that targets use into object ids.
+//! The network edge of planning: reading the live tenant, resolving the names declarations
+//! write where Graph takes an id, and reading the directory a plan's simulations need: who
+//! is prompted with what ([`crate::simulate::impact`]) and who must do MFA before and after
+//! ([`crate::simulate::protection`]).
 
 use serde_json::Value;
 

@@ -204,6 +204,45 @@ async fn the_shipped_baseline_moves_everyone_from_security_defaults_to_condition
     assert_eq!(code(&again), 0, "{}", stderr(&again));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_first_command_moves_the_sandbox_off_security_defaults_with_nobody_unprotected()
+{
+    let p = Project::sandbox_tenant().await;
+    crate::common::copy_whole_baseline(p.dir());
+    let o = p.run(&["apply", "--sandbox", "--yes"]);
+    let (done, out) = (stdout(&o), stderr(&o));
+    assert_eq!(code(&o), 0, "{done}\n{out}");
+    assert!(done.contains("re-read and verified"), "{done}");
+    // apply shows its plan on stderr (stdout is for the result).
+    // The steps in the order sent: report-only creates, security defaults off, enables.
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the plan:\n{out}"))
+    };
+    let create = at("+ conditionalAccessPolicies/Require MFA for all users  (POST");
+    let switch = at("~ identitySecurityDefaultsEnforcementPolicy");
+    let enable = at("~ conditionalAccessPolicies/Require MFA for all users  (PATCH");
+    assert!(create < switch && switch < enable, "{out}");
+    // Who must do MFA, before and after: nobody loses it, the break-glass accounts are left
+    // out on purpose.
+    let line = |what: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(what))
+            .unwrap_or_else(|| panic!("no {what:?} line in:\n{out}"))
+            .split_whitespace()
+            .filter_map(|w| w.parse::<usize>().ok())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("lose their MFA requirement"), [0, 0], "{out}");
+    assert_eq!(line("newly blocked"), [0, 0], "{out}");
+    assert_eq!(line("excluded on purpose (break-glass)"), [2, 0], "{out}");
+    assert!(
+        out.contains("security defaults were off")
+            && out.contains("before the first Conditional Access policy was enabled"),
+        "{out}"
+    );
+}
+
 /// `explain --live -o json` users: the tenant as it is.
 fn explain(p: &Project) -> Vec<Value> {
     let o = p.run(&["explain", "--live", "-o", "json"]);
