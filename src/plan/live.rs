@@ -354,6 +354,7 @@ pub async fn compute_full(
     }
     if let Some(protection) = protection.as_ref().filter(|_| protection_changes)
         && one_user.is_none()
+        && !plan.in_sync
     {
         plan.coverage =
             Some(protection.coverage(&dir, dir.state(), &users_plan.after, COVERAGE_FIRST));

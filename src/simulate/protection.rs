@@ -86,18 +86,6 @@ impl Protection {
         }
     }
 
-    /// What requires MFA of user `index` on `side`.
-    pub fn requirement(
-        &self,
-        side: Side,
-        dir: &Directory,
-        index: u32,
-        state: &UserState,
-    ) -> Requirement {
-        self.policies(side)
-            .requirement(&self.user(dir, index, state))
-    }
-
     /// Every user before and after, naming the first `first` of each list.
     pub fn coverage(
         &self,
