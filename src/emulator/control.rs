@@ -109,6 +109,14 @@ pub enum FaultAction {
     Drop,
     /// Serve the request, then send a truncated, unparsable JSON body.
     Malformed,
+    /// Answer a PATCH with 204 at once, but apply it only just before the `after_reads`-th GET
+    /// (to any path) after it: the GETs before that one do not see the write, as Graph's reads
+    /// can lag its writes (conditional-access FACTS item 55).
+    #[serde(rename_all = "camelCase")]
+    Deferred {
+        /// GET requests (to any path) that still see the tenant without the write.
+        after_reads: u64,
+    },
 }
 
 /// A fault rule: which requests it hits and how often. In JSON the action's fields sit
@@ -147,6 +155,7 @@ struct FaultSpec {
     ms: Option<u64>,
     status: Option<u16>,
     retry_after: Option<f64>,
+    after_reads: Option<u64>,
 }
 
 impl TryFrom<FaultSpec> for FaultRule {
@@ -163,9 +172,23 @@ impl TryFrom<FaultSpec> for FaultRule {
             },
             "drop" => FaultAction::Drop,
             "malformed" => FaultAction::Malformed,
+            "deferred" => {
+                if !s
+                    .method
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case("PATCH"))
+                {
+                    return Err(
+                        "a deferred fault holds back PATCHes: give \"method\": \"PATCH\"".into(),
+                    );
+                }
+                FaultAction::Deferred {
+                    after_reads: s.after_reads.ok_or("a deferred fault needs afterReads")?,
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown fault kind '{other}' (latency, status, drop, malformed)"
+                    "unknown fault kind '{other}' (latency, status, drop, malformed, deferred)"
                 ));
             }
         };

@@ -214,7 +214,25 @@ async fn handle(
     } else {
         serde_json::from_slice(&body).ok()
     };
+    let graph_req = GraphRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: url::form_urlencoded::parse(raw_query.as_bytes())
+            .into_owned()
+            .collect(),
+        raw_query: raw_query.clone(),
+        headers: headers.clone(),
+        body: body.to_vec(),
+        base_url,
+    };
     match core.faults.fire(&method, &path) {
+        Some(FaultAction::Deferred { after_reads }) => {
+            core.defer(after_reads, graph_req);
+            let resp = ApiResponse::no_content();
+            entry.status = resp.status;
+            core.log.push(entry);
+            return Ok(to_hyper(resp, GRAPH_CONTENT_TYPE, false));
+        }
         Some(FaultAction::Drop) => {
             core.log.push(entry);
             return Err(DroppedByFault);
@@ -253,17 +271,11 @@ async fn handle(
         };
         (resp, "application/json; charset=utf-8")
     } else {
-        let graph_req = GraphRequest {
-            method,
-            path,
-            query: url::form_urlencoded::parse(raw_query.as_bytes())
-                .into_owned()
-                .collect(),
-            raw_query,
-            headers,
-            body: body.to_vec(),
-            base_url,
-        };
+        if method == "GET" {
+            for write in core.due_deferred() {
+                api::handle(&core, &write, None).await;
+            }
+        }
         let outcome = api::handle(&core, &graph_req, None).await;
         entry.tenant = outcome.tenant;
         entry.app = outcome.app;

@@ -201,6 +201,9 @@ pub struct Emulator {
     identity: Identity,
     throttle: Throttle,
     faults: Faults,
+    /// PATCHes a deferred fault answered but has not applied yet, with the GETs each still
+    /// waits for.
+    deferred: std::sync::Mutex<Vec<(u64, api::GraphRequest)>>,
     log: RequestLog,
     latency: Duration,
 }
@@ -215,9 +218,33 @@ impl Emulator {
             identity: Identity::new(),
             throttle: Throttle::new(config.throttle),
             faults: Faults::new(config.seed),
+            deferred: std::sync::Mutex::new(Vec::new()),
             log: RequestLog::new(config.request_log_limit),
             latency: config.latency,
         }))
+    }
+
+    /// Holds back a PATCH a deferred fault answered, until `after_reads` more GETs arrive.
+    fn defer(&self, after_reads: u64, request: api::GraphRequest) {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((after_reads, request));
+    }
+
+    /// Counts one GET against every held-back PATCH and hands back those now due, in the
+    /// order they arrived: they are applied before the GET is served.
+    fn due_deferred(&self) -> Vec<api::GraphRequest> {
+        let mut held = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        let mut due = Vec::new();
+        held.retain_mut(|(left, request)| {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                due.push(request.clone());
+            }
+            *left > 0
+        });
+        due
     }
 
     /// Starts serving on `config.listen` and returns once the socket is bound.

@@ -34,6 +34,50 @@ async fn status_faults_hit_matching_requests_count_times() {
 }
 
 #[tokio::test]
+async fn a_deferred_patch_is_answered_at_once_and_read_only_from_the_nth_get_on() {
+    let h = Harness::small().await;
+    let token = h.writer_token().await;
+    let sms = "/beta/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms";
+    let refused = h
+        .call(
+            Method::POST,
+            "/_emulator/faults",
+            None,
+            Some(&json!({"pathPrefix": sms, "count": 1, "kind": "deferred", "afterReads": 2})),
+        )
+        .await;
+    assert_eq!(
+        refused.status, 400,
+        "only a PATCH can be deferred: {:?}",
+        refused.body
+    );
+    h.add_fault(json!({"method": "PATCH", "pathPrefix": sms, "count": 1, "kind": "deferred", "afterReads": 2}))
+        .await;
+    let state = |r: &crate::common::Reply| r.body["state"].clone();
+    let before = state(&h.get(sms, &token).await);
+    let want = if before == "enabled" {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    let r = h
+        .patch(sms, &token, &json!({"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "state": want}))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(
+        state(&h.get(sms, &token).await),
+        before,
+        "the first read lags"
+    );
+    assert_eq!(
+        state(&h.get(sms, &token).await),
+        want,
+        "the second shows it"
+    );
+    assert_eq!(state(&h.get(sms, &token).await), want);
+}
+
+#[tokio::test]
 async fn dropped_connections_and_malformed_bodies() {
     let h = Harness::small().await;
     let token = h.writer_token().await;

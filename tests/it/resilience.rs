@@ -819,3 +819,51 @@ async fn each_fault_case_through_the_binary() {
         assert_eq!(seen, statuses, "{what}");
     }
 }
+
+/// Verification after apply reads the tenant again until it shows what was written, a bounded
+/// number of times: a read that lags the write (conditional-access FACTS item 55) is not a
+/// failure, a write that never shows is (exit 5, naming the property), and neither re-sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_rides_out_a_lagging_read_and_reports_a_write_that_never_shows() {
+    let sms = "/beta/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms";
+    let policy_reads_after_the_patch = |log: &[Value]| {
+        let patched = log
+            .iter()
+            .position(|e| e["method"] == "PATCH" && e["path"] == sms)
+            .unwrap_or(usize::MAX);
+        log.iter()
+            .skip(patched)
+            .filter(|e| {
+                e["method"] == "GET" && e["path"] == "/beta/policies/authenticationMethodsPolicy"
+            })
+            .count()
+    };
+    for (after_reads, exit, reads) in [(2, 0, 2), (50, 5, 1 + mfactl::apply::VERIFY_PAUSES.len())] {
+        let p = Project::sandbox_tenant().await;
+        p.h.add_fault(json!({"method": "PATCH", "pathPrefix": sms, "count": 1, "kind": "deferred", "afterReads": after_reads}))
+            .await;
+        let o = p.run(&["apply", "--yes"]);
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert_eq!(code(&o), exit, "afterReads {after_reads}: {out}\n{err}");
+        let log = p.h.requests().await;
+        assert_eq!(
+            policy_reads_after_the_patch(&log),
+            reads,
+            "afterReads {after_reads}"
+        );
+        let sms_patches = log
+            .iter()
+            .filter(|e| e["method"] == "PATCH" && e["path"] == sms)
+            .count();
+        assert_eq!(sms_patches, 1, "verification never writes again");
+        if exit == 0 {
+            assert!(out.contains("re-read and verified"), "{out}");
+        } else {
+            assert!(
+                err.contains("did not converge")
+                    && err.contains("authenticationMethodConfigurations/Sms."),
+                "{err}"
+            );
+        }
+    }
+}
