@@ -440,6 +440,17 @@ pub async fn stale_users(
     Ok(stale)
 }
 
+/// Whether a user's property read back shows the value written: as written, or per-user MFA
+/// `enabled` stored as `enforced` (Entra's rule for users who registered an MFA method,
+/// [`crate::msgraph::PerUserMfaState::as_stored`]).
+fn shows(property: &str, written: &Value, read: Option<&Value>) -> bool {
+    use crate::msgraph::PerUserMfaState;
+    let state = |v: Option<&Value>| v.and_then(Value::as_str).and_then(PerUserMfaState::parse);
+    read == Some(written)
+        || (property == "perUserMfaState"
+            && state(Some(written)).map(|w| w.as_stored(true)) == state(read))
+}
+
 /// Re-reads the users whose changes were applied and lists those that do not show the
 /// declared values (`upn.property`). Empty means they converged.
 pub async fn unconverged_users(
@@ -449,7 +460,7 @@ pub async fn unconverged_users(
     let mut missing = Vec::new();
     read_back(client, applied, |change, body| {
         for p in &change.properties {
-            if body.get(&p.name) != Some(&p.after) {
+            if !shows(&p.name, &p.after, body.get(&p.name)) {
                 missing.push(format!("{}.{}", change.user_principal_name, p.name));
             }
         }

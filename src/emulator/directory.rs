@@ -7,6 +7,7 @@ use super::odata::{Field, FieldKind, Filter, Query, page};
 use super::state::{Group, MemberRef, Tenant, User};
 use super::{ApiResponse, ApiVersion, GraphError, TenantSlot};
 use crate::msgraph::schema::Schema;
+use crate::msgraph::{MFA_REGISTRATIONS, PerUserMfaState};
 
 const CONTEXT_BASE: &str = "https://graph.microsoft.com";
 const MAX_TOP: usize = 999;
@@ -382,8 +383,13 @@ pub fn patch_requirements(
         .check_object(ApiVersion::Beta, "strongAuthenticationRequirements", body)
         .map_err(|v| GraphError::bad_request(v.message))?;
     match checked.get("perUserMfaState").map(|v| v.as_str()) {
-        Some(Some(s @ ("disabled" | "enabled" | "enforced"))) => {
-            slot.tenant.users[i].per_user_mfa_state = s.to_string();
+        Some(Some(s)) if let Some(state) = PerUserMfaState::parse(s) => {
+            let user = &mut slot.tenant.users[i];
+            let registered = user
+                .methods_registered
+                .iter()
+                .any(|m| MFA_REGISTRATIONS.contains(&m.as_str()));
+            user.per_user_mfa_state = state.as_stored(registered).as_str().to_string();
         }
         Some(_) => {
             return Err(GraphError::bad_request(

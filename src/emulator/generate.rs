@@ -4,6 +4,7 @@
 //! passkeys, TOTP only, phone only, nothing, ...), legacy per-user MFA states and sign-in
 //! preferences; groups include an all-staff group, a break-glass group and nested groups.
 
+use crate::msgraph::{MFA_REGISTRATIONS, PerUserMfaState};
 use std::sync::Arc;
 
 use super::EmulatorError;
@@ -241,10 +242,16 @@ fn generate_tenant(
             .unwrap_or_default();
         let preferred = preferred_for(&methods, rng);
         let mfa = match rng.below(100) {
-            0..=79 => "disabled",
-            80..=91 => "enabled",
-            _ => "enforced",
+            0..=79 => PerUserMfaState::Disabled,
+            80..=91 => PerUserMfaState::Enabled,
+            _ => PerUserMfaState::Enforced,
         };
+        // As Entra stores it: `enabled` becomes `enforced` once an MFA method is registered.
+        let mfa = mfa.as_stored(
+            methods
+                .iter()
+                .any(|m| MFA_REGISTRATIONS.contains(&m.as_str())),
+        );
         let guest = rng.below(100) < 3;
         users.push(User {
             id: rng.guid(),
@@ -268,7 +275,7 @@ fn generate_tenant(
             account_enabled: rng.below(100) >= 2,
             is_admin: rng.below(100) == 0,
             methods_registered: methods,
-            per_user_mfa_state: mfa.into(),
+            per_user_mfa_state: mfa.as_str().into(),
             sign_in_preferences: SignInPreferences {
                 is_system_preferred_authentication_method_enabled: None,
                 user_preferred_method_for_secondary_authentication: preferred,

@@ -31,7 +31,42 @@ impl PerUserMfaState {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
+
+    /// The state Entra stores when this one is written for a user who has (or has not)
+    /// registered an MFA method: "When you update a user's MFA state to `enabled` and the user
+    /// has already registered an MFA method, their state changes automatically to `enforced`"
+    /// (Microsoft's strongAuthenticationRequirements resource page, quoted in issue 15).
+    pub fn as_stored(self, mfa_registered: bool) -> Self {
+        match self {
+            Self::Enabled if mfa_registered => Self::Enforced,
+            other => other,
+        }
+    }
 }
+
+/// The registration-report `methodsRegistered` values that are MFA methods: what makes
+/// Entra turn a per-user `enabled` into `enforced` ([`PerUserMfaState::as_stored`]). Email
+/// and security questions serve password reset only; a Temporary Access Pass is not a
+/// registration.
+pub const MFA_REGISTRATIONS: &[&str] = &[
+    "microsoftAuthenticatorPush",
+    "microsoftAuthenticatorPasswordless",
+    "softwareOneTimePasscode",
+    "hardwareOneTimePasscode",
+    "mobilePhone",
+    "alternateMobilePhone",
+    "officePhone",
+    "fido2SecurityKey",
+    "fido2",
+    "passKeyDeviceBound",
+    "passKeyDeviceBoundAuthenticator",
+    "passKeyDeviceBoundWindowsHello",
+    "passKeySynced",
+    "windowsHelloForBusiness",
+    "macOsSecureEnclaveKey",
+    "certificateBasedAuthentication",
+    "externalAuthMethod",
+];
 
 /// A user's default MFA method (`signInPreferences.userPreferredMethodForSecondaryAuthentication`,
 /// type userDefaultAuthenticationMethodType, which has no `none`: FACTS.md §7).

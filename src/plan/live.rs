@@ -332,6 +332,7 @@ pub async fn compute_full(
     plan.user_changes = users_plan.changes;
     plan.skipped_users = users_plan.skipped;
     plan.overlaps = users_plan.overlaps;
+    plan.notes = users_plan.notes;
     plan.in_sync = plan.changes.is_empty() && plan.user_changes.is_empty();
     if let Some(reason) = report
         .unreadable

@@ -46,6 +46,10 @@ pub struct Plan {
     /// Users matched by two sign-in rules that set the same property.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlaps: Vec<crate::kinds::per_user::Overlap>,
+    /// Why live values that differ from the declaration are nonetheless in sync (per-user MFA
+    /// `enforced` where `enabled` is declared, for users who registered an MFA method).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Who is prompted with what before and after, when the plan can change it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<crate::simulate::impact::Impact>,
@@ -166,6 +170,7 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         user_changes: Vec::new(),
         skipped_users: Vec::new(),
         overlaps: Vec::new(),
+        notes: Vec::new(),
         impact: None,
         coverage: None,
         unmanaged,

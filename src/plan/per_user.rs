@@ -18,6 +18,8 @@ pub struct PerUserPlan {
     pub skipped: Vec<SkippedUser>,
     /// Rule overlaps seen through group membership.
     pub overlaps: Vec<Overlap>,
+    /// Why live values that differ from the declaration are in sync.
+    pub notes: Vec<String>,
     /// Every user's state once the changes are applied.
     pub after: Vec<UserState>,
 }
@@ -53,10 +55,12 @@ pub fn plan_users(dir: &Directory, desired: &DesiredState) -> PerUserPlan {
     let mut changes: Vec<(u32, UserChange)> = Vec::new();
     let mut skipped: Vec<(u32, SkippedUser)> = Vec::new();
     let mut overlaps: Vec<Overlap> = Vec::new();
+    let mut notes = Vec::new();
     for plan in plans {
         changes.extend(plan.changes);
         skipped.extend(plan.skipped);
         overlaps.extend(plan.overlaps);
+        notes.extend(plan.notes);
     }
     // Stable: a user's changes keep the order of the kinds.
     changes.sort_by_key(|(i, _)| *i);
@@ -65,6 +69,7 @@ pub fn plan_users(dir: &Directory, desired: &DesiredState) -> PerUserPlan {
         changes: changes.into_iter().map(|(_, c)| c).collect(),
         skipped: skipped.into_iter().map(|(_, s)| s).collect(),
         overlaps,
+        notes,
         after,
     }
 }

@@ -265,6 +265,7 @@ mod tests {
             user_changes: vec![],
             skipped_users: vec![],
             overlaps: vec![],
+            notes: vec![],
             impact: None,
             coverage: None,
             unmanaged: Vec::new(),

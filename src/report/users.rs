@@ -107,6 +107,9 @@ pub fn section(plan: &Plan, markdown: bool) -> String {
             ));
         }
     }
+    for note in &plan.notes {
+        out.push_str(&format!("\n{}{note}.\n", if markdown { "" } else { "  " }));
+    }
     for o in &plan.overlaps {
         out.push_str(&format!(
             "\n{}Overlap: {} user(s) are matched by {} and by {}; for {} the first decides.\n",

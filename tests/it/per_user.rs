@@ -269,8 +269,8 @@ async fn per_user_mfa_changes_exactly_the_users_whose_state_differs_through_batc
     let special = t
         .users
         .iter()
-        .find(|u| engineering.contains(&lower(&u.id)) && u.per_user_mfa_state != "enabled")
-        .expect("an Engineering member not yet enabled")
+        .find(|u| engineering.contains(&lower(&u.id)) && u.per_user_mfa_state == "disabled")
+        .expect("an Engineering member with per-user MFA disabled")
         .clone();
     let want = |u: &User| {
         if u.id == special.id {
@@ -364,10 +364,21 @@ async fn per_user_mfa_changes_exactly_the_users_whose_state_differs_through_batc
 
     let after = p.tenant().await;
     assert_eq!(after.users.len(), t.users.len());
+    // As Entra stores it: `enabled` is `enforced` for a user who registered an MFA method.
+    let stored = |u: &User| {
+        let registered = u
+            .methods_registered
+            .iter()
+            .any(|m| mfactl::msgraph::MFA_REGISTRATIONS.contains(&m.as_str()));
+        match want(u) {
+            "enabled" if registered => "enforced",
+            other => other,
+        }
+    };
     for u in &after.users {
         assert_eq!(
             u.per_user_mfa_state,
-            want(u),
+            stored(u),
             "{} after apply",
             u.user_principal_name
         );
@@ -1449,5 +1460,66 @@ async fn a_refused_report_page_size_falls_back_to_the_service_default() {
     assert!(
         !reads[1].0.contains("top") && reads[1].1 == 200,
         "{reads:?}"
+    );
+}
+
+/// Entra stores per-user MFA `enabled` as `enforced` for a user who registered an MFA method:
+/// a declared `enabled` is met by it, so after one apply the plan is in sync (and says why)
+/// and a reconcile cycle writes nothing, instead of PATCHing the same users every cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabled_stored_as_enforced_for_registered_users_is_in_sync_and_never_rewritten() {
+    let state = generated(100, 15);
+    let registered: BTreeSet<String> = state.tenants[0]
+        .users
+        .iter()
+        .filter(|u| {
+            u.methods_registered
+                .iter()
+                .any(|m| mfactl::msgraph::MFA_REGISTRATIONS.contains(&m.as_str()))
+        })
+        .map(|u| u.id.clone())
+        .collect();
+    assert!(!registered.is_empty() && registered.len() < state.tenants[0].users.len());
+    let yaml = "apiVersion: mfactl/v1\nkind: PerUserMfa\nmetadata: {name: legacy}\nspec:\n  state: enabled\n";
+    let p = project(state, &[("per-user.yaml", yaml)]).await;
+    let apply = p.run(&["apply", "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", stderr(&apply));
+    assert!(
+        stdout(&apply).contains("re-read and verified"),
+        "{}",
+        stdout(&apply)
+    );
+
+    // The emulator stored `enforced` for the registered users, `enabled` for the others.
+    let tenant = p.tenant().await;
+    for u in &tenant.users {
+        let want = if registered.contains(&u.id) {
+            "enforced"
+        } else {
+            "enabled"
+        };
+        assert_eq!(u.per_user_mfa_state, want, "{}", u.user_principal_name);
+    }
+
+    let plan = p.run(&["plan"]);
+    let out = stdout(&plan);
+    assert_eq!(code(&plan), 0, "in sync: {out}{}", stderr(&plan));
+    let enforced = tenant
+        .users
+        .iter()
+        .filter(|u| u.per_user_mfa_state == "enforced")
+        .count();
+    assert!(
+        out.contains(&format!(
+            "{enforced} user(s) declared `enabled` for legacy per-user MFA show `enforced`"
+        )),
+        "{out}"
+    );
+    p.clear_log().await;
+    let cycle = p.run(&["reconcile", "--once", "--mode", "enforce"]);
+    assert_eq!(code(&cycle), 0, "{}", stderr(&cycle));
+    assert!(
+        patches(&p.log().await).is_empty(),
+        "no write in the next cycle"
     );
 }

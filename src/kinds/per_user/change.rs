@@ -73,4 +73,6 @@ pub struct KindUserPlan {
     pub skipped: Vec<(u32, SkippedUser)>,
     /// Rule overlaps seen through group membership.
     pub overlaps: Vec<Overlap>,
+    /// Why live values that differ from the declaration are nonetheless in sync, for people.
+    pub notes: Vec<String>,
 }

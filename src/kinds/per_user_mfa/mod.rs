@@ -9,7 +9,7 @@ use serde_json::json;
 use super::per_user::coverage::Coverage;
 use super::per_user::{KindUserPlan, RuleTarget, UserChange, UserChangeKind};
 use super::{Declare, Kind, PerUser, Phase, PropertyChange, Spec};
-use crate::msgraph::PerUserMfaState;
+use crate::msgraph::{MFA_REGISTRATIONS, PerUserMfaState};
 use crate::simulate::directory::{Directory, UserState, format_guid};
 use crate::source::diagnostic::Finding;
 use crate::tenant::names::{Names, Resolution};
@@ -66,10 +66,21 @@ impl PerUser for PerUserMfa {
     ) -> KindUserPlan {
         let mut out = KindUserPlan::default();
         let coverage = Coverage::new(desired.targets());
+        let mut enforced_as_enabled = 0usize;
         for (i, user) in dir.users().iter().enumerate() {
             let index = i as u32;
-            if let Some(want) = per_user_target(desired, &coverage, dir, index)
-                && let Some(have) = dir.state()[i].per_user_mfa
+            let Some(want) = per_user_target(desired, &coverage, dir, index) else {
+                continue;
+            };
+            // Entra stores `enabled` as `enforced` for a user who registered an MFA method;
+            // where registrations were not read, `enforced` (the stricter) is taken as meeting it.
+            let registered = !user.in_report || user.registered.any(MFA_REGISTRATIONS);
+            let have = dir.state()[i].per_user_mfa;
+            if have.is_some_and(|h| h != want && h == want.as_stored(registered)) {
+                enforced_as_enabled += 1;
+                continue;
+            }
+            if let Some(have) = have
                 && have != want
             {
                 out.changes.push((
@@ -87,8 +98,13 @@ impl PerUser for PerUserMfa {
                         body: json!({"perUserMfaState": want.as_str()}),
                     },
                 ));
-                after[i].per_user_mfa = Some(want);
+                after[i].per_user_mfa = Some(want.as_stored(registered));
             }
+        }
+        if enforced_as_enabled > 0 {
+            out.notes.push(format!(
+                "{enforced_as_enabled} user(s) declared `enabled` for legacy per-user MFA show `enforced`: Entra turns `enabled` into `enforced` once a user has registered an MFA method, so they are in sync"
+            ));
         }
         out
     }
