@@ -7,7 +7,7 @@ use super::odata::{Field, FieldKind, Filter, Query, page};
 use super::state::{Group, MemberRef, Tenant, User};
 use super::{ApiResponse, ApiVersion, GraphError, TenantSlot};
 use crate::msgraph::schema::Schema;
-use crate::msgraph::{MFA_REGISTRATIONS, PerUserMfaState};
+use crate::msgraph::{PerUserMfaState, is_mfa_registration};
 
 const CONTEXT_BASE: &str = "https://graph.microsoft.com";
 const MAX_TOP: usize = 999;
@@ -388,7 +388,7 @@ pub fn patch_requirements(
             let registered = user
                 .methods_registered
                 .iter()
-                .any(|m| MFA_REGISTRATIONS.contains(&m.as_str()));
+                .any(|m| is_mfa_registration(m));
             user.per_user_mfa_state = state.as_stored(registered).as_str().to_string();
         }
         Some(_) => {

@@ -4,7 +4,7 @@
 //! passkeys, TOTP only, phone only, nothing, ...), legacy per-user MFA states and sign-in
 //! preferences; groups include an all-staff group, a break-glass group and nested groups.
 
-use crate::msgraph::{MFA_REGISTRATIONS, PerUserMfaState};
+use crate::msgraph::{PerUserMfaState, is_mfa_registration};
 use std::sync::Arc;
 
 use super::EmulatorError;
@@ -247,11 +247,7 @@ fn generate_tenant(
             _ => PerUserMfaState::Enforced,
         };
         // As Entra stores it: `enabled` becomes `enforced` once an MFA method is registered.
-        let mfa = mfa.as_stored(
-            methods
-                .iter()
-                .any(|m| MFA_REGISTRATIONS.contains(&m.as_str())),
-        );
+        let mfa = mfa.as_stored(methods.iter().any(|m| is_mfa_registration(m)));
         let guest = rng.below(100) < 3;
         users.push(User {
             id: rng.guid(),

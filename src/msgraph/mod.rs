@@ -15,7 +15,7 @@ pub mod user_methods;
 
 use serde::Serialize;
 
-pub use model::{MFA_REGISTRATIONS, PerUserMfaState, PreferredMethod};
+pub use model::{PerUserMfaState, PreferredMethod, is_mfa_registration};
 
 /// Graph's id for "every user", a group target.
 pub const ALL_USERS: &str = "all_users";

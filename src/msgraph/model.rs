@@ -44,29 +44,16 @@ impl PerUserMfaState {
     }
 }
 
-/// The registration-report `methodsRegistered` values that are MFA methods: what makes
-/// Entra turn a per-user `enabled` into `enforced` ([`PerUserMfaState::as_stored`]). Email
-/// and security questions serve password reset only; a Temporary Access Pass is not a
-/// registration.
-pub const MFA_REGISTRATIONS: &[&str] = &[
-    "microsoftAuthenticatorPush",
-    "microsoftAuthenticatorPasswordless",
-    "softwareOneTimePasscode",
-    "hardwareOneTimePasscode",
-    "mobilePhone",
-    "alternateMobilePhone",
-    "officePhone",
-    "fido2SecurityKey",
-    "fido2",
-    "passKeyDeviceBound",
-    "passKeyDeviceBoundAuthenticator",
-    "passKeyDeviceBoundWindowsHello",
-    "passKeySynced",
-    "windowsHelloForBusiness",
-    "macOsSecureEnclaveKey",
-    "certificateBasedAuthentication",
-    "externalAuthMethod",
-];
+/// Whether a registration-report `methodsRegistered` value is an MFA method: what makes Entra
+/// turn a per-user `enabled` into `enforced` ([`PerUserMfaState::as_stored`]). Email and
+/// security questions serve password reset only, a QR code is a first factor, and a
+/// Temporary Access Pass is no registration; every other value (new ones included) is.
+pub fn is_mfa_registration(value: &str) -> bool {
+    !matches!(
+        value,
+        "email" | "securityQuestion" | "temporaryAccessPass" | "qrCode"
+    )
+}
 
 /// A user's default MFA method (`signInPreferences.userPreferredMethodForSecondaryAuthentication`,
 /// type userDefaultAuthenticationMethodType, which has no `none`: FACTS.md §7).

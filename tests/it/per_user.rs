@@ -369,7 +369,7 @@ async fn per_user_mfa_changes_exactly_the_users_whose_state_differs_through_batc
         let registered = u
             .methods_registered
             .iter()
-            .any(|m| mfactl::msgraph::MFA_REGISTRATIONS.contains(&m.as_str()));
+            .any(|m| mfactl::msgraph::is_mfa_registration(m));
         match want(u) {
             "enabled" if registered => "enforced",
             other => other,
@@ -1475,7 +1475,7 @@ async fn enabled_stored_as_enforced_for_registered_users_is_in_sync_and_never_re
         .filter(|u| {
             u.methods_registered
                 .iter()
-                .any(|m| mfactl::msgraph::MFA_REGISTRATIONS.contains(&m.as_str()))
+                .any(|m| mfactl::msgraph::is_mfa_registration(m))
         })
         .map(|u| u.id.clone())
         .collect();

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::per_user::coverage::Coverage;
 use super::per_user::{KindUserPlan, RuleTarget, UserChange, UserChangeKind};
 use super::{Declare, Kind, PerUser, Phase, PropertyChange, Spec};
-use crate::msgraph::{MFA_REGISTRATIONS, PerUserMfaState};
+use crate::msgraph::{PerUserMfaState, is_mfa_registration};
 use crate::simulate::directory::{Directory, UserState, format_guid};
 use crate::source::diagnostic::Finding;
 use crate::tenant::names::{Names, Resolution};
@@ -74,7 +74,7 @@ impl PerUser for PerUserMfa {
             };
             // Entra stores `enabled` as `enforced` for a user who registered an MFA method;
             // where registrations were not read, `enforced` (the stricter) is taken as meeting it.
-            let registered = !user.in_report || user.registered.any(MFA_REGISTRATIONS);
+            let registered = !user.in_report || user.registered.values().any(is_mfa_registration);
             let have = dir.state()[i].per_user_mfa;
             if have.is_some_and(|h| h != want && h == want.as_stored(registered)) {
                 enforced_as_enabled += 1;
