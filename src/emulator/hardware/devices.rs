@@ -86,13 +86,66 @@ pub(super) fn get(
     Ok(entity(version, SET, render(tenant, d), 200))
 }
 
-/// `POST …/hardwareOathDevices` → 201 with the device.
+/// `POST …/hardwareOathDevices` → 201 with the device; a `#$delta` body is the bulk upload.
 pub(super) fn create(
     version: ApiVersion,
     slot: &mut TenantSlot,
     body: &Value,
 ) -> Result<ApiResponse, GraphError> {
+    if body.get("@context").is_some() {
+        return bulk(version, slot, body);
+    }
     let m = members(body, TYPE, CREATE, READ_ONLY)?;
+    let i = add(slot, m, false)?;
+    let rendered = render(
+        &slot.tenant,
+        &slot.tenant.credentials.hardware_oath_devices[i],
+    );
+    Ok(entity(version, SET, rendered, 201))
+}
+
+/// The bulk upload, `{"@context": "#$delta", "value": [device, …]}` sent with PATCH or POST
+/// (FACTS-CA item 43): every device is checked as a single create would check it (the
+/// documented example sends `timeIntervalInSeconds` as a string) and either all are added or
+/// none (UNVERIFIED); 200 with a `value` of `hardwareOathAuthenticationMethod` wrappers.
+pub(super) fn bulk(
+    version: ApiVersion,
+    slot: &mut TenantSlot,
+    body: &Value,
+) -> Result<ApiResponse, GraphError> {
+    let items = match (body.get("@context"), body.get("value")) {
+        (Some(c), Some(Value::Array(items))) if c == "#$delta" => items,
+        _ => {
+            return Err(GraphError::bad_request(
+                "A bulk upload is {\"@context\": \"#$delta\", \"value\": [ … ]}.",
+            ));
+        }
+    };
+    let before = slot.tenant.credentials.hardware_oath_devices.clone();
+    let mut added = Vec::with_capacity(items.len());
+    for item in items {
+        let outcome = members(item, TYPE, CREATE, READ_ONLY).and_then(|m| add(slot, m, true));
+        match outcome {
+            Ok(i) => added.push(i),
+            Err(e) => {
+                slot.tenant.credentials.hardware_oath_devices = before;
+                return Err(e);
+            }
+        }
+    }
+    let t = &slot.tenant;
+    let value: Vec<Value> = added
+        .into_iter()
+        .map(|i| super::oath_methods::render(t, &t.credentials.hardware_oath_devices[i]))
+        .collect();
+    Ok(ApiResponse::ok(json!({
+        "@odata.context": super::context(version, "Collection(microsoft.graph.hardwareOathAuthenticationMethod)"),
+        "value": value,
+    })))
+}
+
+/// Checks one device of a create and adds it; its index.
+fn add(slot: &mut TenantSlot, m: &Map<String, Value>, bulk: bool) -> Result<usize, GraphError> {
     let serial_number = required_string(m, "serialNumber")?;
     let serial_taken = slot
         .tenant
@@ -107,6 +160,11 @@ pub(super) fn create(
     }
     let secret_key = required_string(m, "secretKey")?;
     check_secret(&secret_key)?;
+    let seconds = m.get("timeIntervalInSeconds");
+    let numeric = match seconds {
+        Some(Value::String(s)) if bulk => s.parse::<u64>().ok().map(Value::from),
+        other => other.cloned(),
+    };
     let mut device = HardwareOathDevice {
         id: new_id(),
         display_name: optional_string(m, "displayName")?,
@@ -114,7 +172,7 @@ pub(super) fn create(
         manufacturer: required_string(m, "manufacturer")?,
         model: required_string(m, "model")?,
         secret_key,
-        time_interval_in_seconds: interval(m.get("timeIntervalInSeconds"))?,
+        time_interval_in_seconds: interval(numeric.as_ref())?,
         hash_function: hash_function(m.get("hashFunction"))?.unwrap_or("hmacsha1".into()),
         status: TokenStatus::Available,
         assigned_to: None,
@@ -126,9 +184,8 @@ pub(super) fn create(
         device.assigned_to = Some(slot.tenant.users[user].id.clone());
         device.status = TokenStatus::Assigned;
     }
-    let rendered = render(&slot.tenant, &device);
     slot.tenant.credentials.hardware_oath_devices.push(device);
-    Ok(entity(version, SET, rendered, 201))
+    Ok(slot.tenant.credentials.hardware_oath_devices.len() - 1)
 }
 
 /// `PATCH …/hardwareOathDevices/{id}` → 204.

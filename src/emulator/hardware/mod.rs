@@ -134,7 +134,7 @@ pub fn permissions(
     use CredentialRoute as R;
     let allowed: Option<&'static [&'static str]> = match (route, method) {
         (R::Devices | R::Device(_), "GET") => Some(READ_DEVICES),
-        (R::Devices, "POST") | (R::Device(_), "PATCH" | "DELETE") => Some(WRITE_DEVICES),
+        (R::Devices, "POST" | "PATCH") | (R::Device(_), "PATCH" | "DELETE") => Some(WRITE_DEVICES),
         (R::OathMethods(_) | R::OathMethod(..), "GET") => Some(READ_OATH),
         (R::OathMethods(_), "POST")
         | (R::OathMethod(..), "DELETE")
@@ -185,6 +185,7 @@ pub fn write(
 ) -> Result<ApiResponse, GraphError> {
     use CredentialRoute as R;
     match (route, method) {
+        (R::Devices, "PATCH") => devices::bulk(version, slot, body),
         (R::Devices, _) => devices::create(version, slot, body),
         (R::Device(id), "DELETE") => devices::delete(&mut slot.tenant, &id),
         (R::Device(id), _) => devices::update(slot, &id, body),

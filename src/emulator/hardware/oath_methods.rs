@@ -18,11 +18,16 @@ const MAX_OATH_PER_USER: usize = 5;
 /// The report's name for a software OATH app, which counts towards the five.
 const SOFTWARE_OATH: &str = "softwareOneTimePasscode";
 
-/// The method wrapping a device: `{"@odata.type", "id", "device"}`, as in the bulk example.
+/// The method wrapping a device: `{"@odata.type", "id", "device"}`, as in the bulk example,
+/// whose device (of the declared type) carries no `@odata.type`.
 pub(super) fn render(tenant: &Tenant, d: &HardwareOathDevice) -> Value {
+    let mut device = devices::render(tenant, d);
+    if let Some(o) = device.as_object_mut() {
+        o.remove("@odata.type");
+    }
     let mut m = Map::new();
     m.insert("id".into(), json!(d.id));
-    m.insert("device".into(), devices::render(tenant, d));
+    m.insert("device".into(), device);
     typed(TYPE, m)
 }
 

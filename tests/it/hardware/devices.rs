@@ -400,3 +400,40 @@ async fn the_reader_app_reads_but_does_not_write() {
         assert_eq!(error_code(&r), "Authorization_RequestDenied");
     }
 }
+
+#[tokio::test]
+async fn bulk_upload_answers_the_documented_methods_all_or_nothing() {
+    let w = world(|_| {}).await;
+    let t = w.h.writer_token().await;
+    let mut request = fixture("hardwareOathDevices.bulk.beta.request.json");
+    request["value"][1]["assignTo"]["id"] = json!(w.member);
+    let r = patch(&w.h, DEVICES, &t, request.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut expected = fixture("hardwareOathDevices.bulk.beta.response.json");
+    expected["value"][1]["device"]["assignedTo"] = json!({
+        "id": w.member,
+        "displayName": r.body["value"][1]["device"]["assignedTo"]["displayName"],
+    });
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
+    for i in 0..2 {
+        assert_covers(&expected["value"][i], &r.body["value"][i], "bulk");
+        assert_eq!(r.body["value"][i]["device"].get("@odata.type"), None);
+    }
+    for m in r.body["value"].as_array().unwrap() {
+        assert_eq!(m["id"], m["device"]["id"], "the method is the device");
+    }
+    let listed = w.h.get(DEVICES, &t).await.body["value"].clone();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // A second upload with one bad device adds none of them (the first is new).
+    let mut again = request;
+    again["value"][0]["serialNumber"] = json!("TOTP999999");
+    let r =
+        w.h.call(reqwest::Method::POST, DEVICES, Some(&t), Some(&again))
+            .await;
+    assert_eq!(r.status, 400);
+    assert!(message(&r).contains("'TOTP654321' already exists"));
+    assert_eq!(w.h.get(DEVICES, &t).await.body["value"], listed);
+    let reader = w.h.reader_token().await;
+    assert_eq!(patch(&w.h, DEVICES, &reader, again).await.status, 403);
+}
