@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::conditional_access::{self as ca, CaRoute};
 use super::directory::{self, CollectionRequest};
+use super::hardware::{self, CredentialRoute};
 use super::identity::{self, Claims};
 use super::{ApiResponse, ApiVersion, Emulator, GraphError, batch, policy, reports, user_methods};
 use crate::msgraph::conditional_access;
@@ -104,6 +105,7 @@ enum Route {
     Registrations,
     Registration(String),
     ConditionalAccess(CaRoute),
+    Credentials(CredentialRoute),
 }
 
 fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
@@ -118,6 +120,9 @@ fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
     };
     if let Some(r) = ca::route(version, segments) {
         return r.map(Route::ConditionalAccess);
+    }
+    if let Some(r) = hardware::route(version, segments) {
+        return r.map(Route::Credentials);
     }
     Ok(match l.as_slice() {
         ["policies", "authenticationmethodspolicy"] => Route::Policy,
@@ -178,6 +183,9 @@ fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
 fn permissions(route: &Route, method: &str) -> Result<&'static [&'static str], GraphError> {
     if let Route::ConditionalAccess(r) = route {
         return ca::permissions(r, method);
+    }
+    if let Route::Credentials(r) = route {
+        return hardware::permissions(r, method);
     }
     let allowed: Option<&'static [&'static str]> = match (route, method) {
         (Route::Policy | Route::Configurations | Route::Configuration(_), "GET") => {
@@ -370,10 +378,12 @@ fn execute(
             }
             Route::Registration(id) => reports::get(version, slot, &id),
             Route::ConditionalAccess(r) => ca::read(version, slot, r, &req.query),
+            Route::Credentials(r) => hardware::read(version, slot, r),
         };
     }
     let bodiless = match &route {
         Route::ConditionalAccess(r) => !r.takes_body(),
+        Route::Credentials(r) => !r.takes_body(),
         _ => false,
     };
     let body = if method == "DELETE" || bodiless {
@@ -399,6 +409,7 @@ fn execute(
             policy::patch_security_defaults(version, &mut slot.tenant.security_defaults, &body)
         }
         Route::ConditionalAccess(r) => ca::write(version, &mut slot.tenant, r, method, &body),
+        Route::Credentials(r) => hardware::write(version, slot, r, method, &body),
         Route::SignInPreferences(key) => directory::patch_sign_in_preferences(slot, &key, &body),
         Route::Requirements(key) => directory::patch_requirements(slot, &key, &body),
         _ => Err(GraphError::method_not_allowed()),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::EmulatorError;
 use super::state::{
-    App, ConditionalAccess, Group, Licence, SecurityDefaults, SignInPreferences, State, Tenant,
-    User,
+    App, ConditionalAccess, Credentials, Group, Licence, SecurityDefaults, SignInPreferences,
+    State, Tenant, User,
 };
 use crate::support::rng::SplitMix64;
 
@@ -298,6 +298,7 @@ fn generate_tenant(
         licence: Licence::P1,
         conditional_access: ConditionalAccess::default(),
         role_assignments: Vec::new(),
+        credentials: Credentials::default(),
     };
     super::conditional_access::seed_generated(&mut tenant, index, rng);
     tenant

@@ -5,7 +5,7 @@
 //! serves it on a socket, and [`Emulator::start`] runs the same code in-process.
 //!
 //! Layout: [`http`] owns sockets, TLS and fault injection; [`api`] routes one Graph request
-//! (also the inner requests of `$batch`); [`policy`], [`conditional_access`], [`directory`],
+//! (also the inner requests of `$batch`); [`policy`], [`conditional_access`], [`hardware`], [`directory`],
 //! [`user_methods`], [`reports`] and [`batch`] implement the resources; [`identity`] issues and checks tokens; [`throttle`]
 //! models Graph's token buckets; [`control`] is the `/_emulator` test API.
 
@@ -15,6 +15,7 @@ pub mod conditional_access;
 pub mod control;
 pub mod directory;
 pub mod generate;
+pub mod hardware;
 pub mod http;
 pub mod identity;
 pub mod odata;
@@ -170,6 +171,8 @@ impl World {
                 ))
             })?;
             conditional_access::check_tenant(&mut t)
+                .map_err(|m| EmulatorError::InconsistentState(format!("tenant {}: {m}", t.id)))?;
+            hardware::check_tenant(&t)
                 .map_err(|m| EmulatorError::InconsistentState(format!("tenant {}: {m}", t.id)))?;
             tenants.push(TenantSlot::new(t));
         }

@@ -64,14 +64,15 @@ const FILTER_FIELDS: &[(&str, FieldKind)] = &[
 ];
 
 /// Who a set of include/exclude targets covers, resolved once per request.
-struct Targeting {
+pub(super) struct Targeting {
     all: bool,
     groups: Vec<Arc<HashSet<usize>>>,
     users: HashSet<String>,
 }
 
 impl Targeting {
-    fn resolve(slot: &TenantSlot, targets: &Value) -> Self {
+    /// Resolves include or exclude targets against the directory.
+    pub(super) fn resolve(slot: &TenantSlot, targets: &Value) -> Self {
         let mut t = Targeting {
             all: false,
             groups: Vec::new(),
@@ -95,7 +96,8 @@ impl Targeting {
         t
     }
 
-    fn covers(&self, index: usize, user: &User) -> bool {
+    /// Whether the targets reach this user (by index into the tenant's users).
+    pub(super) fn covers(&self, index: usize, user: &User) -> bool {
         self.all
             || self.groups.iter().any(|g| g.contains(&index))
             || (!self.users.is_empty() && self.users.contains(&user.id.to_ascii_lowercase()))

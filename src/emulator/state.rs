@@ -60,6 +60,9 @@ pub struct Tenant {
     /// Directory role assignments (`roleManagement/directory/roleAssignments`).
     #[serde(default)]
     pub role_assignments: Vec<RoleAssignment>,
+    /// The hardware OATH token inventory and the users' Temporary Access Passes.
+    #[serde(default)]
+    pub credentials: Credentials,
 }
 
 impl Tenant {
@@ -111,6 +114,89 @@ pub struct ConditionalAccess {
     /// Soft-deleted named locations (`deletedItems/namedLocations`), with `deletedDateTime`.
     #[serde(default)]
     pub deleted_named_locations: Vec<Value>,
+}
+
+/// Credentials the directory holds for its users (FACTS-CA §E, §F).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Credentials {
+    /// The hardware OATH token inventory (beta `directory/authenticationMethodDevices`).
+    #[serde(default)]
+    pub hardware_oath_devices: Vec<HardwareOathDevice>,
+    /// At most one Temporary Access Pass per user.
+    #[serde(default)]
+    pub temporary_access_passes: Vec<TemporaryAccessPass>,
+}
+
+/// A `hardwareOathTokenAuthenticationMethodDevice`, with its secret (never served).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HardwareOathDevice {
+    /// Object id.
+    pub id: String,
+    /// Display name; `null` until set.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Serial number, unique in the tenant.
+    pub serial_number: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// The Base32 seed; write-only through Graph.
+    pub secret_key: String,
+    /// 30 or 60.
+    pub time_interval_in_seconds: u32,
+    /// `hmacsha1` or `hmacsha256`.
+    #[serde(default = "hmacsha1")]
+    pub hash_function: String,
+    /// Where the token is in its life.
+    #[serde(default)]
+    pub status: TokenStatus,
+    /// The user the token is assigned to (object id).
+    #[serde(default)]
+    pub assigned_to: Option<String>,
+    /// When a code of the token last signed someone in.
+    #[serde(default)]
+    pub last_used_date_time: Option<String>,
+}
+
+fn hmacsha1() -> String {
+    "hmacsha1".to_string()
+}
+
+/// `hardwareOathTokenStatus`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenStatus {
+    /// In the inventory, nobody's.
+    #[default]
+    Available,
+    /// Assigned to a user, not yet activated.
+    Assigned,
+    /// Activated by its user with a verification code: a registered method.
+    Activated,
+    /// The last activation attempt failed; still assigned.
+    FailedActivation,
+}
+
+/// A `temporaryAccessPassAuthenticationMethod` without its pass, which only the create
+/// response carries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemporaryAccessPass {
+    /// Object id.
+    pub id: String,
+    /// The user's object id.
+    pub user_id: String,
+    /// When it was created (RFC 3339).
+    pub created_date_time: String,
+    /// When it becomes usable (RFC 3339).
+    pub start_date_time: String,
+    /// Lifetime from `startDateTime`.
+    pub lifetime_in_minutes: u32,
+    /// Whether one sign-in uses it up.
+    pub is_usable_once: bool,
 }
 
 /// One directory role assignment: a principal holds the role of a template id.

@@ -8,7 +8,9 @@
 //! (api-reference/v1.0/api/authentication-list-methods.md): fixed ids for the password, the
 //! email and each phone type, secrets (`password`, `secretKey`, `temporaryAccessPass`)
 //! always `null` on a read (FACTS-CA item 47), one method per type. Each version lists only
-//! its own types: hardware OATH tokens on beta alone (FACTS-CA item 42).
+//! its own types: hardware OATH tokens on beta alone (FACTS-CA item 42). A Temporary Access
+//! Pass created through Graph and activated hardware OATH tokens are listed as stored
+//! (`hardware`); other types get placeholder properties.
 
 use serde_json::{Map, Value, json};
 
@@ -40,7 +42,10 @@ pub fn list(version: ApiVersion, slot: &TenantSlot, key: &str) -> Result<ApiResp
             continue;
         }
         listed.push(t);
-        value.push(typed(t.odata_type, properties(t, user, &created)));
+        match super::hardware::stored_methods(slot, i, t.odata_type) {
+            Some(stored) => value.extend(stored),
+            None => value.push(typed(t.odata_type, properties(t, user, &created))),
+        }
     }
     Ok(ApiResponse::ok(json!({
         "@odata.context": format!(

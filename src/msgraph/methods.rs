@@ -5,6 +5,11 @@ use serde_json::Value;
 
 const DEFAULT_POLICY_JSON: &str = include_str!("default-policy.json");
 
+/// The shortest Temporary Access Pass lifetime Graph accepts, in minutes (FACTS-CA item 47).
+pub const TAP_MIN_LIFETIME_MINUTES: u32 = 10;
+/// The longest Temporary Access Pass lifetime, 30 days in minutes (FACTS-CA item 47).
+pub const TAP_MAX_LIFETIME_MINUTES: u32 = 43_200;
+
 /// A fresh tenant's authentication methods policy.
 pub fn default_policy() -> Value {
     // Compiled in and covered by tests: a parse failure is a build defect.

@@ -18,6 +18,7 @@ mod fixtures;
 mod fleet;
 mod free_tenant;
 mod graph_client;
+mod hardware;
 mod hostile_yaml;
 mod identity;
 mod inputs;

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::emulator::state::Tenant;
 use crate::emulator::{ApiResponse, ApiVersion, GraphError};
-use crate::msgraph::methods::default_policy;
+use crate::msgraph::methods::{TAP_MAX_LIFETIME_MINUTES, TAP_MIN_LIFETIME_MINUTES, default_policy};
 use crate::msgraph::schema::Schema;
 
 const NUMBER_MATCHING_MESSAGE: &str = "Persistance of policy failed with error: Microsoft Authenticator's number matching feature can no longer be toggled as part of featureSettings.";
@@ -147,7 +147,8 @@ fn check_temporary_access_pass(c: &Value) -> Result<(), GraphError> {
         "defaultLifetimeInMinutes",
     ] {
         if let Some(v) = int(k)
-            && !(10..=43_200).contains(&v)
+            && !(i64::from(TAP_MIN_LIFETIME_MINUTES)..=i64::from(TAP_MAX_LIFETIME_MINUTES))
+                .contains(&v)
         {
             return Err(invalid_value(k, "must be between 10 and 43200 minutes."));
         }
