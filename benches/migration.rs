@@ -49,8 +49,10 @@ use mfactl::plan::Plan;
 use mfactl::plan::guard::Allowance;
 use mfactl::plan::live;
 use mfactl::plan::migration::enables;
-use mfactl::policy::{self, PolicySet, Severity};
+#[path = "support/policies.rs"]
+mod policies;
 use mfactl::printer::Progress;
+use policies::load;
 
 const SECRET_VAR: &str = "MFACTL_BENCH_CLIENT_SECRET";
 
@@ -72,31 +74,8 @@ fn tenant(users: usize) -> State {
     let t = &mut state.tenants[0];
     t.security_defaults.is_enabled = true;
     t.conditional_access = Default::default();
-    let admins: Vec<String> = t
-        .role_assignments
-        .iter()
-        .map(|a| a.principal_id.clone())
-        .collect();
-    for u in t.users.iter_mut().filter(|u| admins.contains(&u.id)) {
-        let mut methods = u.methods_registered.to_vec();
-        methods.push("fido2SecurityKey".into());
-        u.methods_registered = methods.into();
-    }
+    mfactl::sandbox::give_admins_security_keys(t);
     state
-}
-
-fn load(paths: &[PathBuf]) -> PolicySet {
-    let outcome = policy::load(paths);
-    let errors: Vec<String> = outcome
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(ToString::to_string)
-        .collect();
-    match outcome.set {
-        Some(set) if errors.is_empty() => set,
-        _ => panic!("the policies do not load:\n{}", errors.join("\n")),
-    }
 }
 
 /// One round's figures.

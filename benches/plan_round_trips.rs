@@ -59,8 +59,10 @@ use mfactl::emulator::generate::WRITER_SECRET;
 use mfactl::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use mfactl::graph::GraphClient;
 use mfactl::plan::live;
-use mfactl::policy::{self, PolicySet, Severity};
+#[path = "support/policies.rs"]
+mod policies;
 use mfactl::printer::Progress;
+use policies::load;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -377,21 +379,6 @@ async fn start(latency: Duration, policies: &Path) -> Target {
         emulator,
         tenant,
         env: Env::empty().with(SECRET_VAR, WRITER_SECRET),
-    }
-}
-
-/// Loads the policies as the CLI does, panicking on any error.
-fn load(paths: &[PathBuf]) -> PolicySet {
-    let outcome = policy::load(paths);
-    let errors: Vec<String> = outcome
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(ToString::to_string)
-        .collect();
-    match outcome.set {
-        Some(set) if errors.is_empty() => set,
-        _ => panic!("the policies do not load:\n{}", errors.join("\n")),
     }
 }
 

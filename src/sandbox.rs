@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::config::{CredentialSource, Env, TenantSettings};
 use crate::emulator::generate::{self, GenerateSpec, WRITER_SECRET};
-use crate::emulator::state::State;
+use crate::emulator::state::{State, Tenant};
 use crate::emulator::{Emulator, EmulatorConfig};
 pub use crate::emulator::{EmulatorError, RunningEmulator};
 
@@ -42,24 +42,7 @@ pub fn demo_state() -> State {
     let tenant = &mut state.tenants[0];
     tenant.display_name = "Sandbox".into();
     tenant.security_defaults.is_enabled = true;
-    // The administrators registered a security key, as the phishing-resistant policy of the
-    // shipped baseline asks of them.
-    let admins: Vec<String> = tenant
-        .role_assignments
-        .iter()
-        .map(|a| a.principal_id.clone())
-        .collect();
-    for user in tenant.users.iter_mut().filter(|u| admins.contains(&u.id)) {
-        if !user
-            .methods_registered
-            .iter()
-            .any(|m| m == "fido2SecurityKey")
-        {
-            let mut methods = user.methods_registered.to_vec();
-            methods.push("fido2SecurityKey".into());
-            user.methods_registered = methods.into();
-        }
-    }
+    give_admins_security_keys(tenant);
     let policy = &mut tenant.authentication_methods_policy;
     if let Some(configs) = policy["authenticationMethodConfigurations"].as_array_mut() {
         for c in configs {
@@ -79,6 +62,28 @@ pub fn demo_state() -> State {
         }
     }
     state
+}
+
+/// Registers a security key for every administrator (every holder of a role assignment) who
+/// has none, as the phishing-resistant policy of the shipped baseline asks of them: the
+/// sandbox and the migration benchmark start from such a tenant.
+pub fn give_admins_security_keys(tenant: &mut Tenant) {
+    let admins: Vec<String> = tenant
+        .role_assignments
+        .iter()
+        .map(|a| a.principal_id.clone())
+        .collect();
+    for user in tenant.users.iter_mut().filter(|u| admins.contains(&u.id)) {
+        if !user
+            .methods_registered
+            .iter()
+            .any(|m| m == "fido2SecurityKey")
+        {
+            let mut methods = user.methods_registered.to_vec();
+            methods.push("fido2SecurityKey".into());
+            user.methods_registered = methods.into();
+        }
+    }
 }
 
 /// Starts the sandbox emulator, with TLS, and returns settings that reach it.

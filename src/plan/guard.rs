@@ -3,7 +3,7 @@
 //! block, a strength they cannot satisfy), is refused unless the operator allows that many.
 
 use super::Plan;
-use crate::simulate::coverage::{AffectedUser, Responsible};
+use crate::simulate::coverage::AffectedUser;
 
 /// How many users the operator allows a plan to leave unprotected or lock out
 /// (`--allow-unprotected`, `--allow-lockout`).
@@ -24,21 +24,7 @@ fn named(users: &[String], total: usize) -> String {
 }
 
 fn with_reason(u: &AffectedUser, what: &str) -> String {
-    let reasons: Vec<String> = u
-        .responsible
-        .iter()
-        .map(|r| match r {
-            Responsible::SecurityDefaults => "security defaults".to_string(),
-            Responsible::PerUserMfa(s) => format!("per-user MFA {}", s.as_str()),
-            Responsible::Policy(p) => format!("\"{p}\""),
-        })
-        .collect();
-    let name = if u.user_principal_name.is_empty() {
-        &u.id
-    } else {
-        &u.user_principal_name
-    };
-    format!("{name} ({what} {})", reasons.join(", "))
+    format!("{} ({what} {})", u.name(), u.reasons())
 }
 
 impl Plan {

@@ -2,31 +2,18 @@
 //! [`Coverage`] and the first users of each list, with what the guard refuses.
 
 use crate::printer::thousands;
-use crate::simulate::coverage::{AffectedUser, Coverage, Responsible, UserList};
+use crate::simulate::coverage::{AffectedUser, Coverage, UserList};
 
 fn n(x: usize) -> String {
     thousands(x as u64)
 }
 
-fn responsible(r: &Responsible) -> String {
-    match r {
-        Responsible::SecurityDefaults => "security defaults".into(),
-        Responsible::PerUserMfa(state) => format!("per-user MFA {}", state.as_str()),
-        Responsible::Policy(name) => format!("\"{name}\""),
-    }
-}
-
 fn who(u: &AffectedUser) -> String {
-    let name = if u.user_principal_name.is_empty() {
-        &u.id
-    } else {
-        &u.user_principal_name
-    };
-    let reasons: Vec<String> = u.responsible.iter().map(responsible).collect();
     format!(
-        "{name}{}: {}",
+        "{}{}: {}",
+        u.name(),
         if u.guest { " (guest)" } else { "" },
-        reasons.join(", ")
+        u.reasons()
     )
 }
 

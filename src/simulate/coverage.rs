@@ -26,6 +26,17 @@ pub enum Responsible {
     Policy(String),
 }
 
+impl std::fmt::Display for Responsible {
+    /// For people: `security defaults`, `per-user MFA enforced`, `"<policy>"`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SecurityDefaults => f.write_str("security defaults"),
+            Self::PerUserMfa(state) => write!(f, "per-user MFA {}", state.as_str()),
+            Self::Policy(name) => write!(f, "\"{name}\""),
+        }
+    }
+}
+
 /// A user named in a [`Coverage`] list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +63,23 @@ pub struct UserList {
     pub guests: usize,
     /// The first users, in the order walked.
     pub first: Vec<AffectedUser>,
+}
+
+impl AffectedUser {
+    /// How people know the user: the UPN, else the object id.
+    pub fn name(&self) -> &str {
+        if self.user_principal_name.is_empty() {
+            &self.id
+        } else {
+            &self.user_principal_name
+        }
+    }
+
+    /// What [`AffectedUser::responsible`] lists, for people: `security defaults, "<policy>"`.
+    pub fn reasons(&self) -> String {
+        let reasons: Vec<String> = self.responsible.iter().map(ToString::to_string).collect();
+        reasons.join(", ")
+    }
 }
 
 impl UserList {
