@@ -1,4 +1,4 @@
-//! Exit codes, mapped from error kinds in this one place (README: "Exit codes").
+//! Exit codes, mapped from error kinds in this one place (docs/exit-codes.md).
 
 use crate::cli::common::RunError;
 use crate::config::ConfigError;

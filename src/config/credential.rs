@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// How a tenant signs in (README "Credentials"). Holds only the names of the places where
+/// How a tenant signs in (docs/configuration.md "Credentials"). Holds only the names of the places where
 /// secrets live, never a secret: [`crate::graph::GraphClient::connect`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
@@ -31,7 +31,7 @@ pub enum CredentialSource {
     },
     /// `azureCli`: the Azure CLI's signed-in account (local development).
     AzureCli,
-    /// `auto`: the first kind whose inputs the environment holds (README "Credentials").
+    /// `auto`: the first kind whose inputs the environment holds (docs/configuration.md "Credentials").
     Auto,
 }
 

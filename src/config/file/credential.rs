@@ -51,7 +51,7 @@ impl<'de> Deserialize<'de> for RawCredential {
             }
             fn visit_unit<E: de::Error>(self) -> Result<RawCredential, E> {
                 Err(E::custom(
-                    "credential is empty: name one kind (see the README's Credentials section)",
+                    "credential is empty: name one kind (see docs/configuration.md, Credentials)",
                 ))
             }
             fn visit_none<E: de::Error>(self) -> Result<RawCredential, E> {

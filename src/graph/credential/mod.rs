@@ -1,4 +1,4 @@
-//! The token credential for one tenant: one of the kinds in mfactl.yaml (README
+//! The token credential for one tenant: one of the kinds in mfactl.yaml (docs/configuration.md
 //! "Credentials"), built on azure_identity, sending every token request through the same
 //! reqwest client as Graph calls (system roots plus the tenant's `caFile`) to the tenant's
 //! authority host, and wrapped in a cache so that a tenant's client asks for one token and
@@ -126,7 +126,7 @@ impl From<CredentialError> for GraphError {
 }
 
 /// The credential `tenant` uses with `env`: its configured kind, or for `auto` the first of
-/// the chain whose inputs are present (README "Credentials"): environment (client secret,
+/// the chain whose inputs are present (docs/configuration.md "Credentials"): environment (client secret,
 /// then certificate), workload identity, GitHub Actions, Azure Pipelines, managed identity,
 /// Azure CLI. Never returns [`CredentialSource::Auto`]; touches neither files nor network.
 pub fn choose(tenant: &TenantSettings, env: &Env) -> Result<CredentialSource, CredentialError> {
