@@ -218,7 +218,11 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
         "apiVersion: mfactl/v1\nkind: Nope\n# still broken\n",
     )
     .unwrap();
-    let applied = wait_for_line(&rx, "applied 1 change(s); re-read and verified", &mut seen);
+    let applied = wait_for_line(
+        &rx,
+        "applied 1 change to 1 resource; re-read and verified",
+        &mut seen,
+    );
     let repaired = wait_for_alert(&receiver, |a| a["action"]["type"] == "applied").await;
     assert_eq!(
         repaired["action"],
