@@ -247,7 +247,7 @@ async fn the_long_running_controller_keeps_every_tenant_in_line() {
             "--mode",
             "enforce",
             "--interval",
-            "1h",
+            "15m",
             "--listen",
             "127.0.0.1:0",
             "--state-dir",
@@ -270,6 +270,10 @@ async fn the_long_running_controller_keeps_every_tenant_in_line() {
     });
     let mut seen = Vec::new();
     let started = wait_for(&rx, "reconciling 3 tenants, ", &mut seen);
+    assert!(
+        started.contains(" and every 15m; "),
+        "the interval as --interval wrote it: {started}"
+    );
     let addr = started.rsplit("http://").next().unwrap().to_string();
     wait_for_all(&rx, &f.names, ": applied", &mut seen);
     // Every tenant has had a successful cycle: ready.
