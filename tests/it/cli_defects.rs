@@ -29,8 +29,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// What a JSON plan changes, in the summaries' words, counted here from the JSON alone:
 /// changes are properties, resources the tenant-wide requests, users those with per-user
-/// changes (each once).
-fn extent(plan: &Value) -> (String, usize, usize, usize) {
+/// changes (each once); a part with nothing is left out.
+pub fn extent(plan: &Value) -> (String, usize, usize, usize) {
     let list = |k: &str| plan[k].as_array().cloned().unwrap_or_default();
     let (changes, user_changes) = (list("changes"), list("userChanges"));
     let properties: usize = changes
@@ -42,11 +42,17 @@ fn extent(plan: &Value) -> (String, usize, usize, usize) {
         .iter()
         .map(|c| c["userId"].as_str().unwrap())
         .collect();
+    let mut to = Vec::new();
+    if !changes.is_empty() {
+        to.push(plural(changes.len(), "resource", "resources"));
+    }
+    if !users.is_empty() {
+        to.push(plural(users.len(), "user", "users"));
+    }
     let text = format!(
-        "{} to {} and {}",
+        "{} to {}",
         plural(properties, "change", "changes"),
-        plural(changes.len(), "resource", "resources"),
-        plural(users.len(), "user", "users"),
+        to.join(" and ")
     );
     (text, properties, changes.len(), users.len())
 }

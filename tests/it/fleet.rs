@@ -184,15 +184,36 @@ async fn apply_across_tenants_needs_yes_then_converges_every_tenant() {
     let o = f.run(&["apply", "--all-tenants"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
+    // Each tenant's summary, in the plan and in the apply, says what its JSON plan says.
+    let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let extents: Vec<String> = v["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| crate::cli_defects::extent(&t["plan"]).0)
+        .collect();
+    let human = common::stdout(&f.run(&["plan", "--all-tenants"]));
+    for (name, extent) in f.names.iter().zip(&extents) {
+        assert!(
+            human.contains(&format!("Tenant {name}: {extent}.\n")),
+            "{human}"
+        );
+    }
     let o = f.run(&["apply", "--all-tenants", "--yes", "--concurrency", "2"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    for name in &f.names {
+    for (name, extent) in f.names.iter().zip(&extents) {
         assert!(
-            stderr(&o).contains(&format!("{name}: applied")),
+            stderr(&o).contains(&format!("{name}: applied {extent}; re-read and verified")),
             "{name}: {}",
             stderr(&o)
         );
     }
+    assert!(
+        stderr(&o).contains("3 tenants: 0 in sync, 3 applied, 0 with drift, 0 failed"),
+        "{}",
+        stderr(&o)
+    );
     let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(tenants(&o).iter().all(|(_, s)| *s == Some(true)));
