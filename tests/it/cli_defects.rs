@@ -230,6 +230,17 @@ async fn explain_live_and_user_agree(premium: bool) {
     }
     assert!(checked > 0, "the demo tenant has per-user MFA users");
 
+    // The declared policy (methods only: nothing that changes who must do MFA) says the same.
+    common::copy_methods_baseline(&p.dir);
+    let o = p.run(&["explain", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let declared: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let declared = declared["users"].as_array().unwrap();
+    assert_eq!(declared.len(), users.len());
+    for (d, u) in declared.iter().zip(users) {
+        assert_eq!(d["mfaRequired"], u["mfaRequired"], "{d:#}");
+    }
+
     // The human table shows mfaRequired for every user, as the JSON does.
     let human = stdout(&p.run(&["explain", "--live"]));
     let header = human
