@@ -89,6 +89,17 @@ fn write(
         )
     };
     let access = inputs.protection.as_ref().map(|p| (p, side));
+    if let (None, Some(reason)) = (access, &inputs.unweighed) {
+        let prefix = match part {
+            Part::Alone => String::new(),
+            Part::Tenant { .. } => format!("{tenant}: "),
+        };
+        printer::event(
+            printer::Level::Warn,
+            &format!("{prefix}mfaRequired is unknown for every user: {reason}"),
+            &[("tenant", tenant.into())],
+        );
+    }
     let sim = crate::simulate::explain::Simulation {
         policy,
         directory: &inputs.directory,

@@ -237,8 +237,11 @@ pub fn write_user(
     let o = sim.outcome(index, state);
     let mut r = result(sim, access, index, state, &o);
     let mut steps = sim.steps(index, state);
-    if let Some(verdict) = &r.mfa {
-        steps.push(verdict.describe());
+    match &r.mfa {
+        Some(verdict) => steps.push(verdict.describe()),
+        None => steps.push(
+            "MFA required: unknown: security defaults, the Conditional Access policies or the authentication strengths could not be read.".into(),
+        ),
     }
     match format {
         ExplainFormat::Json => {

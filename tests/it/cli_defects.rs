@@ -289,3 +289,41 @@ async fn explain_live_reads_per_user_mfa_as_explain_user_does() {
 async fn explain_live_reads_per_user_mfa_as_explain_user_does_without_p1() {
     explain_live_and_user_agree(false).await;
 }
+
+/// When Conditional Access cannot be read, who must do MFA cannot be weighed: explain says so
+/// once on stderr, for the table and for one user, instead of a silent `unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_why_mfa_required_is_unknown() {
+    let mut config = EmulatorConfig::new(per_user_only(true));
+    config.throttle = ThrottleMode::Off;
+    let p = Project::start("explain-unweighed", config, "").await;
+    p.h.add_fault(serde_json::json!({
+        "method": "GET",
+        "pathPrefix": "/v1.0/identity/conditionalAccess/policies",
+        "count": 10,
+        "kind": "status",
+        "status": 403
+    }))
+    .await;
+    let o = p.run(&["explain", "--live", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let warning = "mfaRequired is unknown for every user: who must do MFA before and after: reading security defaults, Conditional Access policies and authentication strengths was refused";
+    assert!(stderr(&o).contains(warning), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let users = report["users"].as_array().unwrap();
+    assert!(
+        users.iter().all(|u| u.get("mfaRequired").is_none()),
+        "{users:?}"
+    );
+    let upn = users[0]["userPrincipalName"].as_str().unwrap();
+    let one = p.run(&["explain", "--live", "--user", upn]);
+    assert_eq!(code(&one), 0, "{}", stderr(&one));
+    assert!(stderr(&one).contains(warning), "{}", stderr(&one));
+    assert!(
+        stdout(&one).contains(
+            "MFA required: unknown: security defaults, the Conditional Access policies or the authentication strengths could not be read."
+        ),
+        "{}",
+        stdout(&one)
+    );
+}
