@@ -106,6 +106,8 @@ pub struct SimulationInputs {
     /// Who must do MFA before and after, when security defaults, the policies and the
     /// strengths were read.
     pub protection: Option<Protection>,
+    /// Why who must do MFA could not be weighed, when it could not (`protection` is `None`).
+    pub unweighed: Option<String>,
 }
 
 /// A plan, and the simulation inputs when the directory was read.
@@ -187,6 +189,11 @@ pub async fn compute_full(
     } else {
         None
     };
+    let unweighed = access.is_none().then(|| {
+        uncomputed.clone().unwrap_or_else(|| {
+            "security defaults, the Conditional Access policies or the authentication strengths were not read".into()
+        })
+    });
     if access.is_none() && protection_changes && uncomputed.is_none() {
         uncomputed = Some(
             "who must do MFA before and after: security defaults, the Conditional Access policies or the authentication strengths were not read".into(),
@@ -368,6 +375,7 @@ pub async fn compute_full(
             after,
             after_state: users_plan.after,
             protection,
+            unweighed,
         }),
     })
 }
