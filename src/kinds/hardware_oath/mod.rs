@@ -197,10 +197,10 @@ impl Collection for HardwareOathTokens {
         let mut out = Vec::new();
         if live.as_deref() != want {
             if let Some(old) = &live {
-                let mut unassigned = vec![assignment(Some(old), None)];
-                if want.is_none() {
-                    unassigned.push(status_change(Some(observed), json!("available")));
-                }
+                let unassigned = vec![
+                    assignment(Some(old), None),
+                    status_change(Some(observed), json!("available")),
+                ];
                 out.push(unassign(serial, old, id, unassigned));
             }
             if let Some(new) = want {
@@ -227,23 +227,23 @@ impl Collection for HardwareOathTokens {
     /// Unassigned first when held, then deleted (Graph refuses to delete an assigned token).
     fn delete(live: &Value, key: &str, id: &str) -> Vec<ResourceChange> {
         let mut out = Vec::new();
+        let mut status = status_change(Some(live), json!("available"));
         if let Some(holder) = live_holder(live) {
-            out.push(unassign(
-                key,
-                &holder,
-                id,
-                vec![assignment(Some(&holder), None)],
-            ));
+            let unassigned = vec![assignment(Some(&holder), None), status.clone()];
+            out.push(unassign(key, &holder, id, unassigned));
+            status.before = status.after;
         }
+        status.after = Value::Null;
+        let serial = PropertyChange {
+            name: "serialNumber".into(),
+            before: Value::String(key.to_string()),
+            after: Value::Null,
+        };
         out.push(change(
             "DELETE",
             resource::<Self>(key),
             format!("{DEVICES_PATH}/{id}"),
-            vec![PropertyChange {
-                name: "serialNumber".into(),
-                before: Value::String(key.to_string()),
-                after: Value::Null,
-            }],
+            vec![serial, status],
             Value::Null,
         ));
         out
