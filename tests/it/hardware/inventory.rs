@@ -496,3 +496,47 @@ async fn no_secret_key_is_printed_logged_audited_or_planned_at_trace_level() {
         assert_eq!(d.3, key(s));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_create_stops_there_and_the_next_run_creates_the_rest() {
+    let inv = inventory(|_| {}).await;
+    let serials = ["9101", "9102", "9103"];
+    let rows: String = serials
+        .iter()
+        .map(|s| format!(",{s},{},30,Contoso,T1000\n", key(s)))
+        .collect();
+    inv.seed(&rows);
+    inv.declare(&[("9101", None), ("9102", None), ("9103", None)]);
+    // The service refuses the first create once.
+    inv.p
+        .h
+        .add_fault(json!({"method": "POST", "pathPrefix": DEVICES, "count": 1, "kind": "status", "status": 400}))
+        .await;
+    let out = inv.p.run(&["apply", "--yes"]);
+    // Nothing applied: a Graph failure (5), not a partial apply.
+    assert_eq!(code(&out), 5, "{}{}", stdout(&out), stderr(&out));
+    assert!(inv.devices().await.is_empty());
+    let audit = inv.p.read("audit.jsonl");
+    let results: Vec<(String, String)> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["property"] == "serialNumber")
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap().to_string(),
+                r["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("hardwareOathTokens/9101".into(), "failed".into()),
+            ("hardwareOathTokens/9102".into(), "notAttempted".into()),
+            ("hardwareOathTokens/9103".into(), "notAttempted".into()),
+        ]
+    );
+    applied(&inv.p.run(&["apply", "--yes"]));
+    let created: Vec<String> = inv.devices().await.into_iter().map(|d| d.0).collect();
+    assert_eq!(created, serials);
+}
