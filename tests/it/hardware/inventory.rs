@@ -25,6 +25,14 @@ fn key(serial: &str) -> String {
     format!("JBSWY3DPEHPK3PXP{digits}QRST")
 }
 
+/// Seed-file rows of `serials`, each with its [`key`], for `upn` (may be empty).
+fn rows(serials: &[&str], upn: &str) -> String {
+    serials
+        .iter()
+        .map(|s| format!("{upn},{s},{},30,Contoso,T1000\n", key(s)))
+        .collect()
+}
+
 /// A project whose tenant has the Hardware OATH method enabled for everyone, a member
 /// `alice` (users[1]), a member `bob` (users[3]), a guest (users[2]), and a member `carol`
 /// (users[4]) with an authenticator app; `edit` changes the state. The seed file is
@@ -446,11 +454,7 @@ async fn only_the_keys_of_tokens_to_create_are_read() {
 async fn no_secret_key_is_printed_logged_audited_or_planned_at_trace_level() {
     let inv = inventory(|_| {}).await;
     let serials = ["9001", "9002", "9003"];
-    let rows: String = serials
-        .iter()
-        .map(|s| format!("{},{s},{},30,Contoso,T1000\n", inv.alice.1, key(s)))
-        .collect();
-    inv.seed(&rows);
+    inv.seed(&rows(&serials, &inv.alice.1));
     inv.declare(&[
         ("9001", Some(&inv.alice.1)),
         ("9002", None),
@@ -501,11 +505,7 @@ async fn no_secret_key_is_printed_logged_audited_or_planned_at_trace_level() {
 async fn a_failed_create_stops_there_and_the_next_run_creates_the_rest() {
     let inv = inventory(|_| {}).await;
     let serials = ["9101", "9102", "9103"];
-    let rows: String = serials
-        .iter()
-        .map(|s| format!(",{s},{},30,Contoso,T1000\n", key(s)))
-        .collect();
-    inv.seed(&rows);
+    inv.seed(&rows(&serials, ""));
     inv.declare(&[("9101", None), ("9102", None), ("9103", None)]);
     // The service refuses the first create once.
     inv.p
