@@ -18,7 +18,6 @@ use super::change::property_changes;
 use super::collection::{Collection, change, resource};
 use super::{Declare, Kind, Phase, PropertyChange, ResourceChange, Spec};
 use crate::kinds::methods_policy::spec::DeclaredMethodsPolicy;
-use crate::msgraph::schema::is_guid;
 use crate::source::diagnostic::Finding;
 use crate::source::diagnostic::{Diagnostic, Severity, codes};
 use crate::tenant::names::{NameKind, Names, Resolution};
@@ -46,9 +45,11 @@ impl Kind for HardwareOathTokens {
     type Declared = DeclaredToken;
     type Desired = DesiredToken;
 
+    /// The holder, UPN or object id, is looked up like a target: one that does not exist
+    /// is MFA038 before anything is sent.
     fn names(declared: &DeclaredToken, names: &mut Names) {
-        if let Some(upn) = declared.assigned_to.as_deref().filter(|a| !is_guid(a)) {
-            names.add(NameKind::User, upn, &declared.assignee_at);
+        if let Some(holder) = declared.assigned_to.as_deref() {
+            names.add(NameKind::User, holder, &declared.assignee_at);
         }
     }
 

@@ -338,6 +338,9 @@ async fn guests_and_a_sixth_oath_method_are_refused_before_anything_is_sent() {
     inv.declare(&[("4000", Some(&inv.guest))]);
     let err = refused(&inv, "MFA046", "tokens.yaml:8:15").await;
     assert!(err.contains("guest"), "{err}");
+    // An object id no user has.
+    inv.declare(&[("4000", Some("0badc0de-0000-4000-8000-000000000000"))]);
+    refused(&inv, "MFA038", "tokens.yaml:8:15").await;
     // Carol has an authenticator app and four tokens: a fifth token is a sixth method.
     inv.declare(&[("4001", Some(&inv.carol.1))]);
     let err = refused(&inv, "MFA047", "tokens.yaml:8:15").await;
