@@ -114,6 +114,7 @@ async fn start(users: usize, paths: &[PathBuf]) -> (RunningEmulator, TenantSetti
         ca_file: endpoints.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     };
     (
@@ -142,6 +143,7 @@ async fn plan_and_apply(
     let outcome = apply::apply(
         &client,
         &plan,
+        &mfactl::kinds::hardware_oath::seed::SeedKeys::default(),
         &mut log,
         &std::sync::atomic::AtomicBool::new(false),
         &Progress::hidden(),

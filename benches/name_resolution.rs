@@ -99,6 +99,7 @@ async fn run(users: usize, full: bool) {
         ca_file: e.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     };
     let env = Env::empty().with(SECRET_VAR, WRITER_SECRET);

@@ -373,6 +373,7 @@ async fn start(latency: Duration, policies: &Path) -> Target {
         ca_file: endpoints.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     };
     Target {
@@ -398,6 +399,7 @@ async fn converge(target: &Target, audit_path: &Path) -> usize {
         let outcome = apply::apply(
             &client,
             &plan,
+            &mfactl::kinds::hardware_oath::seed::SeedKeys::default(),
             &mut audit,
             &std::sync::atomic::AtomicBool::new(false),
             &Progress::hidden(),

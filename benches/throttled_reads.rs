@@ -128,6 +128,7 @@ async fn run(full: bool, reads: usize, concurrency: usize) -> i32 {
             ca_file: emu.endpoints.ca_file.clone(),
             control: mfactl::config::TenantControl::default(),
             prune: false,
+            hardware_oath_seed: None,
             config_file: None,
         },
         (Err(e), _) | (_, Err(e)) => {

@@ -114,6 +114,7 @@ pub async fn start(policies: Vec<PathBuf>) -> Result<Sandbox, EmulatorError> {
         ca_file: endpoints.ca_file.clone(),
         control: crate::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     };
     let env = Env::empty().with(SECRET_VAR, WRITER_SECRET);

@@ -12,6 +12,7 @@ use serde_json::Value;
 pub mod migration;
 
 use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::kinds::hardware_oath::seed::SeedKeys;
 use crate::kinds::per_user::{UserChange, UserChangeKind};
 use crate::plan::{LiveState, Plan, PropertyChange, ResourceChange, diff};
 use crate::printer::{Counter, Progress};
@@ -191,6 +192,7 @@ impl ApplyOutcome {
 pub async fn apply(
     client: &GraphClient,
     plan: &Plan,
+    keys: &SeedKeys,
     audit: &mut AuditLog,
     stop: &std::sync::atomic::AtomicBool,
     progress: &Progress,
@@ -224,7 +226,7 @@ pub async fn apply(
         }
         let change = &staging.resolved(change);
         staging.before(client, change).await;
-        match send(client, change).await {
+        match send(client, change, keys).await {
             Ok(answer) => {
                 staging.after(change, answer.as_ref());
                 audit.record(
@@ -283,10 +285,15 @@ pub async fn apply(
 }
 
 /// Sends one change as its method says: PATCH, or POST and DELETE for collection items;
-/// the answer's body, if it has one.
-async fn send(client: &GraphClient, change: &ResourceChange) -> Result<Option<Value>, GraphError> {
+/// the answer's body, if it has one. A hardware OATH token's create gets its secret key
+/// from `keys` here, as it leaves: nothing else ever holds it.
+async fn send(
+    client: &GraphClient,
+    change: &ResourceChange,
+    keys: &SeedKeys,
+) -> Result<Option<Value>, GraphError> {
     match change.method.as_str() {
-        "POST" => client.post(&change.path, &change.body).await,
+        "POST" => client.post(&change.path, &keys.fill(&change.body)).await,
         "DELETE" => client.delete(&change.path).await.map(|()| None),
         _ => client.patch(&change.path, &change.body).await,
     }

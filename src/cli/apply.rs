@@ -9,7 +9,8 @@ use crate::cli::ApplyArgs;
 use crate::cli::exit::ExitCode;
 use crate::config::Env;
 use crate::graph::GraphClient;
-use crate::plan::live;
+use crate::kinds::hardware_oath::seed::SeedKeys;
+use crate::plan::live::{self, PlanningError};
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::printer::{self, Level, Progress};
 use crate::report::{self, Format};
@@ -139,6 +140,8 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
         return Err(max_changes_refusal(&plan, max));
     }
     guard(&plan, args.allow.allowance())?;
+    let keys = SeedKeys::for_changes(target.tenant.hardware_oath_seed.as_ref(), &plan.changes)
+        .map_err(|e| RunError::Planning(PlanningError::Seed(e)))?;
     confirm(&plan, args.yes)?;
     let mut audit = AuditLog::open(&target.audit_log, &target.tenant.policies)?;
     // From here on SIGINT and SIGTERM stop the run between two PATCHes, never inside one.
@@ -146,7 +149,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     let watcher = tokio::spawn(stop_on_signal(std::sync::Arc::clone(&stop)));
     printer::status(&format!("applying {}…", plan.extent()));
     let progress = Progress::stderr();
-    let outcome = apply::apply(&client, &plan, &mut audit, &stop, &progress).await?;
+    let outcome = apply::apply(&client, &plan, &keys, &mut audit, &stop, &progress).await?;
     watcher.abort();
     for c in &outcome.applied {
         printer::event(

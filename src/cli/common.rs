@@ -38,6 +38,10 @@ pub enum RunError {
         "{0} target name(s) do not resolve in the tenant to exactly one object; nothing was sent"
     )]
     UnresolvedNames(usize),
+    /// Holders of declared hardware OATH tokens that the tenant would refuse, each printed
+    /// as a diagnostic.
+    #[error("{0} hardware OATH token holder problem(s) (MFA046–MFA048); nothing was sent")]
+    TokenHolders(usize),
     /// Graph or the token endpoint failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -226,6 +230,10 @@ pub(super) fn planning_error(e: PlanningError) -> RunError {
         PlanningError::Unresolved { diagnostics } => {
             print_diagnostics(&diagnostics);
             RunError::UnresolvedNames(diagnostics.len())
+        }
+        PlanningError::Holders { diagnostics } => {
+            print_diagnostics(&diagnostics);
+            RunError::TokenHolders(diagnostics.len())
         }
         other => RunError::Planning(other),
     }

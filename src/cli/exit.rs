@@ -60,7 +60,9 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         if let Some(e) = e.downcast_ref::<RunError>() {
             return match e {
                 RunError::Config(c) => config(c),
-                RunError::InvalidPolicy(_) | RunError::UnresolvedNames(_) => ExitCode::Invalid,
+                RunError::InvalidPolicy(_)
+                | RunError::UnresolvedNames(_)
+                | RunError::TokenHolders(_) => ExitCode::Invalid,
                 RunError::Planning(PlanningError::Graph(g)) | RunError::Graph(g) => graph(g.kind()),
                 RunError::Planning(_) => ExitCode::Invalid,
                 RunError::Audit(_) | RunError::PlanFile { .. } | RunError::Write { .. } => {

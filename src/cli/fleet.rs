@@ -17,7 +17,9 @@ use crate::cli::{ApplyArgs, PlanArgs, ReconcileArgs, SourceArgs};
 use crate::config::{self, Env, Settings, TenantSettings};
 use crate::controller::{Controller, Metrics};
 use crate::graph::{GraphClient, http_client};
+use crate::kinds::hardware_oath::seed::SeedKeys;
 use crate::notify::{self, Notifier};
+use crate::plan::live::PlanningError;
 use crate::plan::{FORMAT_VERSION, Plan, live};
 use crate::policy::PolicySet;
 use crate::printer::{self, Progress};
@@ -486,9 +488,19 @@ async fn apply_one(
         return Err(super::apply::max_changes_refusal(&plan, max));
     }
     guard(&plan, args.allow.allowance())?;
+    let keys = SeedKeys::for_changes(tenant.hardware_oath_seed.as_ref(), &plan.changes)
+        .map_err(|e| RunError::Planning(PlanningError::Seed(e)))?;
     let mut audit = AuditLog::open(audit_log, &tenant.policies)?;
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let outcome = apply::apply(&client, &plan, &mut audit, &stop, &Progress::hidden()).await?;
+    let outcome = apply::apply(
+        &client,
+        &plan,
+        &keys,
+        &mut audit,
+        &stop,
+        &Progress::hidden(),
+    )
+    .await?;
     apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
         return Err(incomplete(outcome, Some(&tenant.name)));

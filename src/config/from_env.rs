@@ -47,6 +47,7 @@ pub(super) fn from_environment(env: &Env, cwd: &Path) -> Result<Settings, Config
             ca_file: None,
             control: TenantControl::default(),
             prune: false,
+            hardware_oath_seed: None,
             config_file: None,
         }],
         audit_log: cwd.join(DEFAULT_AUDIT_LOG),

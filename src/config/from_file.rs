@@ -103,6 +103,22 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             check_env_name(name)
                 .map_err(|m| invalid(&at_key(segs), &format!("credential.{}", segs.join(".")), m))
         };
+        let hardware_oath_seed = match t.hardware_oath_seed.map(|s| s.0) {
+            Some(RawSecretRef::Env(name)) => {
+                check_env_name(&name).map_err(|m| {
+                    let at = [
+                        Seg::Key("tenants"),
+                        Seg::Index(i),
+                        Seg::Key("hardwareOathSeed"),
+                        Seg::Key("env"),
+                    ];
+                    invalid(&at, "hardwareOathSeed.env", m)
+                })?;
+                Some(SecretRef::Env(name))
+            }
+            Some(RawSecretRef::File(p)) => Some(SecretRef::File(base.join(p))),
+            None => None,
+        };
         let credential = match t.credential {
             RawCredential::ClientSecret(RawSecretRef::Env(name)) => {
                 check_env(&name, &["clientSecret", "env"])?;
@@ -214,6 +230,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Settings, ConfigError> {
             ca_file: t.ca_file.map(|p| base.join(p)),
             control,
             prune: t.prune.unwrap_or(false),
+            hardware_oath_seed,
             config_file: Some(path.to_path_buf()),
         });
     }

@@ -129,6 +129,10 @@ pub struct TenantSettings {
     /// `prune: true`: live collection items (named locations, ...) that no document
     /// declares are deleted; by default they are listed as unmanaged and left alone.
     pub prune: bool,
+    /// `hardwareOathSeed: { file | env }`: where the vendor's seed file of hardware OATH
+    /// tokens lives (a variable holds its path or its contents), read only when a plan
+    /// creates a token.
+    pub hardware_oath_seed: Option<SecretRef>,
     /// The configuration file these settings were read from, if any: never read as a
     /// policy file, even inside a policy directory.
     pub config_file: Option<PathBuf>,

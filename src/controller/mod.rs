@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::apply::{self, AuditLog};
 use crate::config::{Env, TenantSettings};
 use crate::graph::{GraphClient, GraphError};
+use crate::kinds::hardware_oath::seed::SeedKeys;
 use crate::notify::{Action, DriftAlert, Failure, FailureKind, InvalidDeclaration};
 use crate::plan::Plan;
 use crate::plan::live::{self, PlanningError};
@@ -95,6 +96,14 @@ impl CycleError {
                 Some(crate::policy::codes::UNRESOLVED_NAME.to_string()),
                 Some(e.to_string()),
             ),
+            CycleError::Planning(e @ PlanningError::Holders { diagnostics }) => (
+                FailureKind::Planning,
+                diagnostics.first().map(|d| d.code.to_string()),
+                Some(e.to_string()),
+            ),
+            CycleError::Planning(e @ PlanningError::Seed(_)) => {
+                (FailureKind::Planning, None, Some(e.to_string()))
+            }
             CycleError::Audit(e) => (FailureKind::Audit, None, Some(e.path.display().to_string())),
             CycleError::NotConverged(missing) => {
                 (FailureKind::Convergence, None, Some(missing.clone()))
@@ -375,15 +384,22 @@ impl Controller {
                 .record_requests(&self.tenant.name, client.requests_sent() - before);
             return CycleOutcome::Failed(CycleError::Unsafe(why));
         }
+        let keys =
+            match SeedKeys::for_changes(self.tenant.hardware_oath_seed.as_ref(), &plan.changes) {
+                Ok(k) => k,
+                Err(e) => {
+                    return CycleOutcome::Failed(CycleError::Planning(PlanningError::Seed(e)));
+                }
+            };
         let mut audit = match AuditLog::open(&self.audit_log, &self.tenant.policies) {
             Ok(a) => a,
             Err(e) => return CycleOutcome::Failed(e.into()),
         };
-        let outcome = match apply::apply(client, &plan, &mut audit, stop, &Progress::hidden()).await
-        {
-            Ok(o) => o,
-            Err(e) => return CycleOutcome::Failed(e.into()),
-        };
+        let outcome =
+            match apply::apply(client, &plan, &keys, &mut audit, stop, &Progress::hidden()).await {
+                Ok(o) => o,
+                Err(e) => return CycleOutcome::Failed(e.into()),
+            };
         self.metrics
             .record_applied(&self.tenant.name, outcome.applied_count());
         apply::migration::report(&self.tenant.name, &outcome);

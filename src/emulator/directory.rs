@@ -205,17 +205,19 @@ pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiRes
     )
 }
 
-/// GET `/users/{id | userPrincipalName}`.
+/// GET `/users/{id | userPrincipalName}`; a `$select` of `accountEnabled` or `userType`
+/// brings them, as on the list.
 pub fn get_user(
     version: ApiVersion,
     slot: &TenantSlot,
     key: &str,
+    query: &[(String, String)],
 ) -> Result<ApiResponse, GraphError> {
     let i = slot
         .index
         .user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
-    let v = user_json(&slot.tenant.users[i], false);
+    let v = user_json(&slot.tenant.users[i], selects_extended(query));
     Ok(ApiResponse::ok(annotate(
         v,
         "@odata.context",

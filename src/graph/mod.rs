@@ -331,6 +331,7 @@ mod tests {
             ca_file: None,
             control: crate::config::TenantControl::default(),
             prune: false,
+            hardware_oath_seed: None,
             config_file: None,
         };
         let client = GraphClient::connect(&tenant, &Env::empty().with("S", "x")).unwrap();

@@ -1,6 +1,8 @@
 //! The collection shape: a kind whose documents are items of a Graph collection (named
-//! locations; Conditional Access policies and authentication strengths to come), each
-//! matched with the live item of the same display name. Items the tenant lacks are created,
+//! locations, Conditional Access policies, authentication strengths, hardware OATH tokens),
+//! each matched with the live item of the same key: its display name, or what the kind keys
+//! its items by ([`Collection::live_key`], a token's serial number). Items the tenant lacks
+//! are created,
 //! items that differ are PATCHed (whole top-level objects, never a partial collection),
 //! items no document declares are left alone and listed as unmanaged, or deleted when the
 //! tenant opts in to pruning.
@@ -11,7 +13,8 @@ use serde_json::{Map, Value};
 use super::change::property_changes;
 use super::{Kind, PlanError, PropertyChange, ResourceChange};
 
-/// A kind whose documents are items of one Graph collection, keyed by display name.
+/// A kind whose documents are items of one Graph collection, keyed by display name (or
+/// [`Collection::live_key`]).
 pub trait Collection: Kind {
     /// The collection's path, version included: listed with GET, created into with POST;
     /// an item is at `{PATH}/{id}`.
@@ -48,6 +51,56 @@ pub trait Collection: Kind {
     /// listed as unmanaged.
     fn built_in(_live: &Value) -> bool {
         false
+    }
+
+    /// The key a live item is matched by: its display name, unless the kind keys its items
+    /// otherwise (hardware OATH tokens by serial number). `None` when the item has none.
+    fn live_key(live: &Value) -> Option<&str> {
+        live["displayName"].as_str()
+    }
+
+    /// Whether a request to `path` is one of this kind's (its collection's items; a kind
+    /// may also write elsewhere, such as a user's assignment of a token).
+    fn addresses(path: &str) -> bool {
+        path.starts_with(Self::PATH)
+    }
+
+    /// The requests that create the declared item the tenant lacks: one POST of its
+    /// properties and what every write carries.
+    fn create(desired: &Self::Desired) -> Vec<ResourceChange> {
+        let declared = Self::properties(desired);
+        let properties = declared
+            .iter()
+            .map(|(k, v)| PropertyChange {
+                name: k.clone(),
+                before: Value::Null,
+                after: v.clone(),
+            })
+            .collect();
+        let mut body = Self::always_sent(desired);
+        body.extend(declared);
+        vec![change(
+            "POST",
+            resource::<Self>(Self::key(desired)),
+            Self::PATH.into(),
+            properties,
+            Value::Object(body),
+        )]
+    }
+
+    /// The requests that delete the live item `id`, keyed `key`, when pruning: one DELETE.
+    fn delete(_live: &Value, key: &str, id: &str) -> Vec<ResourceChange> {
+        vec![change(
+            "DELETE",
+            resource::<Self>(key),
+            format!("{}/{id}", Self::PATH),
+            vec![PropertyChange {
+                name: "displayName".into(),
+                before: Value::String(key.to_string()),
+                after: Value::Null,
+            }],
+            Value::Null,
+        )]
     }
 
     /// The requests that make the live item `id` (as [`Collection::observed`] shows it)
@@ -114,8 +167,8 @@ pub struct CollectionPlan {
     pub unmanaged: Vec<Unmanaged>,
 }
 
-fn display_name(live: &Value) -> &str {
-    live["displayName"].as_str().unwrap_or_default()
+fn live_key<K: Collection>(live: &Value) -> &str {
+    K::live_key(live).unwrap_or_default()
 }
 
 /// One request of a collection plan.
@@ -135,12 +188,13 @@ pub(crate) fn change(
     }
 }
 
-/// Checks that every live item has the id and display name the plan matches and addresses
-/// it by: a listing without them is not understood, never taken as items to create.
+/// Checks that every live item has the id and key ([`Collection::live_key`]) the plan
+/// matches and addresses it by: a listing without them is not understood, never taken as
+/// items to create.
 pub fn check_live<K: Collection>(live: &[Value]) -> Result<(), PlanError> {
     match live
         .iter()
-        .find(|l| l["id"].as_str().is_none_or(str::is_empty) || !l["displayName"].is_string())
+        .find(|l| l["id"].as_str().is_none_or(str::is_empty) || K::live_key(l).is_none())
     {
         Some(_) => Err(PlanError::UnexpectedCollectionShape {
             collection: K::RESOURCE,
@@ -155,28 +209,8 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
     let mut out = CollectionPlan::default();
     for item in desired {
         let name = K::key(item);
-        let resource = resource::<K>(name);
-        let declared = K::properties(item);
-        match live.iter().find(|l| display_name(l) == name) {
-            None => {
-                let properties = declared
-                    .iter()
-                    .map(|(k, v)| PropertyChange {
-                        name: k.clone(),
-                        before: Value::Null,
-                        after: v.clone(),
-                    })
-                    .collect();
-                let mut body = K::always_sent(item);
-                body.extend(declared);
-                out.changes.push(change(
-                    "POST",
-                    resource,
-                    K::PATH.into(),
-                    properties,
-                    Value::Object(body),
-                ));
-            }
+        match live.iter().find(|l| live_key::<K>(l) == name) {
+            None => out.changes.extend(K::create(item)),
             Some(l) => {
                 let id = l["id"].as_str().unwrap_or_default();
                 out.changes
@@ -185,24 +219,14 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
         }
     }
     for l in live {
-        let name = display_name(l);
+        let name = live_key::<K>(l);
         if K::built_in(l) || desired.iter().any(|d| K::key(d) == name) {
             continue;
         }
         let id = l["id"].as_str().unwrap_or_default().to_string();
         let deleted = prune && !K::protected(l);
         if deleted {
-            out.changes.push(change(
-                "DELETE",
-                resource::<K>(name),
-                format!("{}/{id}", K::PATH),
-                vec![PropertyChange {
-                    name: "displayName".into(),
-                    before: Value::String(name.to_string()),
-                    after: Value::Null,
-                }],
-                Value::Null,
-            ));
+            out.changes.extend(K::delete(l, name, &id));
         }
         out.unmanaged.push(Unmanaged {
             collection: K::RESOURCE.into(),
@@ -228,7 +252,7 @@ pub fn changed<'a, K: Collection>(change: &ResourceChange, live: &'a [Value]) ->
                 .resource
                 .strip_prefix(K::RESOURCE)?
                 .strip_prefix('/')?;
-            live.iter().find(|l| display_name(l) == name)
+            live.iter().find(|l| live_key::<K>(l) == name)
         }
         _ => None,
     }

@@ -33,6 +33,7 @@ pub mod collection;
 pub mod conditional_access;
 pub mod declarable;
 pub mod diff;
+pub mod hardware_oath;
 pub mod methods_policy;
 pub mod named_location;
 pub mod per_user;
@@ -424,7 +425,7 @@ macro_rules! kinds {
 
             /// The resource a PATCH was sent to, found in this (fresh) read.
             pub fn changed(&self, change: &ResourceChange) -> Option<&Value> {
-                $(if change.path.starts_with(<$ckind as Collection>::PATH) {
+                $(if <$ckind as Collection>::addresses(&change.path) {
                     return collection::changed::<$ckind>(change, self.$cfield.as_deref()?);
                 })*
                 $(if change.path.starts_with(<$skind as Singleton>::PATH) {
@@ -454,6 +455,9 @@ kinds! {
         AuthenticationStrength => authentication_strengths: authentication_strength::AuthenticationStrength,
         /// `ConditionalAccessPolicy`: who must do what to reach which resource.
         ConditionalAccessPolicy => conditional_access_policies: conditional_access::ConditionalAccessPolicy,
+        /// `HardwareOathTokens`: a hardware OATH token of the inventory, by serial number,
+        /// and the user it is assigned to.
+        HardwareOathTokens => hardware_oath_tokens: hardware_oath::HardwareOathTokens,
     }
     singletons {
         /// `AuthenticationMethodsPolicy`: system-preferred MFA, the tenant-wide settings and

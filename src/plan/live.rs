@@ -10,6 +10,7 @@ use super::{per_user, protection};
 use crate::config::TenantSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::PolicySet;
+use crate::kinds::hardware_oath::{holders, seed::SeedError, seed::SeedKeys};
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
@@ -38,6 +39,17 @@ pub enum PlanningError {
         /// One per name, in the order written.
         diagnostics: Vec<Diagnostic>,
     },
+    /// Holders of declared hardware OATH tokens that the tenant would refuse (a guest, more
+    /// than five OATH methods, the method configuration off for them): every one, each a
+    /// diagnostic (MFA046–MFA048) where the holder is written. Nothing was sent.
+    #[error("{} hardware OATH token holder(s) cannot be given their token; nothing was sent:{}", diagnostics.len(), diagnostics.iter().map(|d| format!("\n{d}")).collect::<String>())]
+    Holders {
+        /// One per problem, in the order declared.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// The vendor's seed file cannot give the keys of the tokens the plan creates.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
 }
 
 /// Reads the singletons and collections at `paths` (each a [`crate::kinds::Singleton::PATH`]
@@ -181,6 +193,21 @@ pub async fn compute_full(
     }
     desired.prune = tenant.prune;
     let mut plan = super::plan(&tenant.name, &desired, &live)?;
+    if !desired.hardware_oath_tokens.is_empty() {
+        let policy = live.methods_policy.clone().unwrap_or(Value::Null);
+        let diagnostics = holders::check(
+            client,
+            &desired.hardware_oath_tokens,
+            live.hardware_oath_tokens.as_deref().unwrap_or_default(),
+            &super::after_policy(&policy, &plan.changes),
+            desired.prune,
+        )
+        .await?;
+        if !diagnostics.is_empty() {
+            return Err(PlanningError::Holders { diagnostics });
+        }
+        SeedKeys::for_changes(tenant.hardware_oath_seed.as_ref(), &plan.changes)?;
+    }
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
     let protection_changes =
         plan.changes.iter().any(protection::changes_protection) || set.per_user_mfa.is_some();

@@ -436,6 +436,8 @@ impl Loader {
             self.diagnostics.extend(refused);
         }
         if let Some(methods) = &set.methods_policy {
+            let off = crate::kinds::hardware_oath::declared_off(methods, &set.hardware_oath_tokens);
+            self.diagnostics.extend(off);
             for strength in &set.authentication_strengths {
                 if let Some((at, finding)) = lints::unusable_strength(methods, strength) {
                     let key = (

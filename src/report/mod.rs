@@ -8,7 +8,7 @@ pub mod coverage;
 pub mod explain;
 pub mod users;
 
-use crate::plan::{Plan, PropertyChange};
+use crate::plan::{Plan, PropertyChange, ResourceChange};
 
 /// Output formats of `plan` (`-o`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -112,7 +112,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
         out.push_str(&format!(
             "\n{}{} {}{}  ({} {})\n",
             bold.0,
-            symbol(&change.method),
+            symbol(change),
             change.resource,
             bold.1,
             change.method,
@@ -127,11 +127,13 @@ pub fn human(plan: &Plan, colour: bool) -> String {
     out
 }
 
-/// Terraform's marks: `+` creates, `-` deletes, `~` changes in place.
-fn symbol(method: &str) -> &'static str {
-    match method {
+/// Terraform's marks: `+` creates, `-` deletes, `~` changes in place. A DELETE that leaves
+/// a property of the resource set removes a relationship (a token unassigned from its
+/// holder), not the resource: a change in place.
+fn symbol(change: &ResourceChange) -> &'static str {
+    match change.method.as_str() {
         "POST" => "+",
-        "DELETE" => "-",
+        "DELETE" if change.properties.iter().all(|p| p.after.is_null()) => "-",
         _ => "~",
     }
 }
@@ -177,9 +179,9 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = format!("### mfactl plan: {}\n\n{}\n", plan.tenant, summary(plan));
     for change in &plan.changes {
         // A change in place keeps the plain heading; a create or a delete is marked.
-        let mark = match change.method.as_str() {
-            "PATCH" => String::new(),
-            other => format!("{} ", symbol(other)),
+        let mark = match symbol(change) {
+            "~" => String::new(),
+            other => format!("{other} "),
         };
         out.push_str(&format!(
             "\n#### {mark}`{}`\n\n`{} {}`\n\n",
@@ -217,7 +219,6 @@ pub fn markdown(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ResourceChange;
     use serde_json::json;
 
     fn plan() -> Plan {
@@ -275,5 +276,43 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("```diff\n"), "{md}");
+    }
+
+    #[test]
+    fn a_delete_that_leaves_a_property_set_is_a_change_in_place() {
+        let delete = |path: &str, status: Value| ResourceChange {
+            resource: "hardwareOathTokens/1001".into(),
+            method: "DELETE".into(),
+            path: path.into(),
+            properties: vec![PropertyChange {
+                name: "status".into(),
+                before: json!("assigned"),
+                after: status,
+            }],
+            body: Value::Null,
+        };
+        let mut p = plan();
+        p.changes = vec![
+            delete(
+                "/beta/users/u/authentication/hardwareOathMethods/d",
+                json!("available"),
+            ),
+            delete(
+                "/beta/directory/authenticationMethodDevices/hardwareOathDevices/d",
+                Value::Null,
+            ),
+        ];
+        let text = human(&p, false);
+        assert!(
+            text.contains("\n~ hardwareOathTokens/1001  (DELETE /beta/users/"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n- hardwareOathTokens/1001  (DELETE /beta/directory/"),
+            "{text}"
+        );
+        let md = markdown(&p);
+        assert!(md.contains("#### `hardwareOathTokens/1001`"), "{md}");
+        assert!(md.contains("#### - `hardwareOathTokens/1001`"), "{md}");
     }
 }

@@ -213,10 +213,23 @@ pub mod codes {
     /// Lint: an authentication strength none of whose combinations can be used, every
     /// method it needs being declared off in the authentication methods policy.
     pub const STRENGTH_UNUSABLE: &str = "MFA045";
+    /// A `HardwareOathTokens` holder who is a guest, found at plan time.
+    pub const OATH_GUEST: &str = "MFA046";
+    /// A user who would hold more than five OATH tokens or authenticator apps, found at
+    /// plan time.
+    pub const OATH_TOO_MANY: &str = "MFA047";
+    /// A hardware OATH token assigned while the Hardware OATH method configuration (declared
+    /// or live) is disabled or does not target its holder, found at plan time.
+    pub const OATH_METHOD_OFF: &str = "MFA048";
 }
 
 /// The codes found only against a tenant, when `plan` resolves names, never by `load`.
-pub const PLAN_TIME: &[&str] = &[codes::UNRESOLVED_NAME];
+pub const PLAN_TIME: &[&str] = &[
+    codes::UNRESOLVED_NAME,
+    codes::OATH_GUEST,
+    codes::OATH_TOO_MANY,
+    codes::OATH_METHOD_OFF,
+];
 
 /// The codes a document may silence with a `mfactl.io/silence-<code>` annotation: the lints.
 pub const LINTS: &[&str] = &[
@@ -460,6 +473,21 @@ pub const CODES: &[CodeInfo] = &[
         codes::STRENGTH_UNUSABLE,
         Severity::Warning,
         "lint: an authentication strength whose combinations all need a method declared off in the methods policy",
+    ),
+    row(
+        codes::OATH_GUEST,
+        Severity::Error,
+        "a hardware OATH token assigned to a guest (plan time)",
+    ),
+    row(
+        codes::OATH_TOO_MANY,
+        Severity::Error,
+        "a user who would hold more than five OATH tokens or authenticator apps (plan time)",
+    ),
+    row(
+        codes::OATH_METHOD_OFF,
+        Severity::Error,
+        "a hardware OATH token assigned while the hardwareOath method configuration is disabled or does not target its holder (plan time)",
     ),
 ];
 

@@ -137,6 +137,7 @@ fn tenant(h: &Harness, client_id: &str, credential: CredentialSource) -> TenantS
         ca_file: Some(h.emu.endpoints.ca_file.clone().expect("CA file with tls")),
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     }
 }
@@ -726,6 +727,7 @@ fn auto_takes_the_first_kind_whose_inputs_are_present() {
         ca_file: None,
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     };
     let choose = |env: &Env| credential::choose(&settings, env).unwrap();

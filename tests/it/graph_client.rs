@@ -45,6 +45,7 @@ fn tenant(h: &Harness, client_id: &str) -> TenantSettings {
         ca_file: Some(h.emu.endpoints.ca_file.clone().expect("CA file with tls")),
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     }
 }

@@ -48,6 +48,7 @@ fn settings(h: &Harness, graph_url: &str) -> TenantSettings {
         ca_file: h.emu.endpoints.ca_file.clone(),
         control: mfactl::config::TenantControl::default(),
         prune: false,
+        hardware_oath_seed: None,
         config_file: None,
     }
 }

@@ -76,6 +76,7 @@ macro_rules! secret_field {
 
 secret_field!(UrlRef, "url");
 secret_field!(KeyRef, "secret");
+secret_field!(SeedRef, "hardwareOathSeed");
 
 /// `mode:` of a tenant.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -131,6 +132,8 @@ pub(super) struct RawTenant {
     pub suspend: Option<bool>,
     #[serde(default)]
     pub prune: Option<bool>,
+    #[serde(default)]
+    pub hardware_oath_seed: Option<SeedRef>,
     #[serde(default)]
     pub change_windows: Option<Vec<RawChangeWindow>>,
     #[serde(default)]

@@ -4,6 +4,7 @@
 //! registration report. This file holds what the topical modules share.
 
 mod devices;
+mod inventory;
 mod passes;
 
 use std::sync::Arc;
