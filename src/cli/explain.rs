@@ -71,7 +71,14 @@ pub async fn explain(args: ExplainArgs, env: Env) -> Result<ExitCode, RunError> 
                 .ok_or_else(|| RunError::NoSuchUser(upn.clone()))?;
             let st = state.get(index).copied().unwrap_or_default();
             printer::data_stream(|out| {
-                report::explain::write_user(out, format, &sim, access, index as u32, &st)
+                report::explain::write_user(
+                    out,
+                    format,
+                    (&sim, &computed.plan.names),
+                    access,
+                    index as u32,
+                    &st,
+                )
             });
         }
         None => printer::data_stream(|out| {

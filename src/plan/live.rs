@@ -5,11 +5,13 @@
 
 use serde_json::Value;
 
+use super::names::ObjectNames;
 use super::{DesiredState, LiveState, POLICY_PATH, Plan, PlanError, SECURITY_DEFAULTS_PATH};
 use super::{per_user, protection};
 use crate::config::TenantSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::PolicySet;
+use crate::msgraph::conditional_access::{NAMED_LOCATIONS_PATH, STRENGTHS_PATH};
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
@@ -154,7 +156,7 @@ pub async fn compute_full(
         read(client, &extra),
         resolve(client, set, progress)
     );
-    let (mut live, mut desired) = (live?, desired?);
+    let (mut live, (mut desired, known)) = (live?, desired?);
     let mut uncomputed = None;
     match extra_live {
         Ok(extra) => {
@@ -179,6 +181,7 @@ pub async fn compute_full(
     }
     desired.prune = tenant.prune;
     let mut plan = super::plan(&tenant.name, &desired, &live)?;
+    plan.names = object_names(client, &plan, known, &live, explain.is_some()).await;
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
     let protection_changes =
         plan.changes.iter().any(protection::changes_protection) || set.per_user_mfa.is_some();
@@ -376,11 +379,12 @@ pub async fn compute_full(
 /// name into an object id, and every user that per-user targets name into id and UPN. Each
 /// distinct name is looked up once, in `$batch` rounds ([`names::resolve`]); every name that
 /// does not resolve to exactly one object is reported, all at once, before anything is sent.
+/// Also the names resolved, by id, for [`object_names`].
 pub async fn resolve(
     client: &GraphClient,
     set: &PolicySet,
     progress: &Progress,
-) -> Result<DesiredState, PlanningError> {
+) -> Result<(DesiredState, ObjectNames), PlanningError> {
     let mut names = Names::default();
     set.names(&mut names);
     let resolved = names::resolve(client, names, progress)
@@ -392,5 +396,54 @@ pub async fn resolve(
         .map(|(id, upn)| (id.clone(), upn.clone()))
         .collect();
     desired.named_users.sort();
-    Ok(desired)
+    Ok((desired, resolved.names_by_id().collect()))
 }
+
+/// The display names of the groups, users, roles, named locations and strengths that the
+/// plan's changes name by id (and, for `explain`, the live methods policy's targets): from
+/// the names the declaration wrote (`known`), the named locations and strengths read, and,
+/// for ids only the tenant holds, one batched round of reads
+/// ([`names::described::display_names`]) that never fails the plan.
+async fn object_names(
+    client: &GraphClient,
+    plan: &Plan,
+    mut known: ObjectNames,
+    live: &LiveState,
+    explain: bool,
+) -> ObjectNames {
+    let mut wanted = Vec::new();
+    for p in plan.changes.iter().flat_map(|c| &c.properties) {
+        super::names::referenced(&p.before, &mut wanted);
+        super::names::referenced(&p.after, &mut wanted);
+    }
+    if let Some(policy) = live.methods_policy.as_ref().filter(|_| explain) {
+        super::names::referenced(policy, &mut wanted);
+    }
+    // The names the files write come first; the tenant's listings name the rest.
+    for (path, items) in live.resources() {
+        if let Some(Value::Array(items)) = items.filter(|_| LISTED.contains(&path)) {
+            for (id, name) in names::described::named(&items) {
+                known.entry(id).or_insert(name);
+            }
+        }
+    }
+    let mut out = ObjectNames::new();
+    let mut unknown = Vec::new();
+    for (kind, id) in wanted {
+        let id = id.to_ascii_lowercase();
+        let name = super::names::well_known(kind, &id)
+            .map(String::from)
+            .or_else(|| known.get(&id).cloned());
+        match name {
+            Some(name) => {
+                out.insert(id, name);
+            }
+            None => unknown.push((kind, id)),
+        }
+    }
+    out.extend(names::described::display_names(client, &unknown).await);
+    out
+}
+
+/// The collections whose items' names a plan may show beside their ids.
+const LISTED: [&str; 2] = [NAMED_LOCATIONS_PATH, STRENGTHS_PATH];

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::plan::names::{ObjectNames, annotate};
 use crate::simulate::directory::{UserState, format_guid};
 use crate::simulate::explain::{Outcome, Simulation, Source, SystemPreferred};
 use crate::simulate::impact::summary;
@@ -179,11 +180,11 @@ pub fn write_all(
     }
 }
 
-/// Writes one user's reasoning.
+/// Writes one user's reasoning, each object id in it followed by its name from `names`.
 pub fn write_user(
     out: &mut dyn Write,
     format: ExplainFormat,
-    sim: &Simulation<'_>,
+    (sim, names): (&Simulation<'_>, &ObjectNames),
     access: Access<'_>,
     index: u32,
     state: &UserState,
@@ -194,6 +195,7 @@ pub fn write_user(
     if let Some(verdict) = &r.mfa {
         steps.push(verdict.describe());
     }
+    let steps: Vec<String> = steps.iter().map(|s| annotate(s, names)).collect();
     match format {
         ExplainFormat::Json => {
             r.steps = Some(steps);
