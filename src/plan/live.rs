@@ -11,6 +11,7 @@ use super::{per_user, protection};
 use crate::config::TenantSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::PolicySet;
+use crate::kinds::per_user::RuleTarget;
 use crate::msgraph::conditional_access::{NAMED_LOCATIONS_PATH, STRENGTHS_PATH};
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
@@ -19,7 +20,7 @@ use crate::simulate::impact;
 use crate::simulate::protection::Protection;
 use crate::source::diagnostic::Diagnostic;
 use crate::tenant::methods;
-use crate::tenant::names::{self, Names};
+use crate::tenant::names::{self, NameKind, Names};
 use crate::tenant::users::{self, DirectoryNeeds, UserResource};
 
 /// Why no plan could be made: the tenant could not be read, a target does not resolve, or
@@ -181,7 +182,6 @@ pub async fn compute_full(
     }
     desired.prune = tenant.prune;
     let mut plan = super::plan(&tenant.name, &desired, &live)?;
-    plan.names = object_names(client, &plan, known, &live, explain.is_some()).await;
     let prompts_change = plan.changes.iter().any(|c| c.path.starts_with(POLICY_PATH));
     let protection_changes =
         plan.changes.iter().any(protection::changes_protection) || set.per_user_mfa.is_some();
@@ -202,6 +202,7 @@ pub async fn compute_full(
         });
     }
     if !per_user_declared && !prompts_change && !protection_changes && explain.is_none() {
+        plan.names = object_names(client, &plan, &desired, known, &live, explain.is_some()).await;
         return Ok(Computed {
             plan,
             simulation: None,
@@ -363,6 +364,7 @@ pub async fn compute_full(
         plan.coverage =
             Some(protection.coverage(&dir, dir.state(), &users_plan.after, COVERAGE_FIRST));
     }
+    plan.names = object_names(client, &plan, &desired, known, &live, explain.is_some()).await;
     Ok(Computed {
         plan,
         simulation: Some(SimulationInputs {
@@ -400,13 +402,15 @@ pub async fn resolve(
 }
 
 /// The display names of the groups, users, roles, named locations and strengths that the
-/// plan's changes name by id (and, for `explain`, the live methods policy's targets): from
+/// plan's changes name by id, the targets of the per-user rules its overlaps name, and,
+/// for `explain`, the live methods policy's targets: from
 /// the names the declaration wrote (`known`), the named locations and strengths read, and,
 /// for ids only the tenant holds, one batched round of reads
 /// ([`names::described::display_names`]) that never fails the plan.
 async fn object_names(
     client: &GraphClient,
     plan: &Plan,
+    desired: &DesiredState,
     mut known: ObjectNames,
     live: &LiveState,
     explain: bool,
@@ -415,6 +419,21 @@ async fn object_names(
     for p in plan.changes.iter().flat_map(|c| &c.properties) {
         super::names::referenced(&p.before, &mut wanted);
         super::names::referenced(&p.after, &mut wanted);
+    }
+    let overlapping = |id: &str| {
+        plan.overlaps
+            .iter()
+            .any(|o| o.winner.contains(id) || o.shadowed.contains(id))
+    };
+    for target in desired.per_user_scopes().iter().flat_map(|s| &s.targets) {
+        let (kind, id) = match target {
+            RuleTarget::Group(id) => (NameKind::Group, id),
+            RuleTarget::User(id) => (NameKind::User, id),
+            RuleTarget::AllUsers => continue,
+        };
+        if overlapping(id) && !wanted.iter().any(|(_, w)| w == id) {
+            wanted.push((kind, id.clone()));
+        }
     }
     if let Some(policy) = live.methods_policy.as_ref().filter(|_| explain) {
         super::names::referenced(policy, &mut wanted);
