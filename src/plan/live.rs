@@ -402,11 +402,11 @@ pub async fn resolve(
 }
 
 /// The display names of the groups, users, roles, named locations and strengths that the
-/// plan's changes name by id, the targets of the per-user rules its overlaps name, and,
-/// for `explain`, the live methods policy's targets: from
-/// the names the declaration wrote (`known`), the named locations and strengths read, and,
-/// for ids only the tenant holds, one batched round of reads
-/// ([`names::described::display_names`]) that never fails the plan.
+/// plan's changes name by id, the targets of the per-user rules its overlaps name, and, for
+/// `explain`, the live methods policy's targets: from the names the declaration wrote
+/// (`known`), the named locations and strengths read, and, for ids only the tenant holds,
+/// one batched round of reads ([`names::described::display_names`]) that never fails the
+/// plan.
 async fn object_names(
     client: &GraphClient,
     plan: &Plan,
