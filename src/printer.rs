@@ -379,6 +379,15 @@ impl Progress {
     }
 }
 
+/// A count with its noun: `1 change`, `1,234 changes` (`many` is the plural).
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
+}
+
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

@@ -384,9 +384,13 @@ async fn apply_users(
         outcome.users_not_attempted += 1;
     }
     progress.phase(&format!(
-        "applied {} of {} per-user change(s) in {:.1} s",
+        "applied {} of {} in {:.1} s",
         crate::printer::thousands(outcome.users_applied.len() as u64),
-        crate::printer::thousands(plan.user_changes.len() as u64),
+        crate::printer::count(
+            plan.user_changes.len(),
+            "per-user resource",
+            "per-user resources"
+        ),
         started.elapsed().as_secs_f64()
     ));
     Ok(())

@@ -50,8 +50,8 @@ fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
         ));
     }
     let answer = printer::ask(&format!(
-        "Apply {} change(s) to tenant {}? [y/N] ",
-        plan.property_count(),
+        "Apply {} in tenant {}? [y/N] ",
+        plan.extent(),
         plan.tenant
     ));
     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
@@ -61,15 +61,42 @@ fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
     }
 }
 
+/// The refusal of a plan with more changes than `--max-changes`.
+pub(super) fn max_changes_refusal(plan: &Plan, max: usize) -> RunError {
+    RunError::Refused(format!(
+        "the plan has {}, more than --max-changes {max}",
+        printer::count(plan.property_count(), "change", "changes")
+    ))
+}
+
 /// `mfactl apply [PLANFILE]`.
 pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if args.target.source.many() {
         return fleet::apply(&args, env).await;
     }
-    let target = target(&args.target, env).await?;
-    let (plan, client) = match args.plan_file.as_deref() {
-        Some(path) => {
-            let saved = read_plan_file(path)?;
+    // A saved plan names its tenant: that is the tenant, and --tenant may only agree.
+    let saved = match args.plan_file.as_deref() {
+        Some(path) => Some((path, read_plan_file(path)?)),
+        None => None,
+    };
+    let mut target_args = args.target.clone();
+    if let Some((path, saved)) = &saved
+        && !target_args.sandbox
+    {
+        match &target_args.source.tenant {
+            Some(named) if *named != saved.tenant => {
+                return Err(RunError::Usage(format!(
+                    "the plan {} was made for tenant {}, but --tenant names {named}: apply it without --tenant, or make a plan for {named}",
+                    path.display(),
+                    saved.tenant
+                )));
+            }
+            _ => target_args.source.tenant = Some(saved.tenant.clone()),
+        }
+    }
+    let target = target(&target_args, env).await?;
+    let (plan, client) = match saved {
+        Some((_, saved)) => {
             if saved.tenant != target.tenant.name {
                 return Err(RunError::Refused(format!(
                     "the plan is for tenant {}, not {}",
@@ -109,10 +136,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if let Some(max) = args.max_changes
         && plan.property_count() > max
     {
-        return Err(RunError::Refused(format!(
-            "the plan has {} changes, more than --max-changes {max}",
-            plan.property_count()
-        )));
+        return Err(max_changes_refusal(&plan, max));
     }
     guard(&plan, args.allow.allowance())?;
     confirm(&plan, args.yes)?;
@@ -120,10 +144,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     // From here on SIGINT and SIGTERM stop the run between two PATCHes, never inside one.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = tokio::spawn(stop_on_signal(std::sync::Arc::clone(&stop)));
-    printer::status(&format!(
-        "applying {} change(s)…",
-        plan.changes.len() + plan.user_changes.len()
-    ));
+    printer::status(&format!("applying {}…", plan.extent()));
     let progress = Progress::stderr();
     let outcome = apply::apply(&client, &plan, &mut audit, &stop, &progress).await?;
     watcher.abort();
@@ -136,22 +157,26 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     }
     if !outcome.users_applied.is_empty() {
         printer::status(&format!(
-            "applied      {} per-user change(s)",
-            printer::thousands(outcome.users_applied.len() as u64)
+            "applied      {}",
+            printer::count(
+                outcome.users_applied.len(),
+                "per-user resource",
+                "per-user resources"
+            )
         ));
     }
     apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
-        return Err(incomplete(outcome));
+        return Err(incomplete(outcome, None));
     }
     let missing = apply::verify(&client, &plan, &outcome).await?;
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }
     printer::data(&format!(
-        "Applied {} change(s) to tenant {}; re-read and verified: the tenant matches the declared policy.\n",
-        plan.property_count(),
-        plan.tenant
+        "Tenant {}: applied {}; re-read and verified: the tenant matches the declared policy.\n",
+        plan.tenant,
+        plan.extent()
     ));
     Ok(ExitCode::Success)
 }

@@ -66,14 +66,15 @@ pub enum RunError {
     /// A safety guard refused to apply (no confirmation, too many changes, stale plan).
     #[error("refused: {0}")]
     Refused(String),
-    /// Some changes were applied and some were not (each listed above).
+    /// Some resources were changed and some were not (each listed above).
     #[error(
-        "partial apply: {applied} change(s) applied, {failed} not applied; the next run converges from here"
+        "partial apply: {applied} of {} resources changed (per-user ones included), {failed} not; the next run converges from here",
+        applied + failed
     )]
     Partial {
-        /// Resources changed.
+        /// Resources changed, per-user ones included.
         applied: usize,
-        /// Resources not changed.
+        /// Resources not changed (failed, or not attempted), per-user ones included.
         failed: usize,
         /// The error that stopped the run; none when a stop was requested.
         #[source]
@@ -173,11 +174,20 @@ pub(super) async fn target(args: &TargetArgs, env: Env) -> Result<Target, RunErr
 /// Loads and validates the policies (never `config_file` among them), printing every
 /// diagnostic.
 pub(super) fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<PolicySet, RunError> {
+    load_for(paths, config_file, None)
+}
+
+/// [`load`] for one of several tenants: `tenant` begins each line and is a field of it.
+pub(super) fn load_for(
+    paths: &[PathBuf],
+    config_file: Option<&Path>,
+    tenant: Option<&str>,
+) -> Result<PolicySet, RunError> {
     let excluded: Vec<PathBuf> = config_file.map(Path::to_path_buf).into_iter().collect();
     let outcome = policy::load_excluding(paths, &excluded);
-    print_diagnostics(&outcome.diagnostics);
+    print_diagnostics_for(&outcome.diagnostics, tenant);
     if let Some(note) = outcome.silenced_note() {
-        printer::status(&note);
+        printer::status(&tenant.map_or(note.clone(), |t| format!("{t}: {note}")));
     }
     let errors = outcome
         .diagnostics
@@ -193,12 +203,19 @@ pub(super) fn load(paths: &[PathBuf], config_file: Option<&Path>) -> Result<Poli
 /// Prints diagnostics one a line (two with a help), paths under the working directory
 /// relative to it, as people typed them.
 pub(super) fn print_diagnostics(diagnostics: &[policy::Diagnostic]) {
-    // Paths under the working directory are shown relative to it, as people typed them.
+    print_diagnostics_for(diagnostics, None);
+}
+
+/// [`print_diagnostics`], each line beginning with `tenant` when one is given.
+fn print_diagnostics_for(diagnostics: &[policy::Diagnostic], tenant: Option<&str>) {
     let cwd = cwd_prefix();
+    let prefix = tenant.map(|t| format!("{t}: ")).unwrap_or_default();
+    let context: Vec<(&str, serde_json::Value)> =
+        tenant.map(|t| ("tenant", t.into())).into_iter().collect();
     for d in diagnostics {
         let text = d.to_string();
-        let shown = text.strip_prefix(cwd.as_str()).unwrap_or(&text).to_string();
-        d.line(shown).print(&[]);
+        let shown = text.strip_prefix(cwd.as_str()).unwrap_or(&text);
+        d.line(format!("{prefix}{shown}")).print(&context);
     }
 }
 
@@ -238,47 +255,77 @@ pub(super) async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::Atomi
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Reports what an interrupted or failed apply left undone, and the error it ends with.
-pub(super) fn incomplete(outcome: apply::ApplyOutcome) -> RunError {
+/// Reports what an interrupted or failed apply left undone, and the error it ends with;
+/// with several tenants, `tenant` begins each line and is a field of it.
+pub(super) fn incomplete(outcome: apply::ApplyOutcome, tenant: Option<&str>) -> RunError {
     const SHOWN: usize = 20;
+    let prefix = tenant.map(|t| format!("{t}: ")).unwrap_or_default();
+    let line = |level: Level, text: String, resource: Option<&str>| {
+        let mut fields: Vec<(&str, serde_json::Value)> = Vec::new();
+        if let Some(t) = tenant {
+            fields.push(("tenant", t.into()));
+        }
+        if let Some(r) = resource {
+            fields.push(("resource", r.into()));
+        }
+        printer::event(level, &format!("{prefix}{text}"), &fields);
+    };
     if outcome.interrupted {
-        printer::status(
-            "stopping: a stop was requested; the changes in flight finished, nothing after them was sent",
+        line(
+            Level::Info,
+            "stopping: a stop was requested; the changes in flight finished, nothing after them was sent".into(),
+            None,
         );
     }
     if let Some((change, cause)) = &outcome.failed {
-        printer::event(
+        line(
             Level::Error,
-            &format!("failed       {}: {cause}", change.resource),
-            &[("resource", change.resource.as_str().into())],
+            format!("failed       {}: {cause}", change.resource),
+            Some(&change.resource),
         );
     }
     for (change, cause) in outcome.users_failed.iter().take(SHOWN) {
         let resource = apply::user_resource(change);
-        printer::event(
+        line(
             Level::Error,
-            &format!("failed       {resource}: {cause}"),
-            &[("resource", resource.into())],
+            format!("failed       {resource}: {cause}"),
+            Some(&resource),
         );
     }
     if outcome.users_failed.len() > SHOWN {
-        printer::status(&format!(
-            "failed       … and {} more per-user change(s)",
-            outcome.users_failed.len() - SHOWN
-        ));
+        line(
+            Level::Info,
+            format!(
+                "failed       … and {} more",
+                printer::count(
+                    outcome.users_failed.len() - SHOWN,
+                    "per-user resource",
+                    "per-user resources"
+                )
+            ),
+            None,
+        );
     }
     for c in &outcome.not_attempted {
-        printer::event(
+        line(
             Level::Warn,
-            &format!("not applied  {}", c.resource),
-            &[("resource", c.resource.as_str().into())],
+            format!("not applied  {}", c.resource),
+            Some(&c.resource),
         );
     }
     if outcome.users_not_attempted > 0 {
-        printer::status(&format!(
-            "not applied  {} per-user change(s)",
-            printer::thousands(outcome.users_not_attempted as u64)
-        ));
+        line(
+            Level::Info,
+            format!(
+                "not applied  {}",
+                printer::count(
+                    outcome.users_not_attempted,
+                    "per-user resource",
+                    "per-user resources"
+                )
+            ),
+            None,
+        );
     }
     let (applied, unapplied) = (outcome.applied_count(), outcome.unapplied_count());
     let cause = outcome

@@ -24,7 +24,7 @@ use crate::printer::{self, Progress};
 use crate::report::{self, Format};
 
 /// The configuration and the tenants the flags select, with `--policies` applied.
-fn select(
+pub(super) fn select(
     source: &SourceArgs,
     sandbox: bool,
     env: &Env,
@@ -43,8 +43,8 @@ fn select(
         }
     }
     printer::status(&format!(
-        "{} tenant(s){}, {} at a time",
-        tenants.len(),
+        "{}{}, {} at a time",
+        printer::count(tenants.len(), "tenant", "tenants"),
         source
             .shard
             .map(|s| format!(" in shard {}/{}", s.index, s.count))
@@ -174,7 +174,7 @@ pub(super) async fn plan(args: &PlanArgs, env: Env) -> Result<ExitCode, RunError
             serde_json::to_string_pretty(&out).unwrap_or_default()
         ));
     }
-    summary(&codes);
+    summary(&codes, None);
     combined(&codes)
 }
 
@@ -186,8 +186,10 @@ fn clone_code(e: &RunError) -> RunError {
     }
 }
 
-fn summary(codes: &[Result<ExitCode, RunError>]) {
-    let in_sync = codes
+/// The line counting the tenants by outcome; `applied` (for verbs that apply) is how many of
+/// the successful ones were changed, the others being in sync.
+fn summary(codes: &[Result<ExitCode, RunError>], applied: Option<usize>) {
+    let succeeded = codes
         .iter()
         .filter(|c| matches!(c, Ok(ExitCode::Success)))
         .count();
@@ -196,9 +198,19 @@ fn summary(codes: &[Result<ExitCode, RunError>]) {
         .filter(|c| matches!(c, Ok(ExitCode::Drift)))
         .count();
     let failed = codes.iter().filter(|c| c.is_err()).count();
+    let mut parts = vec![format!(
+        "{} in sync",
+        succeeded - applied.unwrap_or(0).min(succeeded)
+    )];
+    if let Some(applied) = applied {
+        parts.push(format!("{applied} applied"));
+    }
+    parts.push(format!("{drift} with drift"));
+    parts.push(format!("{failed} failed"));
     printer::status(&format!(
-        "{} tenant(s): {in_sync} in sync or done, {drift} with drift, {failed} failed",
-        codes.len()
+        "{}: {}",
+        printer::count(codes.len(), "tenant", "tenants"),
+        parts.join(", ")
     ));
 }
 
@@ -295,10 +307,10 @@ async fn reconcile_loop(args: &ReconcileArgs, env: Env) -> Result<ExitCode, RunE
         });
     }
     printer::status(&format!(
-        "reconciling {} tenant(s), {} at a time, on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
-        looping.len(),
+        "reconciling {}, {} at a time, on changes to the policy files and every {}; /healthz, /readyz, /metrics on http://{bound}",
+        printer::count(looping.len(), "tenant", "tenants"),
         args.target.source.concurrency,
-        args.interval.as_secs()
+        crate::config::format_duration(args.interval)
     ));
     loop {
         let now = Instant::now();
@@ -432,6 +444,7 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
         .collect::<Vec<_>>()
         .await;
     let mut codes = Vec::with_capacity(cycles.len());
+    let mut applied = 0;
     for (controller, outcome) in cycles.into_iter().flatten() {
         deliver(
             notifier.as_ref(),
@@ -440,35 +453,37 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
             controller.alert(&outcome, link.clone()),
         )
         .await;
+        applied += usize::from(matches!(
+            outcome,
+            crate::controller::CycleOutcome::Applied(_)
+        ));
         codes.push(once_exit(outcome).map_err(|e| clone_code(&e)));
     }
-    summary(&codes);
+    summary(&codes, Some(applied));
     combined(&codes)
 }
 
 /// Plans and applies one tenant of a several-tenant `apply`, and says in one line what
-/// happened; the plan itself is not printed (`plan --all-tenants` shows it).
+/// happened; the plan itself is not printed (`plan --all-tenants` shows it). `true` when
+/// the tenant was changed, `false` when it was in sync.
 async fn apply_one(
     tenant: &TenantSettings,
     env: &Env,
     args: &ApplyArgs,
     audit_log: &std::path::Path,
     shared: &Shared,
-) -> Result<ExitCode, RunError> {
+) -> Result<bool, RunError> {
     let set = shared.set(tenant)?;
     let client = shared.client(tenant, env)?;
     let plan = live::compute(&client, tenant, &set, &Progress::hidden()).await?;
     if plan.in_sync {
         printer::status(&format!("{}: in sync", tenant.name));
-        return Ok(ExitCode::Success);
+        return Ok(false);
     }
     if let Some(max) = args.max_changes
         && plan.property_count() > max
     {
-        return Err(RunError::Refused(format!(
-            "the plan has {} changes, more than --max-changes {max}",
-            plan.property_count()
-        )));
+        return Err(super::apply::max_changes_refusal(&plan, max));
     }
     guard(&plan, args.allow.allowance())?;
     let mut audit = AuditLog::open(audit_log, &tenant.policies)?;
@@ -476,18 +491,18 @@ async fn apply_one(
     let outcome = apply::apply(&client, &plan, &mut audit, &stop, &Progress::hidden()).await?;
     apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
-        return Err(incomplete(outcome));
+        return Err(incomplete(outcome, Some(&tenant.name)));
     }
     let missing = apply::verify(&client, &plan, &outcome).await?;
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }
     printer::status(&format!(
-        "{}: applied {} change(s); re-read and verified",
+        "{}: applied {}; re-read and verified",
         tenant.name,
-        plan.property_count()
+        plan.extent()
     ));
-    Ok(ExitCode::Success)
+    Ok(true)
 }
 
 /// `mfactl apply --yes --all-tenants | --shard I/N`: each tenant planned, checked by the same
@@ -495,7 +510,8 @@ async fn apply_one(
 pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if args.plan_file.is_some() {
         return Err(RunError::Usage(
-            "a saved plan is one tenant's: use it with --tenant".into(),
+            "a saved plan is one tenant's and names it: apply it without --all-tenants or --shard"
+                .into(),
         ));
     }
     if !args.yes {
@@ -506,7 +522,7 @@ pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunErr
     let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
     let shared = Shared::new(&tenants, true)?;
     let (env, audit_log, shared) = (&env, settings.audit_log.as_path(), &shared);
-    let codes: Vec<Result<ExitCode, RunError>> = futures_util::stream::iter(&tenants)
+    let results: Vec<Result<bool, RunError>> = futures_util::stream::iter(&tenants)
         .map(|t| async move {
             let result = apply_one(t, env, args, audit_log, shared).await;
             if let Err(e) = &result {
@@ -521,6 +537,11 @@ pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunErr
         .buffered(usize::from(args.target.source.concurrency))
         .collect()
         .await;
-    summary(&codes);
+    let applied = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    let codes: Vec<Result<ExitCode, RunError>> = results
+        .into_iter()
+        .map(|r| r.map(|_| ExitCode::Success))
+        .collect();
+    summary(&codes, Some(applied));
     combined(&codes)
 }

@@ -94,7 +94,8 @@ pub struct SourceArgs {
     /// Policy files or directories to use instead of the configured ones.
     #[arg(long = "policies", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
-    /// Every tenant in mfactl.yaml, several at once (see --concurrency).
+    /// Every tenant in mfactl.yaml, several at once (see --concurrency); each line or
+    /// section names its tenant.
     #[arg(long, conflicts_with = "tenant")]
     pub all_tenants: bool,
     /// Only this worker's share of the tenants, I of N (0-based), e.g. a Kubernetes Indexed
@@ -250,7 +251,7 @@ pub struct ApplyArgs {
     /// Apply without asking.
     #[arg(long)]
     pub yes: bool,
-    /// Refuse (exit 7) a plan with more property changes than this.
+    /// Refuse (exit 7) a plan with more changes (properties set to a new value) than this.
     #[arg(long)]
     pub max_changes: Option<usize>,
     /// How many users the plan may leave unprotected or lock out.
@@ -261,8 +262,8 @@ pub struct ApplyArgs {
 /// The guard's allowances, for `apply` and `reconcile`.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct AllowArgs {
-    /// Apply even though the plan locks out up to N users: left with no usable MFA method,
-    /// newly blocked, or newly required a strength they cannot satisfy (the plan lists them);
+    /// Apply even though the plan locks out up to N users: newly left with no usable MFA
+    /// method (not those who had none before), newly blocked, or newly required a strength they cannot satisfy (the plan lists them);
     /// by default any such user makes apply refuse (exit 7).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub allow_lockout: usize,

@@ -20,9 +20,13 @@ pub(super) fn once_exit(outcome: CycleOutcome) -> Result<ExitCode, RunError> {
     match outcome {
         CycleOutcome::InSync | CycleOutcome::Applied(_) => Ok(ExitCode::Success),
         CycleOutcome::Observed(_) => Ok(ExitCode::Drift),
-        CycleOutcome::Partial { applied, error, .. } => Err(RunError::Partial {
+        CycleOutcome::Partial {
+            plan,
             applied,
-            failed: 1,
+            error,
+        } => Err(RunError::Partial {
+            applied,
+            failed: (plan.changes.len() + plan.user_changes.len()).saturating_sub(applied),
             cause: error,
         }),
         CycleOutcome::Invalid { errors } => Err(RunError::InvalidPolicy(errors)),
@@ -97,13 +101,8 @@ pub(super) fn report_cycle(
             (
                 Level::Warn,
                 format!(
-                    "{tenant}: drift in {} propert{} ({}); {}, nothing changed",
-                    plan.property_count(),
-                    if plan.property_count() == 1 {
-                        "y"
-                    } else {
-                        "ies"
-                    },
+                    "{tenant}: drift, {} ({}); {}, nothing changed",
+                    plan.extent(),
                     plan.changes
                         .iter()
                         .map(|c| c.resource.as_str())
@@ -121,10 +120,7 @@ pub(super) fn report_cycle(
             fields.push(("resources", resources(plan)));
             (
                 Level::Info,
-                format!(
-                    "{tenant}: applied {} change(s); re-read and verified",
-                    plan.property_count()
-                ),
+                format!("{tenant}: applied {}; re-read and verified", plan.extent()),
             )
         }
         CycleOutcome::Partial {
@@ -136,7 +132,8 @@ pub(super) fn report_cycle(
             (
                 Level::Error,
                 format!(
-                    "{tenant}: partial apply, {applied} resource(s) changed before: {}",
+                    "{tenant}: partial apply, {applied} of {} resources changed (per-user ones included) before: {}",
+                    plan.changes.len() + plan.user_changes.len(),
                     controller::partial_failure(error.as_ref()).error
                 ),
             )
@@ -257,13 +254,13 @@ pub async fn reconcile(args: ReconcileArgs, env: Env) -> Result<ExitCode, RunErr
         return Ok(ExitCode::Success);
     }
     printer::status(&format!(
-        "reconciling {name} ({mode}{}) on changes to the policy files and every {}s; /healthz, /readyz, /metrics on http://{bound}",
+        "reconciling {name} ({mode}{}) on changes to the policy files and every {}; /healthz, /readyz, /metrics on http://{bound}",
         if controller.tenant().control.change_windows.is_empty() {
             ""
         } else {
             ", enforcing only inside the change windows"
         },
-        args.interval.as_secs()
+        crate::config::format_duration(args.interval)
     ));
     let mut failures = 0u32;
     loop {

@@ -7,6 +7,23 @@ use url::Url;
 
 use super::DEFAULT_AUTHORITY_HOST;
 
+/// A duration as the flags write it (`15m`, `1h30m`, `90s`): the inverse of
+/// [`parse_duration`], whole seconds.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, 'h'), (m, 'm'), (s, 's')] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    out
+}
+
 /// Parses `90s`, `15m`, `1h`, `1h30m` or plain seconds (`--interval`, `remindAfter`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -205,5 +222,16 @@ mod tests {
         assert!(parse_authority_host("https://localhost:4443").is_ok());
         assert!(is_guid("11111111-1111-1111-1111-111111111111"));
         assert!(!is_guid("11111111-1111-1111-1111-11111111111"));
+    }
+
+    #[test]
+    fn durations_print_as_the_flags_write_them() {
+        for written in ["15m", "1h", "30s", "1h30m", "2h0m5s", "90s"] {
+            let d = parse_duration(written).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d, "{written}");
+        }
+        assert_eq!(format_duration(parse_duration("15m").unwrap()), "15m");
+        assert_eq!(format_duration(parse_duration("90s").unwrap()), "1m30s");
+        assert_eq!(format_duration(parse_duration("1h").unwrap()), "1h");
     }
 }

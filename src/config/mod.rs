@@ -32,7 +32,7 @@ mod shard;
 
 use std::path::{Path, PathBuf};
 
-pub use checks::parse_duration;
+pub use checks::{format_duration, parse_duration};
 pub use control::{ChangeWindow, Mode, TenantControl};
 pub use credential::{CertificateSource, CredentialSource, ManagedIdentityId, SecretRef};
 pub use env::Env;

@@ -26,7 +26,7 @@ pub enum NotifyError {
     },
     /// A provider's URL or HMAC key, configured in mfactl.yaml, cannot be read from its
     /// environment variable or file. Names the place, never the value.
-    #[error("cannot read the {provider} webhook {what} from {from}: {reason}")]
+    #[error("cannot read the {what} of the {provider} alert provider from {from}: {reason}")]
     Secret {
         /// The provider's kind (`teams`, `slack`, `webhook`).
         provider: &'static str,

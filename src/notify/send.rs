@@ -70,7 +70,8 @@ pub enum SendError {
         status: u16,
         /// Requests sent.
         attempts: u32,
-        /// `: ` and the start of the response body (Slack explains itself there), or empty.
+        /// `; response body "…"` with the start of the body, quoted (Slack explains itself
+        /// there; a test receiver may answer `ok` with a 500), or empty.
         detail: String,
     },
     /// The service could not be reached (connection refused, TLS failure, timeout) on the
@@ -219,7 +220,7 @@ pub(crate) async fn post(
                         detail: if text.is_empty() {
                             String::new()
                         } else {
-                            format!(": {text}")
+                            format!("; response body {text:?}")
                         },
                     });
                 }

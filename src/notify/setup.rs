@@ -147,4 +147,22 @@ mod tests {
         );
         assert_eq!(run_link(&Env::empty().with("GITHUB_RUN_ID", "1")), None);
     }
+
+    #[test]
+    fn an_unreadable_secret_names_what_and_whose_once() {
+        let settings = NotificationSettings {
+            remind_after: None,
+            providers: vec![ProviderSource::Webhook {
+                url: SecretRef::Env("HOOK_URL".into()),
+                key: None,
+            }],
+        };
+        let Err(e) = providers_from_settings(&settings, &Env::empty()) else {
+            panic!("an unset variable is an error");
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot read the URL of the webhook alert provider from environment variable HOOK_URL: the variable is not set or is empty"
+        );
+    }
 }

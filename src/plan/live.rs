@@ -109,6 +109,11 @@ pub struct SimulationInputs {
     /// Who must do MFA before and after, when security defaults, the policies and the
     /// strengths were read.
     pub protection: Option<Protection>,
+    /// Why who must do MFA could not be weighed, when it could not (`protection` is `None`).
+    pub unweighed: Option<String>,
+    /// The names of the ids the plan and the live methods policy hold ([`Plan::names`]),
+    /// for the reasoning `explain --user` writes.
+    pub names: ObjectNames,
 }
 
 /// A plan, and the simulation inputs when the directory was read.
@@ -190,6 +195,11 @@ pub async fn compute_full(
     } else {
         None
     };
+    let unweighed = access.is_none().then(|| {
+        uncomputed.clone().unwrap_or_else(|| {
+            "security defaults, the Conditional Access policies or the authentication strengths were not read".into()
+        })
+    });
     if access.is_none() && protection_changes && uncomputed.is_none() {
         uncomputed = Some(
             "who must do MFA before and after: security defaults, the Conditional Access policies or the authentication strengths were not read".into(),
@@ -365,6 +375,7 @@ pub async fn compute_full(
             Some(protection.coverage(&dir, dir.state(), &users_plan.after, COVERAGE_FIRST));
     }
     plan.names = object_names(client, &plan, &desired, known, &live, explain.is_some()).await;
+    let names = plan.names.clone();
     Ok(Computed {
         plan,
         simulation: Some(SimulationInputs {
@@ -373,6 +384,8 @@ pub async fn compute_full(
             after,
             after_state: users_plan.after,
             protection,
+            unweighed,
+            names,
         }),
     })
 }

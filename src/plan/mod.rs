@@ -111,7 +111,7 @@ impl Plan {
             .collect()
     }
 
-    /// Number of property changes, per-user ones included.
+    /// Number of changes: properties set to a new value, per-user ones included.
     pub fn property_count(&self) -> usize {
         self.changes
             .iter()
@@ -122,6 +122,40 @@ impl Plan {
                 .iter()
                 .map(|c| c.properties.len())
                 .sum::<usize>()
+    }
+
+    /// Users whose own settings change (legacy per-user MFA, sign-in preferences), each
+    /// counted once however many of their resources change.
+    pub fn user_count(&self) -> usize {
+        let mut ids: Vec<&str> = self
+            .user_changes
+            .iter()
+            .map(|c| c.user_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    /// What the plan changes, in the words every summary uses: `10 changes to 6 resources`,
+    /// `67 changes to 60 users`, `77 changes to 6 resources and 60 users`. A change is one
+    /// property of one resource or user set to a new value.
+    pub fn extent(&self) -> String {
+        use crate::printer::count;
+        let mut to = Vec::new();
+        if !self.changes.is_empty() {
+            to.push(count(self.changes.len(), "resource", "resources"));
+        }
+        let users = self.user_count();
+        if users > 0 {
+            to.push(count(users, "user", "users"));
+        }
+        let changes = count(self.property_count(), "change", "changes");
+        if to.is_empty() {
+            changes
+        } else {
+            format!("{changes} to {}", to.join(" and "))
+        }
     }
 
     /// Users this plan locks out: left with no usable method, newly blocked, or newly

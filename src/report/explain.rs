@@ -96,16 +96,45 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Where the output of one tenant goes: alone, or as one of several (`--all-tenants`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The whole output.
+    Alone,
+    /// One tenant of several: CSV rows begin with a `tenant` column (the header only with
+    /// the first); the JSON object is one element of the caller's `tenants` array.
+    Tenant {
+        /// Whether this is the first tenant written.
+        first: bool,
+    },
+}
+
+/// What heads one tenant's explanation: its name, what it is simulated from, and where it
+/// goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Heading<'a> {
+    /// The tenant's name.
+    pub tenant: &'a str,
+    /// `live tenant`, or the declared policy as it will be once applied.
+    pub basis: &'a str,
+    /// Alone, or one tenant of several.
+    pub part: Part,
+}
+
 /// Writes every user with registration details: summary and rows.
 pub fn write_all(
     out: &mut dyn Write,
     format: ExplainFormat,
-    tenant: &str,
-    basis: &str,
+    heading: Heading<'_>,
     sim: &Simulation<'_>,
     access: Access<'_>,
     state: &[UserState],
 ) -> std::io::Result<()> {
+    let Heading {
+        tenant,
+        basis,
+        part,
+    } = heading;
     let default = UserState::default();
     let rows = || {
         sim.directory
@@ -135,11 +164,28 @@ pub fn write_all(
                 out.write_all(b"\n")?;
                 serde_json::to_writer(&mut *out, &result(sim, access, i, &st, &o))?;
             }
-            out.write_all(b"\n]}\n")
+            out.write_all(match part {
+                Part::Alone => b"\n]}\n".as_slice(),
+                Part::Tenant { .. } => b"\n]}",
+            })
         }
         ExplainFormat::Csv => {
-            writeln!(out, "{CSV_HEADER}")?;
+            let column = match part {
+                Part::Alone => None,
+                Part::Tenant { first } => {
+                    if first {
+                        writeln!(out, "tenant,{CSV_HEADER}")?;
+                    }
+                    Some(csv_field(tenant))
+                }
+            };
+            if column.is_none() {
+                writeln!(out, "{CSV_HEADER}")?;
+            }
             for (i, st, o) in rows() {
+                if let Some(t) = &column {
+                    write!(out, "{t},")?;
+                }
                 csv_row(out, &result(sim, access, i, &st, &o))?;
             }
             Ok(())
@@ -192,8 +238,11 @@ pub fn write_user(
     let o = sim.outcome(index, state);
     let mut r = result(sim, access, index, state, &o);
     let mut steps = sim.steps(index, state);
-    if let Some(verdict) = &r.mfa {
-        steps.push(verdict.describe());
+    match &r.mfa {
+        Some(verdict) => steps.push(verdict.describe()),
+        None => steps.push(
+            "MFA required: unknown: security defaults, the Conditional Access policies or the authentication strengths could not be read.".into(),
+        ),
     }
     let steps: Vec<String> = steps.iter().map(|s| annotate(s, names)).collect();
     match format {

@@ -94,24 +94,7 @@ fn summary(plan: &Plan) -> String {
             plan.tenant
         );
     }
-    let props = plan.property_count();
-    let resources = plan.changes.len();
-    let users = plan.user_changes.len();
-    let mut s = format!(
-        "Tenant {}: {props} change{} to {resources} resource{}",
-        plan.tenant,
-        if props == 1 { "" } else { "s" },
-        if resources == 1 { "" } else { "s" }
-    );
-    if users > 0 {
-        s.push_str(&format!(
-            " and {} user{}",
-            crate::printer::thousands(users as u64),
-            if users == 1 { "" } else { "s" }
-        ));
-    }
-    s.push('.');
-    s
+    format!("Tenant {}: {}.", plan.tenant, plan.extent())
 }
 
 fn human_property(p: &PropertyChange, names: &ObjectNames, colour: bool) -> String {

@@ -196,12 +196,21 @@ pub fn impact_section(impact: &Impact, markdown: bool) -> String {
             }
         }
     }
+    let already = impact.already_without();
+    if already > 0 {
+        out.push_str(&format!(
+            "\n{}already without a usable method: {}{} (none before this plan either: apply does not refuse for them)\n",
+            if markdown { "**" } else { "" },
+            n(already),
+            if markdown { "**" } else { "" },
+        ));
+    }
     let locked = &impact.newly_without;
     if !locked.is_empty() {
         out.push_str(&format!(
-            "\n{}{} user(s) would be left with no usable MFA method{}; apply refuses unless --allow-lockout {}:\n",
+            "\n{}{} newly left with no usable MFA method{}; apply refuses unless --allow-lockout {}:\n",
             if markdown { "**⚠ " } else { "! " },
-            n(locked.len()),
+            crate::printer::count(locked.len(), "user would be", "users would be"),
             if markdown { "**" } else { "" },
             locked.len()
         ));

@@ -48,6 +48,14 @@ pub struct Impact {
     pub without_after: usize,
 }
 
+impl Impact {
+    /// Users with no usable method before the plan and none after: not a lockout by this
+    /// plan, so the guard does not count them, and the plan shows them apart.
+    pub fn already_without(&self) -> usize {
+        self.without_after.saturating_sub(self.newly_without.len())
+    }
+}
+
 /// Compares every user with registration details before and after.
 pub fn impact(
     before: &Simulation<'_>,

@@ -661,14 +661,20 @@ fn provider_secrets_are_read_from_env_and_files_and_failures_name_the_place() {
     let shown = err.to_string();
     assert!(matches!(err, NotifyError::Secret { .. }), "{err:?}");
     assert!(shown.contains("environment variable HOOK_KEY"), "{shown}");
-    assert!(shown.contains("webhook HMAC key"), "{shown}");
+    assert!(
+        shown.contains("the HMAC key of the webhook alert provider"),
+        "{shown}"
+    );
     assert!(!shown.contains("hook.example"), "{shown}");
 
     // A missing file is named.
     std::fs::remove_file(dir.path().join("secrets/slack-webhook")).unwrap();
     let err = notify::providers_from_settings(&s.notifications, &env).unwrap_err();
     let shown = err.to_string();
-    assert!(shown.contains("slack webhook URL"), "{shown}");
+    assert!(
+        shown.contains("the URL of the slack alert provider"),
+        "{shown}"
+    );
     assert!(shown.contains("secrets/slack-webhook"), "{shown}");
     assert!(!shown.contains(SECRET), "{shown}");
 }

@@ -105,7 +105,7 @@ async fn every_tenant_is_planned_and_reconciled_concurrently_in_configuration_or
         "configuration order, whatever finished first"
     );
     assert!(listed.iter().all(|(_, s)| *s == Some(false)), "{listed:?}");
-    assert!(stderr(&o).contains("5 tenant(s): 0 in sync or done, 5 with drift, 0 failed"));
+    assert!(stderr(&o).contains("5 tenants: 0 in sync, 5 with drift, 0 failed"));
 
     let o = f.run(&[
         "reconcile",
@@ -184,21 +184,46 @@ async fn apply_across_tenants_needs_yes_then_converges_every_tenant() {
     let o = f.run(&["apply", "--all-tenants"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
+    // Each tenant's summary, in the plan and in the apply, says what its JSON plan says.
+    let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let extents: Vec<String> = v["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| crate::cli_defects::extent(&t["plan"]).0)
+        .collect();
+    let human = common::stdout(&f.run(&["plan", "--all-tenants"]));
+    for (name, extent) in f.names.iter().zip(&extents) {
+        assert!(
+            human.contains(&format!("Tenant {name}: {extent}.\n")),
+            "{human}"
+        );
+    }
     let o = f.run(&["apply", "--all-tenants", "--yes", "--concurrency", "2"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    for name in &f.names {
+    for (name, extent) in f.names.iter().zip(&extents) {
         assert!(
-            stderr(&o).contains(&format!("{name}: applied")),
+            stderr(&o).contains(&format!("{name}: applied {extent}; re-read and verified")),
             "{name}: {}",
             stderr(&o)
         );
     }
+    assert!(
+        stderr(&o).contains("3 tenants: 0 in sync, 3 applied, 0 with drift, 0 failed"),
+        "{}",
+        stderr(&o)
+    );
     let o = f.run(&["plan", "--all-tenants", "-o", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(tenants(&o).iter().all(|(_, s)| *s == Some(true)));
     let o = f.run(&["apply", "--all-tenants", "--yes"]);
     assert_eq!(code(&o), 0);
-    assert!(stderr(&o).contains("3 tenant(s): 3 in sync or done, 0 with drift, 0 failed"));
+    assert!(
+        stderr(&o).contains("3 tenants: 3 in sync, 0 applied, 0 with drift, 0 failed"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Waits for a stderr line containing `what`, keeping every line seen.
@@ -243,7 +268,7 @@ async fn the_long_running_controller_keeps_every_tenant_in_line() {
             "--mode",
             "enforce",
             "--interval",
-            "1h",
+            "15m",
             "--listen",
             "127.0.0.1:0",
             "--state-dir",
@@ -265,7 +290,11 @@ async fn the_long_running_controller_keeps_every_tenant_in_line() {
         }
     });
     let mut seen = Vec::new();
-    let started = wait_for(&rx, "reconciling 3 tenant(s)", &mut seen);
+    let started = wait_for(&rx, "reconciling 3 tenants, ", &mut seen);
+    assert!(
+        started.contains(" and every 15m; "),
+        "the interval as --interval wrote it: {started}"
+    );
     let addr = started.rsplit("http://").next().unwrap().to_string();
     wait_for_all(&rx, &f.names, ": applied", &mut seen);
     // Every tenant has had a successful cycle: ready.
@@ -296,4 +325,174 @@ async fn the_long_running_controller_keeps_every_tenant_in_line() {
         .unwrap();
     assert!(status.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// The names of the tenants a run's stderr lines begin with (`tenant-0: …`), in order of
+/// first appearance.
+fn named(text: &str, names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if let Some(n) = names.iter().find(|n| line.starts_with(&format!("{n}: ")))
+            && !out.contains(n)
+        {
+            out.push(n.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_each_selected_tenants_files_and_names_the_tenant_on_each_line() {
+    let f = Fleet::new(4, None).await;
+    let o = f.run(&["validate", "--all-tenants"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for name in &f.names {
+        assert!(
+            stderr(&o).contains(&format!("{name}: 1 policy file is valid.")),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert!(stderr(&o).contains("4 tenants: 4 valid, 0 with errors"));
+
+    // Shards: each tenant validated by exactly one worker.
+    let mut seen = Vec::new();
+    for i in 0..2 {
+        let o = f.run(&["validate", "--shard", &format!("{i}/2")]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        seen.extend(named(&stderr(&o), &f.names));
+    }
+    seen.sort();
+    assert_eq!(seen, f.names);
+
+    // One tenant's own files are broken: its lines name it, the others stay valid, exit 3.
+    std::fs::create_dir_all(f.dir.join("broken")).unwrap();
+    std::fs::write(
+        f.dir.join("broken/methods.yaml"),
+        "apiVersion: mfactl/v1\nkind: AuthenticationMethodsPolicy\nmetadata: {name: x}\nspec:\n  methods:\n    sms: {stat: enabled}\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(f.dir.join("mfactl.yaml")).unwrap();
+    let entries: Vec<&str> = config.split("  - name: ").collect();
+    let mut rewritten = entries[0].to_string();
+    for (i, e) in entries[1..].iter().enumerate() {
+        rewritten.push_str("  - name: ");
+        if i == 2 {
+            rewritten.push_str(&e.replace("policies: [policies]", "policies: [broken]"));
+        } else {
+            rewritten.push_str(e);
+        }
+    }
+    std::fs::write(f.dir.join("mfactl.yaml"), rewritten).unwrap();
+    let o = f.run(&["validate", "--all-tenants"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    let diagnostic = err
+        .lines()
+        .find(|l| l.contains("MFA0") && l.contains("methods.yaml"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        diagnostic.starts_with("tenant-2: broken/methods.yaml:6:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tenant-2: 1 error in the policy files"),
+        "{err}"
+    );
+    assert!(err.contains("4 tenants: 3 valid, 1 with errors"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_across_tenants_gives_each_tenant_its_section_row_or_object() {
+    let f = Fleet::new(3, None).await;
+    let o = f.run(&["explain", "--all-tenants", "--live", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["formatVersion"], 1);
+    let listed: Vec<&str> = v["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, f.names, "configuration order");
+    let users: Vec<usize> = v["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["users"].as_array().unwrap().len())
+        .collect();
+    assert!(users.iter().all(|n| *n > 0), "{users:?}");
+
+    let o = f.run(&["explain", "--all-tenants", "--live", "-o", "csv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("tenant,userPrincipalName,id,method,")
+    );
+    let rows: Vec<&str> = lines.collect();
+    for (name, n) in f.names.iter().zip(&users) {
+        let count = rows
+            .iter()
+            .filter(|r| r.starts_with(&format!("{name},")))
+            .count();
+        assert_eq!(count, *n, "{name}");
+    }
+    assert_eq!(rows.len(), users.iter().sum::<usize>(), "one header only");
+
+    let o = f.run(&["explain", "--all-tenants"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("Tenant ")).collect();
+    assert_eq!(headings.len(), f.names.len(), "{text}");
+    for (h, name) in headings.iter().zip(&f.names) {
+        assert!(
+            h.starts_with(&format!(
+                "Tenant {name} (declared policy, as it will be once applied): "
+            )),
+            "{h}"
+        );
+    }
+
+    let o = f.run(&["explain", "--all-tenants", "--user", "a@b.c"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--user is one user of one tenant"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_apply_across_tenants_names_the_tenant_on_every_line() {
+    let f = Fleet::new(3, None).await;
+    let rules = serde_json::from_value(serde_json::json!([{
+        "method": "PATCH",
+        "pathPrefix": "/beta/policies/authenticationMethodsPolicy",
+        "count": 1,
+        "kind": "status",
+        "status": 403
+    }]))
+    .unwrap();
+    f._emu.core.faults().add(rules).unwrap();
+    let o = f.run(&["apply", "--all-tenants", "--yes", "--concurrency", "1"]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let err = stderr(&o);
+    let failed: Vec<&str> = err.lines().filter(|l| l.contains("failed  ")).collect();
+    let not_applied: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("not applied  "))
+        .collect();
+    assert_eq!(failed.len(), 1, "{err}");
+    assert!(!not_applied.is_empty(), "{err}");
+    for line in failed.iter().chain(&not_applied) {
+        assert!(line.starts_with("tenant-0: "), "{line}");
+    }
+    for name in &f.names[1..] {
+        assert!(err.contains(&format!("{name}: applied ")), "{err}");
+    }
+    assert!(
+        err.contains("3 tenants: 0 in sync, 2 applied, 0 with drift, 1 failed"),
+        "{err}"
+    );
 }

@@ -6,6 +6,7 @@ mod common;
 mod batch;
 mod binary;
 mod cli;
+mod cli_defects;
 mod conditional_access;
 mod config;
 mod coverage;

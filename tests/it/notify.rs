@@ -637,6 +637,26 @@ async fn throttled_then_accepted_is_sent_once_after_the_retry_after() {
     assert_eq!(rx.requests(SLACK).len(), 3);
 }
 
+/// A service that answers a 500 with the body `ok`: the error says what failed and quotes
+/// the body as the body, never reading as a success.
+#[tokio::test]
+async fn a_failure_quotes_the_response_body_as_such() {
+    let rx = Receiver::start().await;
+    let dir = TempDir::new("ok-body");
+    for _ in 0..3 {
+        rx.script_body(HOOK, 500, "ok");
+    }
+    let outcome = notifier(vec![rx.webhook()])
+        .notify(&drift(Action::Observed), dir.path(), t(0))
+        .await
+        .expect("state");
+    let errors: Vec<String> = outcome.errors().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        ["webhook answered HTTP 500 after 3 attempts; response body \"ok\""]
+    );
+}
+
 #[tokio::test]
 async fn server_errors_exhaust_the_retries_and_leave_the_state_for_the_next_run() {
     let rx = Receiver::start().await;
@@ -865,7 +885,7 @@ async fn webhook_urls_never_appear_in_errors_logs_or_debug_output() {
         errors[1]
     );
     assert!(
-        errors[1].contains("no such hook: [redacted]"),
+        errors[1].contains("; response body \"no such hook: [redacted]\""),
         "{}",
         errors[1]
     );

@@ -1178,13 +1178,35 @@ async fn the_impact_names_who_loses_every_method_and_apply_refuses_unless_allowe
     assert_eq!(impact["withoutBefore"], json!(without_before));
     assert_eq!(impact["withoutAfter"], json!(without_after));
 
+    // Users who had no usable method before the plan are shown apart, and not counted by
+    // the guard: only the n newly left without one are.
+    let already = without_after - n as u64;
+    assert!(
+        already > 0 && without_before == already,
+        "{without_before} {without_after} {n}"
+    );
     let md = stdout(&p.run(&["plan", "-o", "markdown"]));
     assert!(md.contains("#### Impact on sign-in prompts"), "{md}");
     assert!(
         md.contains(&format!(
-            "**⚠ {n} user(s) would be left with no usable MFA method**; apply refuses unless --allow-lockout {n}:"
+            "**⚠ {n} users would be newly left with no usable MFA method**; apply refuses unless --allow-lockout {n}:"
         )),
         "{md}"
+    );
+    assert!(
+        md.contains(&format!("**already without a usable method: {already}** (none before this plan either: apply does not refuse for them)")),
+        "{md}"
+    );
+    let human = stdout(&p.run(&["plan"]));
+    assert!(
+        human.contains(&format!("\nalready without a usable method: {already} (")),
+        "{human}"
+    );
+    assert!(
+        human.contains(&format!(
+            "! {n} users would be newly left with no usable MFA method;"
+        )),
+        "{human}"
     );
 
     p.clear_log().await;
@@ -1404,8 +1426,9 @@ async fn a_stale_saved_plan_is_refused_and_a_refused_user_patch_is_a_partial_app
     );
     assert!(
         stderr(&o).contains(&format!(
-            "partial apply: {} change(s) applied, 1 not applied",
-            n - 2
+            "partial apply: {} of {} resources changed (per-user ones included), 1 not",
+            n - 2,
+            n - 1
         )),
         "{}",
         stderr(&o)

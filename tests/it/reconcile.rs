@@ -117,7 +117,7 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
             "--mode",
             "enforce",
             "--interval",
-            "1h",
+            "1h30m",
             "--listen",
             "127.0.0.1:0",
         ])
@@ -128,6 +128,13 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
     let rx = lines(&mut child);
     let mut seen = Vec::new();
     let start = wait_for_line(&rx, "/healthz, /readyz, /metrics on http://", &mut seen);
+    // The mode as --mode spells it, the interval as --interval wrote it.
+    assert!(
+        start.starts_with(
+            "reconciling test (enforce) on changes to the policy files and every 1h30m; "
+        ),
+        "{start}"
+    );
     let base = start.rsplit("on ").next().unwrap().to_string();
     wait_for_line(&rx, "applied", &mut seen);
     let first = patches(&p.h.requests().await).len();
@@ -218,7 +225,11 @@ async fn the_loop_reacts_to_a_changed_file_and_keeps_the_last_valid_declaration(
         "apiVersion: mfactl/v1\nkind: Nope\n# still broken\n",
     )
     .unwrap();
-    let applied = wait_for_line(&rx, "applied 1 change(s); re-read and verified", &mut seen);
+    let applied = wait_for_line(
+        &rx,
+        "applied 1 change to 1 resource; re-read and verified",
+        &mut seen,
+    );
     let repaired = wait_for_alert(&receiver, |a| a["action"]["type"] == "applied").await;
     assert_eq!(
         repaired["action"],
