@@ -109,7 +109,7 @@ async fn run(users: usize, full: bool) {
     let set = outcome.set.expect("the policy loads");
     let loaded = started.elapsed();
     let client = GraphClient::connect(&settings, &env).expect("connect");
-    let desired = live::resolve(&client, &set, &Progress::stderr())
+    let (desired, _) = live::resolve(&client, &set, &Progress::stderr())
         .await
         .expect("every UPN resolves");
     let wall = started.elapsed();

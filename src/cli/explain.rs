@@ -112,7 +112,14 @@ fn write(
                 .ok_or_else(|| RunError::NoSuchUser(upn.clone()))?;
             let st = state.get(index).copied().unwrap_or_default();
             printer::data_stream(|out| {
-                report::explain::write_user(out, format, &sim, access, index as u32, &st)
+                report::explain::write_user(
+                    out,
+                    format,
+                    (&sim, &inputs.names),
+                    access,
+                    index as u32,
+                    &st,
+                )
             });
         }
         None => {

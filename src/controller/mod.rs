@@ -460,6 +460,7 @@ impl Controller {
             impact: None,
             declaration: None,
             link: link.clone(),
+            names: Default::default(),
         };
         let mut alert = match outcome {
             CycleOutcome::InSync if self.invalid.is_some() => bare(Action::Invalid),

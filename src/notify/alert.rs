@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::plan::Plan;
+use crate::plan::names::ObjectNames;
 
 /// What kind of failure a cycle met: with the service's code and the resource, what
 /// identifies a failure across cycles ([`fingerprint`](super::fingerprint)).
@@ -201,6 +202,8 @@ pub struct DriftAlert {
     pub declaration: Option<InvalidDeclaration>,
     /// The CI run or commit behind this pass ([`run_link`](super::run_link)).
     pub link: Option<String>,
+    /// The names of the objects the changes name by id ([`Plan::names`]).
+    pub names: ObjectNames,
 }
 
 impl DriftAlert {
@@ -273,6 +276,7 @@ impl DriftAlert {
             impact,
             declaration: None,
             link,
+            names: plan.names.clone(),
         }
     }
 
@@ -319,6 +323,10 @@ impl DriftAlert {
             }),
             declaration: None,
             link: None,
+            names: ObjectNames::from([(
+                "00000000-0000-0000-0000-000000000001".into(),
+                "MFA pilot".into(),
+            )]),
         }
     }
 }
@@ -380,6 +388,7 @@ mod tests {
             coverage: None,
             unmanaged: Vec::new(),
             uncomputed: Vec::new(),
+            names: Default::default(),
         };
         let mut with_users = plan.clone();
         let user_change = |id: &str, before: &str| crate::kinds::per_user::UserChange {

@@ -5,6 +5,8 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::plan::names::{ObjectNames, annotate};
+
 use super::{Action, AlertImpact, DriftAlert, DriftChange, InvalidDeclaration, Kind};
 
 /// Longest value shown in chat, in characters.
@@ -23,8 +25,9 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 }
 
 /// A value for people: scalars inline (strings without quotes, `(not set)` for null),
-/// nested values as compact JSON, at most `max` characters.
-pub(crate) fn compact(v: &Value, max: usize) -> String {
+/// nested values as compact JSON, each object id followed by its name from `names`, at
+/// most `max` characters.
+pub(crate) fn compact(v: &Value, names: &ObjectNames, max: usize) -> String {
     let text = match v {
         Value::Null => "(not set)".to_string(),
         Value::String(s) if s.is_empty() => "\"\"".to_string(),
@@ -32,7 +35,7 @@ pub(crate) fn compact(v: &Value, max: usize) -> String {
         Value::Bool(_) | Value::Number(_) => v.to_string(),
         Value::Array(_) | Value::Object(_) => v.to_string(),
     };
-    truncate(&text, max)
+    truncate(&annotate(&text, names), max)
 }
 
 /// The message's headline.
@@ -238,13 +241,28 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn ids_in_values_carry_their_names() {
+        let id = "5c1c3233-db48-4d41-849f-521843a32281";
+        let names = ObjectNames::from([(id.to_string(), "Break Glass".to_string())]);
+        assert_eq!(
+            compact(&json!([{"id": id, "targetType": "group"}]), &names, 200),
+            format!(r#"[{{"id":"{id} (Break Glass)","targetType":"group"}}]"#)
+        );
+        assert_eq!(
+            compact(&json!(id), &names, 200),
+            format!("{id} (Break Glass)")
+        );
+    }
+
+    #[test]
     fn values_are_compact_and_truncated_on_character_boundaries() {
-        assert_eq!(compact(&json!("enabled"), 20), "enabled");
-        assert_eq!(compact(&json!(true), 20), "true");
-        assert_eq!(compact(&json!(null), 20), "(not set)");
-        assert_eq!(compact(&json!(""), 20), "\"\"");
-        assert_eq!(compact(&json!({"a": [1, 2]}), 20), r#"{"a":[1,2]}"#);
-        let long = compact(&json!(["ééééééééééééééééééééé"]), 10);
+        let none = ObjectNames::new();
+        assert_eq!(compact(&json!("enabled"), &none, 20), "enabled");
+        assert_eq!(compact(&json!(true), &none, 20), "true");
+        assert_eq!(compact(&json!(null), &none, 20), "(not set)");
+        assert_eq!(compact(&json!(""), &none, 20), "\"\"");
+        assert_eq!(compact(&json!({"a": [1, 2]}), &none, 20), r#"{"a":[1,2]}"#);
+        let long = compact(&json!(["ééééééééééééééééééééé"]), &none, 10);
         assert_eq!(long.chars().count(), 10);
         assert!(long.ends_with('…'));
     }

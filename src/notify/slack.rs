@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::render::{self, VALUE_CHARS};
 use super::{DriftAlert, Kind};
+use crate::plan::names::ObjectNames;
 
 /// Most blocks in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -43,10 +44,10 @@ fn escape(s: &str) -> String {
 }
 
 /// A value inside a code span.
-fn code(v: &Value) -> String {
+fn code(v: &Value, names: &ObjectNames) -> String {
     format!(
         "`{}`",
-        escape(&render::compact(v, VALUE_CHARS).replace('`', "'"))
+        escape(&render::compact(v, names, VALUE_CHARS).replace('`', "'"))
     )
 }
 
@@ -132,8 +133,8 @@ fn build(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
                 format!(
                     "• {}: {} → {}",
                     escape(&render::truncate(&c.property, 100)),
-                    code(&c.live),
-                    code(&c.declared)
+                    code(&c.live, &alert.names),
+                    code(&c.declared, &alert.names)
                 )
             })
             .collect();
@@ -178,6 +179,7 @@ mod tests {
             impact: None,
             declaration: None,
             link: Some("https://github.com/contoso/mfa/actions/runs/1".into()),
+            names: Default::default(),
         }
     }
 

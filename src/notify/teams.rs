@@ -131,8 +131,8 @@ fn card(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
                     "title": render::truncate(&c.property, 100),
                     "value": format!(
                         "{} → {}",
-                        render::compact(&c.live, VALUE_CHARS),
-                        render::compact(&c.declared, VALUE_CHARS)
+                        render::compact(&c.live, &alert.names, VALUE_CHARS),
+                        render::compact(&c.declared, &alert.names, VALUE_CHARS)
                     ),
                 })
             })
@@ -183,6 +183,7 @@ mod tests {
             impact: None,
             declaration: None,
             link: Some("https://github.com/contoso/mfa/actions/runs/1".into()),
+            names: Default::default(),
         }
     }
 

@@ -10,7 +10,8 @@
 //!  "changes": [{"resource": "…", "property": "state", "live": "enabled", "declared": "disabled"}],
 //!  "impact": {"prompts": [{"from": "push", "to": "sms", "users": 5}], "newlyWithoutMfa": 0,
 //!             "loseMfaRequirement": 0, "newlyBlocked": 0},
-//!  "link": "https://github.com/…/actions/runs/1"}
+//!  "link": "https://github.com/…/actions/runs/1",
+//!  "names": {"5c1c3233-db48-4d41-849f-521843a32281": "Break Glass"}}
 //! ```
 //!
 //! `event` is `alert`, `reminder` (with `firstAlerted`), `resolved` or `test`;
@@ -18,7 +19,9 @@
 //! `action.type` is `observed`, `applied`, `partial`, `failed`, `invalid` or `resolved`
 //! (`partial` and `failed` with `kind`, `code`, `resource`, `error`); `declaration` is
 //! `null` unless the policy files are invalid (`errors`, `commit`, `lastValidKept`);
-//! `impact` is `null` when the plan did not simulate sign-in prompts.
+//! `impact` is `null` when the plan did not simulate sign-in prompts; `names` maps each
+//! object id the changes hold (lower case) to its display name (a user's principal name),
+//! as read while planning (an id whose name could not be read is not in it).
 
 use serde_json::{Value, json};
 
@@ -49,6 +52,7 @@ pub fn payload(alert: &DriftAlert, kind: Kind) -> Value {
         "changes": alert.changes,
         "impact": alert.impact,
         "link": alert.link,
+        "names": alert.names,
     })
 }
 
@@ -92,8 +96,17 @@ mod tests {
             impact: None,
             declaration: None,
             link: None,
+            names: crate::plan::names::ObjectNames::from([(
+                "5c1c3233-db48-4d41-849f-521843a32281".into(),
+                "Break Glass".into(),
+            )]),
         };
         let p = payload(&alert, Kind::Alert);
+        assert_eq!(
+            p["names"],
+            json!({"5c1c3233-db48-4d41-849f-521843a32281": "Break Glass"}),
+            "ids stay ids; their names come beside them"
+        );
         assert_eq!(p["formatVersion"], 2);
         assert_eq!(p["event"], "alert");
         assert_eq!(

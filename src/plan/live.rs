@@ -5,12 +5,15 @@
 
 use serde_json::Value;
 
+use super::names::ObjectNames;
 use super::{DesiredState, LiveState, POLICY_PATH, Plan, PlanError, SECURITY_DEFAULTS_PATH};
 use super::{per_user, protection};
 use crate::config::TenantSettings;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::PolicySet;
 use crate::kinds::hardware_oath::{holders, seed::SeedError, seed::SeedKeys};
+use crate::kinds::per_user::RuleTarget;
+use crate::msgraph::conditional_access::{NAMED_LOCATIONS_PATH, STRENGTHS_PATH};
 use crate::printer::{Counter, Progress};
 use crate::simulate::directory::{Directory, Registered, UserRecord, UserState, parse_guid};
 use crate::simulate::explain::{Simulation, TenantPolicy};
@@ -18,7 +21,7 @@ use crate::simulate::impact;
 use crate::simulate::protection::Protection;
 use crate::source::diagnostic::Diagnostic;
 use crate::tenant::methods;
-use crate::tenant::names::{self, Names};
+use crate::tenant::names::{self, NameKind, Names};
 use crate::tenant::users::{self, DirectoryNeeds, UserResource};
 
 /// Why no plan could be made: the tenant could not be read, a target does not resolve, or
@@ -120,6 +123,9 @@ pub struct SimulationInputs {
     pub protection: Option<Protection>,
     /// Why who must do MFA could not be weighed, when it could not (`protection` is `None`).
     pub unweighed: Option<String>,
+    /// The names of the ids the plan and the live methods policy hold ([`Plan::names`]),
+    /// for the reasoning `explain --user` writes.
+    pub names: ObjectNames,
 }
 
 /// A plan, and the simulation inputs when the directory was read.
@@ -168,7 +174,7 @@ pub async fn compute_full(
         read(client, &extra),
         resolve(client, set, progress)
     );
-    let (mut live, mut desired) = (live?, desired?);
+    let (mut live, (mut desired, known)) = (live?, desired?);
     let mut uncomputed = None;
     match extra_live {
         Ok(extra) => {
@@ -233,6 +239,7 @@ pub async fn compute_full(
         });
     }
     if !per_user_declared && !prompts_change && !protection_changes && explain.is_none() {
+        plan.names = object_names(client, &plan, &desired, known, &live, explain.is_some()).await;
         return Ok(Computed {
             plan,
             simulation: None,
@@ -394,6 +401,8 @@ pub async fn compute_full(
         plan.coverage =
             Some(protection.coverage(&dir, dir.state(), &users_plan.after, COVERAGE_FIRST));
     }
+    plan.names = object_names(client, &plan, &desired, known, &live, explain.is_some()).await;
+    let names = plan.names.clone();
     Ok(Computed {
         plan,
         simulation: Some(SimulationInputs {
@@ -403,6 +412,7 @@ pub async fn compute_full(
             after_state: users_plan.after,
             protection,
             unweighed,
+            names,
         }),
     })
 }
@@ -411,11 +421,12 @@ pub async fn compute_full(
 /// name into an object id, and every user that per-user targets name into id and UPN. Each
 /// distinct name is looked up once, in `$batch` rounds ([`names::resolve`]); every name that
 /// does not resolve to exactly one object is reported, all at once, before anything is sent.
+/// Also the names resolved, by id, for [`object_names`].
 pub async fn resolve(
     client: &GraphClient,
     set: &PolicySet,
     progress: &Progress,
-) -> Result<DesiredState, PlanningError> {
+) -> Result<(DesiredState, ObjectNames), PlanningError> {
     let mut names = Names::default();
     set.names(&mut names);
     let resolved = names::resolve(client, names, progress)
@@ -427,5 +438,71 @@ pub async fn resolve(
         .map(|(id, upn)| (id.clone(), upn.clone()))
         .collect();
     desired.named_users.sort();
-    Ok(desired)
+    Ok((desired, resolved.names_by_id().collect()))
 }
+
+/// The display names of the groups, users, roles, named locations and strengths that the
+/// plan's changes name by id, the targets of the per-user rules its overlaps name, and, for
+/// `explain`, the live methods policy's targets: from the names the declaration wrote
+/// (`known`), the named locations and strengths read, and, for ids only the tenant holds,
+/// one batched round of reads ([`names::described::display_names`]) that never fails the
+/// plan.
+async fn object_names(
+    client: &GraphClient,
+    plan: &Plan,
+    desired: &DesiredState,
+    mut known: ObjectNames,
+    live: &LiveState,
+    explain: bool,
+) -> ObjectNames {
+    let mut wanted = Vec::new();
+    for p in plan.changes.iter().flat_map(|c| &c.properties) {
+        super::names::referenced(&p.before, &mut wanted);
+        super::names::referenced(&p.after, &mut wanted);
+    }
+    let overlapping = |id: &str| {
+        plan.overlaps
+            .iter()
+            .any(|o| o.winner.contains(id) || o.shadowed.contains(id))
+    };
+    for target in desired.per_user_scopes().iter().flat_map(|s| &s.targets) {
+        let (kind, id) = match target {
+            RuleTarget::Group(id) => (NameKind::Group, id),
+            RuleTarget::User(id) => (NameKind::User, id),
+            RuleTarget::AllUsers => continue,
+        };
+        if overlapping(id) && !wanted.iter().any(|(_, w)| w == id) {
+            wanted.push((kind, id.clone()));
+        }
+    }
+    if let Some(policy) = live.methods_policy.as_ref().filter(|_| explain) {
+        super::names::referenced(policy, &mut wanted);
+    }
+    // The names the files write come first; the tenant's listings name the rest.
+    for (path, items) in live.resources() {
+        if let Some(Value::Array(items)) = items.filter(|_| LISTED.contains(&path)) {
+            for (id, name) in names::described::named(&items) {
+                known.entry(id).or_insert(name);
+            }
+        }
+    }
+    let mut out = ObjectNames::new();
+    let mut unknown = Vec::new();
+    for (kind, id) in wanted {
+        let id = id.to_ascii_lowercase();
+        let name = super::names::well_known(kind, &id)
+            .map(String::from)
+            .or_else(|| known.get(&id).cloned());
+        match name {
+            Some(name) => {
+                out.insert(id, name);
+            }
+            None => unknown.push((kind, id)),
+        }
+    }
+    out.extend(names::described::display_names(client, &unknown).await);
+    out
+}
+
+/// The collections whose items' names a plan may show beside their ids.
+const LISTED: [&str; 2] = [NAMED_LOCATIONS_PATH, STRENGTHS_PATH];

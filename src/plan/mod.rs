@@ -5,6 +5,7 @@ pub mod guard;
 pub mod licence;
 pub mod live;
 pub mod migration;
+pub mod names;
 pub mod per_user;
 pub mod protection;
 
@@ -66,6 +67,11 @@ pub struct Plan {
     /// methods could be read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncomputed: Vec<Uncomputed>,
+    /// The display name (a user's principal name) of each group, user, directory role,
+    /// named location and authentication strength the changes name by id, by id in lower
+    /// case, as read while planning; an id whose name could not be read is not in it.
+    #[serde(default, skip_serializing_if = "names::ObjectNames::is_empty")]
+    pub names: names::ObjectNames,
 }
 
 /// A part of a plan that could not be computed: the plan is made without it and says so.
@@ -209,6 +215,7 @@ pub fn plan(tenant: &str, desired: &DesiredState, live: &LiveState) -> Result<Pl
         coverage: None,
         unmanaged,
         uncomputed: Vec::new(),
+        names: names::ObjectNames::new(),
     })
 }
 

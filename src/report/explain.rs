@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::plan::names::{ObjectNames, annotate};
 use crate::simulate::directory::{UserState, format_guid};
 use crate::simulate::explain::{Outcome, Simulation, Source, SystemPreferred};
 use crate::simulate::impact::summary;
@@ -225,11 +226,11 @@ pub fn write_all(
     }
 }
 
-/// Writes one user's reasoning.
+/// Writes one user's reasoning, each object id in it followed by its name from `names`.
 pub fn write_user(
     out: &mut dyn Write,
     format: ExplainFormat,
-    sim: &Simulation<'_>,
+    (sim, names): (&Simulation<'_>, &ObjectNames),
     access: Access<'_>,
     index: u32,
     state: &UserState,
@@ -243,6 +244,7 @@ pub fn write_user(
             "MFA required: unknown: security defaults, the Conditional Access policies or the authentication strengths could not be read.".into(),
         ),
     }
+    let steps: Vec<String> = steps.iter().map(|s| annotate(s, names)).collect();
     match format {
         ExplainFormat::Json => {
             r.steps = Some(steps);

@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod explain;
 pub mod users;
 
+use crate::plan::names::{ObjectNames, annotate};
 use crate::plan::{Plan, PropertyChange, ResourceChange};
 
 /// Output formats of `plan` (`-o`).
@@ -44,16 +45,23 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+/// `v` as JSON text, pretty-printed, each object id followed by its name.
+fn pretty(v: &Value, names: &ObjectNames) -> String {
+    let mut s = annotate(&serde_json::to_string_pretty(v).unwrap_or_default(), names);
     s.push('\n');
     s
 }
 
-/// A unified diff of two JSON values, pretty-printed, three lines of context around each
-/// change, optionally with ANSI colours.
-fn unified(before: &Value, after: &Value, colour: bool, indent: &str) -> String {
-    let (b, a) = (pretty(before), pretty(after));
+/// A unified diff of two JSON values, pretty-printed with the names of the ids they hold,
+/// three lines of context around each change, optionally with ANSI colours.
+fn unified(
+    before: &Value,
+    after: &Value,
+    names: &ObjectNames,
+    colour: bool,
+    indent: &str,
+) -> String {
+    let (b, a) = (pretty(before, names), pretty(after, names));
     let diff = TextDiff::from_lines(&b, &a);
     let mut out = String::new();
     for (i, group) in diff.grouped_ops(3).iter().enumerate() {
@@ -89,13 +97,18 @@ fn summary(plan: &Plan) -> String {
     format!("Tenant {}: {}.", plan.tenant, plan.extent())
 }
 
-fn human_property(p: &PropertyChange, colour: bool) -> String {
+fn human_property(p: &PropertyChange, names: &ObjectNames, colour: bool) -> String {
     match (scalar(&p.before), scalar(&p.after)) {
-        (Some(b), Some(a)) => format!("    {}: {b} → {a}\n", p.name),
+        (Some(b), Some(a)) => format!(
+            "    {}: {} → {}\n",
+            p.name,
+            annotate(&b, names),
+            annotate(&a, names)
+        ),
         _ => format!(
             "    {}:\n{}",
             p.name,
-            unified(&p.before, &p.after, colour, "      ")
+            unified(&p.before, &p.after, names, colour, "      ")
         ),
     }
 }
@@ -119,7 +132,7 @@ pub fn human(plan: &Plan, colour: bool) -> String {
             change.path
         ));
         for p in &change.properties {
-            out.push_str(&human_property(p, colour));
+            out.push_str(&human_property(p, &plan.names, colour));
         }
     }
     out.push_str(&users::section(plan, false));
@@ -170,8 +183,14 @@ fn unmanaged(plan: &Plan, markdown: bool) -> String {
     out
 }
 
-fn md_code(v: &Value) -> String {
-    format!("`{}`", v.to_string().replace('`', "'"))
+/// A value in a table cell: code, each object id followed by its name.
+fn md_code(v: &Value, names: &ObjectNames) -> String {
+    format!(
+        "`{}`",
+        annotate(&v.to_string(), names)
+            .replace('`', "'")
+            .replace('|', "\\|")
+    )
 }
 
 /// Markdown.
@@ -197,8 +216,8 @@ pub fn markdown(plan: &Plan) -> String {
                 out.push_str(&format!(
                     "| {} | {} | {} |\n",
                     p.name,
-                    md_code(&p.before),
-                    md_code(&p.after)
+                    md_code(&p.before, &plan.names),
+                    md_code(&p.after, &plan.names)
                 ));
             }
             out.push('\n');
@@ -207,7 +226,7 @@ pub fn markdown(plan: &Plan) -> String {
             out.push_str(&format!(
                 "`{}`:\n\n```diff\n{}```\n\n",
                 p.name,
-                unified(&p.before, &p.after, false, "")
+                unified(&p.before, &p.after, &plan.names, false, "")
             ));
         }
     }
@@ -254,6 +273,7 @@ mod tests {
             coverage: None,
             unmanaged: Vec::new(),
             uncomputed: Vec::new(),
+            names: Default::default(),
         }
     }
 
@@ -266,6 +286,24 @@ mod tests {
         assert!(text.contains("+     \"id\": \"g1\""), "{text}");
         assert!(!text.contains('\x1b'));
         assert!(human(&plan(), true).contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn ids_are_followed_by_their_names_in_diffs_and_cells() {
+        let group = "5c1c3233-db48-4d41-849f-521843a32281";
+        let mut p = plan();
+        p.changes[0].properties[1].after = json!([{"id": group, "targetType": "group"}]);
+        p.changes[0].properties[0].after = json!(group);
+        p.names = ObjectNames::from([(group.to_string(), "Break Glass".to_string())]);
+        let named = format!("\"{group} (Break Glass)\"");
+        let text = human(&p, false);
+        assert!(text.contains(&format!("+     \"id\": {named},")), "{text}");
+        assert!(text.contains(&format!("→ {named}\n")), "{text}");
+        let md = markdown(&p);
+        assert!(md.contains(&format!("| `{named}` |")), "{md}");
+        assert!(md.contains(&format!("+     \"id\": {named},")), "{md}");
+        p.names.clear();
+        assert!(!human(&p, false).contains("Break Glass"));
     }
 
     #[test]

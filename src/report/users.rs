@@ -4,6 +4,7 @@
 
 use crate::kinds::per_user::{UserChange, UserChangeKind};
 use crate::plan::Plan;
+use crate::plan::names::annotate;
 use crate::printer::thousands;
 use crate::simulate::impact::Impact;
 
@@ -108,15 +109,19 @@ pub fn section(plan: &Plan, markdown: bool) -> String {
         }
     }
     for note in &plan.notes {
-        out.push_str(&format!("\n{}{note}.\n", if markdown { "" } else { "  " }));
+        out.push_str(&format!(
+            "\n{}{}.\n",
+            if markdown { "" } else { "  " },
+            annotate(note, &plan.names)
+        ));
     }
     for o in &plan.overlaps {
         out.push_str(&format!(
             "\n{}Overlap: {} user(s) are matched by {} and by {}; for {} the first decides.\n",
             if markdown { "" } else { "! " },
             n(o.users),
-            o.winner,
-            o.shadowed,
+            annotate(&o.winner, &plan.names),
+            annotate(&o.shadowed, &plan.names),
             o.property
         ));
     }

@@ -24,7 +24,7 @@ impl Drop for Project {
 }
 
 impl Project {
-    async fn new(state: State) -> Self {
+    pub async fn new(state: State) -> Self {
         let mut config = EmulatorConfig::new(state);
         config.tls = true;
         let h = Harness::with(config).await;

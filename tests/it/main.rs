@@ -28,6 +28,7 @@ mod managed;
 mod migration;
 mod names;
 mod notify;
+mod object_names;
 mod output;
 mod overlays;
 mod per_user;

@@ -300,8 +300,12 @@ fn drift(action: Action) -> DriftAlert {
         }),
         declaration: None,
         link: Some("https://github.com/contoso/mfa-policy/actions/runs/4242".into()),
+        names: [(PILOT.to_string(), "Pilot users".to_string())].into(),
     }
 }
+
+/// The group the drift's Fido2 targets, by id; its name is "Pilot users".
+const PILOT: &str = "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb";
 
 fn in_sync() -> DriftAlert {
     DriftAlert {
@@ -415,7 +419,7 @@ async fn every_provider_gets_its_payload_and_the_teams_card_is_valid_1_4() {
         "isAttestationEnforced",
         "false → true",
         "enabled → disabled",
-        "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb",
+        "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb (Pilot users)",
         "https://github.com/contoso/mfa-policy/actions/runs/4242",
     ] {
         assert!(text.contains(needle), "{needle} missing from {text}");
@@ -451,6 +455,12 @@ async fn every_provider_gets_its_payload_and_the_teams_card_is_valid_1_4() {
     assert!(
         sections
             .iter()
+            .any(|s| s.contains(&format!("\"id\":\"{PILOT} (Pilot users)\""))),
+        "the group's name beside its id: {sections:#?}"
+    );
+    assert!(
+        sections
+            .iter()
             .any(|s| s.starts_with("*Impact on sign-in prompts*\n• 1,234 user(s): sms → push")),
         "{sections:#?}"
     );
@@ -480,6 +490,11 @@ async fn every_provider_gets_its_payload_and_the_teams_card_is_valid_1_4() {
         report["changes"]
     );
     assert_eq!(report["changes"][1]["declared"], json!(true));
+    assert_eq!(
+        report["changes"][2]["declared"][0]["id"], PILOT,
+        "the report keeps ids as they are"
+    );
+    assert_eq!(report["names"], json!({PILOT: "Pilot users"}));
     assert_eq!(
         report["link"],
         "https://github.com/contoso/mfa-policy/actions/runs/4242"
@@ -930,6 +945,7 @@ async fn a_failed_pass_without_changes_is_alerted_and_resolved() {
         impact: None,
         declaration: None,
         link: None,
+        names: Default::default(),
     };
     let invalid = failed("1f0e5c1a-0000-4000-8000-000000000001");
     let n = notifier(vec![rx.teams()]);

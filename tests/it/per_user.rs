@@ -691,11 +691,20 @@ async fn rules_that_overlap_through_membership_are_reported_with_the_user_count(
             .ends_with(&format!("overlap.yaml:10:7 (group {all})"))
     );
     assert_eq!(preferred.3, pilot_and_staff as u64);
+    for (id, name) in [
+        (&eng, "Engineering"),
+        (&all, "All Staff"),
+        (&pil, "MFA Pilot"),
+    ] {
+        assert_eq!(plan["names"][id.as_str()], name, "{}", plan["names"]);
+    }
+    // For people, each group's name follows its id.
     let human = stdout(&p.run(&["plan"]));
     assert!(
         human.contains(&format!(
             "! Overlap: {both} user(s) are matched by {} and by {}; for {SYSTEM_PREFERRED} the first decides.",
-            system.1, system.2
+            system.1.replace(&eng, &format!("{eng} (Engineering)")),
+            system.2.replace(&all, &format!("{all} (All Staff)"))
         )),
         "{human}"
     );

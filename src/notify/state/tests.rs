@@ -25,6 +25,7 @@ fn alert(action: Action, declared: Value) -> DriftAlert {
         impact: None,
         declaration: None,
         link: None,
+        names: Default::default(),
     }
 }
 

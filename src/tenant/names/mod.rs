@@ -18,6 +18,7 @@
 //! declares ([`Names::declare`]) and the tenant lacks resolves to the placeholder of the id
 //! its create will answer.
 
+pub mod described;
 mod listed;
 
 use std::collections::HashMap;
@@ -207,6 +208,15 @@ impl Resolution {
             })
             .collect();
         Resolution { found }
+    }
+
+    /// Every name resolved, by the id it resolved to (lower case): a user's principal name
+    /// as the directory writes it, any other name as the declaration writes it.
+    pub fn names_by_id(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.found.iter().map(|((_, name), r)| {
+            let name = r.upn.clone().unwrap_or_else(|| name.clone());
+            (r.id.to_ascii_lowercase(), name)
+        })
     }
 
     /// Every user resolved: (id, UPN).
