@@ -14,6 +14,7 @@ pub mod batch;
 pub mod conditional_access;
 pub mod control;
 pub mod directory;
+pub mod discovery;
 pub mod generate;
 pub mod hardware;
 pub mod http;
