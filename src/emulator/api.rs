@@ -169,11 +169,8 @@ fn route(version: ApiVersion, segments: &[&str]) -> Result<Route, GraphError> {
             _,
         ] => Route::Registration(segments[3].to_string()),
         _ => {
-            let last = segments.last().copied().unwrap_or_default();
-            return Err(GraphError::new(
-                400,
-                "BadRequest",
-                format!("Resource not found for the segment '{last}'."),
+            return Err(GraphError::no_segment(
+                segments.last().copied().unwrap_or_default(),
             ));
         }
     })

@@ -323,7 +323,11 @@ pub fn handle(core: &Emulator, method: &str, path: &str, body: &[u8]) -> ApiResp
             })
             .map(|()| ApiResponse::no_content()),
         (_, "requests" | "faults" | "state" | "clock") => Err(GraphError::method_not_allowed()),
-        _ => Err(GraphError::no_segment(rest)),
+        _ => Err(GraphError::new(
+            404,
+            "ResourceNotFound",
+            format!("No control route '{rest}'."),
+        )),
     };
     result.unwrap_or_else(|e| e.into_response(&new_request_id(), ""))
 }

@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::api::{self, GraphRequest};
 use super::control::{self, FaultAction, LogEntry};
+use super::discovery::{self, LoginRoute};
 use super::{
     ApiResponse, Emulator, EmulatorConfig, EmulatorError, Endpoints, GraphError, RunningEmulator,
     batch, tls,
@@ -208,8 +209,8 @@ async fn handle(
         app: None,
         batch_id: None,
     };
-    let token_tenant = token_endpoint_tenant(&path);
-    entry.body = if token_tenant.is_some() {
+    let login = LoginRoute::of(&path);
+    entry.body = if matches!(login, Some(LoginRoute::Token(_))) {
         Some(redacted_form(&body))
     } else {
         serde_json::from_slice(&body).ok()
@@ -257,17 +258,22 @@ async fn handle(
         None => {}
     }
 
-    let (response, content_type) = if let Some(tenant_key) = token_tenant {
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-        entry.tenant = Some(tenant_key.clone());
-        entry.app = form
-            .iter()
-            .find(|(k, _)| k == "client_id")
-            .map(|(_, v)| v.clone());
-        let resp = if method == "POST" {
-            core.identity.token(&core.world(), &tenant_key, &form)
-        } else {
-            GraphError::method_not_allowed().into_response(&control::new_request_id(), "")
+    let (response, content_type) = if let Some(route) = login {
+        entry.tenant = route.tenant().map(str::to_string);
+        let resp = match (&route, method.as_str()) {
+            (LoginRoute::Token(tenant_key), "POST") => {
+                let form: Vec<(String, String)> =
+                    url::form_urlencoded::parse(&body).into_owned().collect();
+                entry.app = form
+                    .iter()
+                    .find(|(k, _)| k == "client_id")
+                    .map(|(_, v)| v.clone());
+                core.identity.token(&core.world(), tenant_key, &form)
+            }
+            (_, "GET") => {
+                discovery::serve(&core.world(), &route, &graph_req.base_url, &graph_req.query)
+            }
+            _ => GraphError::method_not_allowed().into_response(&control::new_request_id(), ""),
         };
         (resp, "application/json; charset=utf-8")
     } else {
@@ -287,15 +293,6 @@ async fn handle(
     entry.status = response.status;
     core.log.push(entry);
     Ok(to_hyper(response, content_type, malformed))
-}
-
-/// `/{tenant}/oauth2/v2.0/token` → the tenant segment.
-fn token_endpoint_tenant(path: &str) -> Option<String> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segs.as_slice() {
-        [tenant, "oauth2", "v2.0", "token"] => Some((*tenant).to_string()),
-        _ => None,
-    }
 }
 
 /// A token request's form for the log, without its secret or assertion.

@@ -134,14 +134,7 @@ impl Identity {
                 .map(|(_, v)| v.as_str())
         };
         let Some(slot) = world.find(tenant_key).map(|i| &world.tenants[i]) else {
-            return Err(OAuthError::new(
-                400,
-                "invalid_request",
-                90002,
-                format!(
-                    "Tenant '{tenant_key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-                ),
-            ));
+            return Err(OAuthError::tenant_not_found("invalid_request", tenant_key));
         };
         let tenant = &slot.tenant;
         match field("grant_type") {
@@ -256,7 +249,7 @@ impl Identity {
 
 /// An OAuth error in Entra's shape (`error`, `error_description`, `error_codes`, ...).
 #[derive(Debug)]
-struct OAuthError {
+pub(super) struct OAuthError {
     status: u16,
     error: &'static str,
     code: u32,
@@ -264,7 +257,12 @@ struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: u16,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -273,7 +271,19 @@ impl OAuthError {
         }
     }
 
-    fn into_response(self) -> ApiResponse {
+    /// AADSTS90002, for a tenant the world does not hold.
+    pub(super) fn tenant_not_found(error: &'static str, tenant_key: &str) -> Self {
+        Self::new(
+            400,
+            error,
+            90002,
+            format!(
+                "Tenant '{tenant_key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        )
+    }
+
+    pub(super) fn into_response(self) -> ApiResponse {
         // As Entra does: a trace id, a correlation id and a timestamp, new on every request,
         // in the description as well as in their own fields.
         let trace = super::control::new_request_id();

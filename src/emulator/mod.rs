@@ -14,6 +14,7 @@ pub mod batch;
 pub mod conditional_access;
 pub mod control;
 pub mod directory;
+pub mod discovery;
 pub mod generate;
 pub mod hardware;
 pub mod http;
@@ -507,11 +508,12 @@ impl GraphError {
         )
     }
 
-    /// 404 for a path segment the version does not have.
+    /// 400 for a path segment the version (or the service) does not have, as Graph's OData
+    /// layer answers it.
     pub fn no_segment(segment: &str) -> Self {
         Self::new(
-            404,
-            "ResourceNotFound",
+            400,
+            "BadRequest",
             format!("Resource not found for the segment '{segment}'."),
         )
     }

@@ -229,8 +229,8 @@ async fn sign_in_preferences_and_requirements_are_beta_only_and_writable() {
     };
     let prefs = format!("/users/{id}/authentication/signInPreferences");
     let reqs = format!("/users/{id}/authentication/requirements");
-    assert_eq!(h.get(&format!("/v1.0{prefs}"), &token).await.status, 404);
-    assert_eq!(h.get(&format!("/v1.0{reqs}"), &token).await.status, 404);
+    assert_eq!(h.get(&format!("/v1.0{prefs}"), &token).await.status, 400);
+    assert_eq!(h.get(&format!("/v1.0{reqs}"), &token).await.status, 400);
 
     let r = h.patch(&format!("/beta{prefs}"), &token, &json!({"userPreferredMethodForSecondaryAuthentication": "push", "isSystemPreferredAuthenticationMethodEnabled": true})).await;
     assert_eq!(r.status, 204);

@@ -560,3 +560,82 @@ async fn azure_identity_client_secret_credential_works_against_the_tls_endpoint(
         .await;
     assert!(err.is_err());
 }
+
+/// MSAL's way to a token, over HTTP: instance discovery, the tenant's OpenID Connect metadata
+/// (the tenant asked for by domain), then the token endpoint that metadata names.
+#[tokio::test]
+async fn discovery_documents_lead_msal_to_the_token_endpoint() {
+    let h = Harness::small().await;
+    let domain = h.emu.core.world().tenants[0].tenant.domains[0].clone();
+    let base = h.emu.graph_url();
+    let authorize = format!("{base}/{domain}/oauth2/v2.0/authorize");
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("api-version", "1.1"),
+            ("authorization_endpoint", authorize.as_str()),
+        ])
+        .finish();
+    let instance = common::reply(
+        h.http
+            .get(h.url(&format!("/common/discovery/instance?{query}")))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(instance.status, 200, "{}", instance.body);
+    let tenant_discovery = instance.body["tenant_discovery_endpoint"]
+        .as_str()
+        .expect("tenant_discovery_endpoint")
+        .to_string();
+    assert_eq!(
+        tenant_discovery,
+        format!("{base}/{domain}/v2.0/.well-known/openid-configuration")
+    );
+
+    let meta = common::reply(h.http.get(&tenant_discovery).send().await.expect("sent")).await;
+    assert_eq!(meta.status, 200, "{}", meta.body);
+    assert_eq!(
+        meta.body["issuer"],
+        json!(format!("{base}/{}/v2.0", h.tenant))
+    );
+    let token_endpoint = meta.body["token_endpoint"]
+        .as_str()
+        .expect("token_endpoint");
+    assert_eq!(
+        token_endpoint,
+        format!("{base}/{}/oauth2/v2.0/token", h.tenant)
+    );
+    // The token endpoint it names is the one the emulator serves.
+    let token = h
+        .token_request(
+            &h.tenant,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &h.writer),
+                ("client_secret", WRITER_SECRET),
+                ("scope", GRAPH_SCOPE),
+            ],
+        )
+        .await;
+    assert_eq!(token.status, 200, "{}", token.body);
+    assert_eq!(
+        claims_of(token.body["access_token"].as_str().expect("token"))["tid"],
+        json!(h.tenant)
+    );
+
+    let unknown = common::reply(
+        h.http
+            .get(h.url("/nowhere.example/v2.0/.well-known/openid-configuration"))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert_eq!(unknown.body["error"], "invalid_tenant");
+    assert_eq!(unknown.body["error_codes"], json!([90002]));
+
+    let posted = common::reply(h.http.post(&tenant_discovery).send().await.expect("sent")).await;
+    assert_eq!(posted.status, 405, "{}", posted.body);
+}

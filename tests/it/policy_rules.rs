@@ -529,10 +529,38 @@ async fn targets_must_name_existing_groups_and_users() {
             POLICY.to_string(),
             json!({"registrationEnforcement": {"authenticationMethodsRegistrationCampaign": {"excludeTargets": missing}}}),
         ),
+        (
+            config("microsoftAuthenticator"),
+            json!({"@odata.type": AUTHENTICATOR, "featureSettings": {"displayAppInformationRequiredState": {"state": "enabled", "includeTarget": {"targetType": "group", "id": MISSING_GROUP}}}}),
+        ),
+        (
+            config("microsoftAuthenticator"),
+            json!({"@odata.type": AUTHENTICATOR, "featureSettings": {"displayLocationInformationRequiredState": {"state": "enabled", "excludeTarget": {"targetType": "role", "id": MISSING_GROUP}}}}),
+        ),
+        (
+            config("x509Certificate"),
+            json!({"@odata.type": X509, "certificateAuthorityScopes": [{"subjectKeyIdentifier": "aabbcc", "includeTargets": missing}]}),
+        ),
     ];
     for (path, body) in cases {
         assert_bad_patch(&h, &w, &path, body, MISSING_GROUP).await;
     }
+    // The same places accept what exists: a group, a directory role's template id.
+    let global_admin = "62e90394-69f5-4237-9190-012177145e10";
+    assert_patched(
+        &h,
+        &w,
+        &config("microsoftAuthenticator"),
+        json!({"@odata.type": AUTHENTICATOR, "featureSettings": {"displayAppInformationRequiredState": {"state": "enabled", "includeTarget": {"targetType": "group", "id": group()}, "excludeTarget": {"targetType": "role", "id": global_admin}}}}),
+    )
+    .await;
+    assert_patched(
+        &h,
+        &w,
+        &config("x509Certificate"),
+        json!({"@odata.type": X509, "certificateAuthorityScopes": [{"subjectKeyIdentifier": "aabbcc", "includeTargets": [{"id": group(), "targetType": "group"}]}]}),
+    )
+    .await;
     let present = json!([{"id": group(), "targetType": "group"}]);
     assert_patched(
         &h,
@@ -866,8 +894,11 @@ async fn per_user_authentication_settings_exist_on_beta_only() {
     for segment in ["signInPreferences", "requirements"] {
         let v1 = format!("/v1.0/users/{user}/authentication/{segment}");
         let r = h.get(&v1, &w).await;
-        assert_eq!(r.status, 404, "{v1}: {}", r.body);
-        assert!(!error_code(&r).is_empty());
+        assert_eq!(r.status, 400, "{v1}: {}", r.body);
+        assert_eq!(
+            r.body["error"]["message"],
+            format!("Resource not found for the segment '{segment}'.")
+        );
         let body = if segment == "requirements" {
             json!({"perUserMfaState": "enforced"})
         } else {
@@ -879,8 +910,8 @@ async fn per_user_authentication_settings_exist_on_beta_only() {
             Method::PATCH,
             &v1,
             Some(&body),
-            404,
-            &error_code(&r),
+            400,
+            "BadRequest",
             segment,
         )
         .await;
@@ -1125,4 +1156,73 @@ async fn nested_odata_type_must_fit_and_is_not_stored() {
     let alien = json!({"@odata.type": FIDO2, "id": "all_users"});
     let body = json!({"@odata.type": AUTHENTICATOR, "includeTargets": [alien]});
     assert_bad_patch(&h, &w, &path, body, "is not compatible").await;
+}
+
+#[tokio::test]
+async fn boolean_strings_are_taken_only_where_documented() {
+    let (h, w) = setup().await;
+    // The documented fido2 request (FACTS.md §13 item 7) sends `"true"`.
+    assert_patched(
+        &h,
+        &w,
+        &config("fido2"),
+        json!({"@odata.type": FIDO2, "isAttestationEnforced": "true"}),
+    )
+    .await;
+    assert_eq!(
+        get_ok(&h, &config("fido2"), &w).await["isAttestationEnforced"],
+        json!(true)
+    );
+    for (path, body) in [
+        (
+            config("fido2"),
+            json!({"@odata.type": FIDO2, "isSelfServiceRegistrationAllowed": "false"}),
+        ),
+        (
+            config("sms"),
+            json!({"@odata.type": SMS, "includeTargets": [{"id": "all_users", "targetType": "group", "isUsableForSignIn": "true"}]}),
+        ),
+        (SECURITY_DEFAULTS.to_string(), json!({"isEnabled": "false"})),
+    ] {
+        assert_bad_patch(&h, &w, &path, body, "to the expected type 'Edm.Boolean'").await;
+    }
+}
+
+#[tokio::test]
+async fn passkey_profiles_are_not_written_through_the_fido2_configuration() {
+    let (h, w) = setup().await;
+    let profile = json!({"name": "Keys", "passkeyTypes": "deviceBound", "attestationEnforcement": "disabled"});
+    for profiles in [json!([profile]), json!([])] {
+        let body = json!({"@odata.type": FIDO2, "passkeyProfiles": profiles});
+        assert_bad_patch(
+            &h,
+            &w,
+            &config("fido2"),
+            body,
+            "'passkeyProfiles' cannot be written",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_segment_is_400_as_graph_answers_it() {
+    let (h, w) = setup().await;
+    for path in [
+        "/v1.0/directory/authenticationMethodDevices/hardwareOathDevices",
+        "/v1.0/policies/noSuchPolicy",
+        "/beta/identity/conditionalAccess/templates",
+    ] {
+        let r = h.get(path, &w).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(error_code(&r), "BadRequest", "{path}");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Resource not found for the segment '"),
+            "{path}: {}",
+            r.body
+        );
+    }
 }

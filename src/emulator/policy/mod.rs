@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use super::GraphError;
 use super::state::Tenant;
+use crate::msgraph::conditional_access::ADMIN_ROLE_TEMPLATES;
 use crate::msgraph::methods::CONFIGURATION_KINDS;
 use crate::msgraph::schema::{is_annotation, is_guid};
 
@@ -140,24 +141,66 @@ fn fill_from(value: &Value, default: &Value) -> Value {
 
 /// Include and exclude targets must name `all_users`, an existing group or an existing user.
 fn check_targets(tenant: &Tenant, targets: &Value, what: &str) -> Result<(), GraphError> {
-    for t in targets.as_array().into_iter().flatten() {
-        let id = t["id"].as_str().unwrap_or_default();
-        let kind = t["targetType"].as_str().unwrap_or("group");
-        if id.is_empty() {
-            return Err(invalid_value(what, "every target needs an id."));
+    targets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .try_for_each(|t| check_target(tenant, t, what))
+}
+
+/// The targets inside featureSettings (each feature's `includeTarget` and `excludeTarget`)
+/// must exist too: a group, a directory role (its template id) or `all_users`, or the
+/// placeholder that names nobody. The emulator's directory holds no administrative units, so
+/// a target of that type never exists.
+fn check_feature_targets(tenant: &Tenant, settings: &Value) -> Result<(), GraphError> {
+    for (feature, setting) in settings.as_object().into_iter().flatten() {
+        for side in ["includeTarget", "excludeTarget"] {
+            if setting[side].is_object() {
+                check_target(
+                    tenant,
+                    &setting[side],
+                    &format!("featureSettings.{feature}.{side}"),
+                )?;
+            }
         }
-        if id == "all_users" || id == NOBODY {
-            continue;
-        }
-        let exists = match kind {
-            "user" => tenant.users.iter().any(|u| u.id.eq_ignore_ascii_case(id)),
-            _ => tenant.groups.iter().any(|g| g.id.eq_ignore_ascii_case(id)),
-        };
-        if !is_guid(id) || !exists {
-            return Err(GraphError::bad_request(format!(
-                "Invalid target in {what}: the {kind} '{id}' does not exist in the directory."
-            )));
-        }
+    }
+    Ok(())
+}
+
+/// Each x509 certificate authority scope's `includeTargets` must exist, as the
+/// configuration's own must.
+fn check_scope_targets(tenant: &Tenant, scopes: &Value) -> Result<(), GraphError> {
+    for (i, scope) in scopes.as_array().into_iter().flatten().enumerate() {
+        check_targets(
+            tenant,
+            &scope["includeTargets"],
+            &format!("certificateAuthorityScopes[{i}].includeTargets"),
+        )?;
+    }
+    Ok(())
+}
+
+fn check_target(tenant: &Tenant, t: &Value, what: &str) -> Result<(), GraphError> {
+    let id = t["id"].as_str().unwrap_or_default();
+    let kind = t["targetType"].as_str().unwrap_or("group");
+    if id.is_empty() {
+        return Err(invalid_value(what, "every target needs an id."));
+    }
+    if id == "all_users" || id == NOBODY {
+        return Ok(());
+    }
+    let exists = match kind {
+        "user" => tenant.users.iter().any(|u| u.id.eq_ignore_ascii_case(id)),
+        "group" => tenant.groups.iter().any(|g| g.id.eq_ignore_ascii_case(id)),
+        "role" => ADMIN_ROLE_TEMPLATES
+            .iter()
+            .any(|(role, _, _)| role.eq_ignore_ascii_case(id)),
+        _ => false,
+    };
+    if !is_guid(id) || !exists {
+        return Err(GraphError::bad_request(format!(
+            "Invalid target in {what}: the {kind} '{id}' does not exist in the directory."
+        )));
     }
     Ok(())
 }

@@ -7,10 +7,18 @@ use serde_json::{Map, Value};
 use super::{PropertyDef, Schema, SchemaViolation, is_annotation, is_guid};
 use crate::msgraph::ApiVersion;
 
+/// The Boolean properties the documentation shows written as a `"true"`/`"false"` string and
+/// the service therefore takes (FACTS.md §13 item 7: the fido2 PATCH example). Everywhere
+/// else a string is not a Boolean, since no source shows the service converting one.
+const STRING_BOOLEANS: [(&str, &str); 1] = [(
+    "fido2AuthenticationMethodConfiguration",
+    "isAttestationEnforced",
+)];
+
 impl Schema {
     /// Checks a JSON object against `type_name` and returns it normalised (annotations
-    /// dropped, `"true"`/`"false"` strings turned into booleans as the service does for the
-    /// documented fido2 request). `@odata.type` is kept when present.
+    /// dropped, `"true"`/`"false"` strings turned into booleans where the documentation
+    /// shows the service taking them, [`STRING_BOOLEANS`]). `@odata.type` is kept when present.
     pub fn check_object(
         &self,
         version: ApiVersion,
@@ -34,7 +42,8 @@ impl Schema {
             }
             match self.property(version, type_name, key) {
                 Some(prop) => {
-                    out.insert(key.clone(), self.check_property(version, prop, v)?);
+                    let strings = STRING_BOOLEANS.contains(&(type_name, key.as_str()));
+                    out.insert(key.clone(), self.check_property(version, prop, strings, v)?);
                 }
                 None if self.is_open(version, type_name) => {
                     out.insert(key.clone(), v.clone());
@@ -49,6 +58,7 @@ impl Schema {
         &self,
         version: ApiVersion,
         prop: &PropertyDef,
+        string_booleans: bool,
         value: &Value,
     ) -> Result<Value, SchemaViolation> {
         if value.is_null() {
@@ -79,11 +89,11 @@ impl Schema {
                         prop.name
                     )));
                 }
-                out.push(self.check_value(version, &prop.name, &prop.type_name, item)?);
+                out.push(self.check_value(version, &prop.name, &prop.type_name, false, item)?);
             }
             return Ok(Value::Array(out));
         }
-        self.check_value(version, &prop.name, &prop.type_name, value)
+        self.check_value(version, &prop.name, &prop.type_name, string_booleans, value)
     }
 
     fn check_value(
@@ -91,6 +101,7 @@ impl Schema {
         version: ApiVersion,
         prop_name: &str,
         type_name: &str,
+        string_booleans: bool,
         value: &Value,
     ) -> Result<Value, SchemaViolation> {
         let mismatch = || {
@@ -103,8 +114,12 @@ impl Schema {
         match type_name {
             "Edm.Boolean" => match value {
                 Value::Bool(_) => Ok(value.clone()),
-                Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-                Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+                Value::String(s) if string_booleans && s.eq_ignore_ascii_case("true") => {
+                    Ok(Value::Bool(true))
+                }
+                Value::String(s) if string_booleans && s.eq_ignore_ascii_case("false") => {
+                    Ok(Value::Bool(false))
+                }
                 _ => Err(mismatch()),
             },
             "Edm.Int32" => match value.as_i64() {

@@ -391,6 +391,28 @@ mod tests {
     }
 
     #[test]
+    fn boolean_strings_are_refused_where_the_documentation_does_not_show_them() {
+        let s = Schema::get();
+        for (ty, body) in [
+            (
+                "fido2AuthenticationMethodConfiguration",
+                json!({"isSelfServiceRegistrationAllowed": "true"}),
+            ),
+            (
+                "identitySecurityDefaultsEnforcementPolicy",
+                json!({"isEnabled": "false"}),
+            ),
+        ] {
+            let err = s.check_object(ApiVersion::V1, ty, &body).unwrap_err();
+            assert!(
+                err.message.contains("to the expected type 'Edm.Boolean'"),
+                "{ty}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
     fn evolvable_enum_members_are_hidden_unless_asked_for() {
         let s = Schema::get();
         let mut v = json!({

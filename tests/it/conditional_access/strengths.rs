@@ -155,7 +155,7 @@ async fn templates_role_templates_role_holders_and_licences_are_readable() {
         h.get("/beta/identity/conditionalAccess/templates", &r)
             .await
             .status,
-        404
+        400
     );
     let roles = h.get("/v1.0/directoryRoleTemplates", &r).await.body;
     assert_eq!(roles["value"].as_array().unwrap().len(), 14);

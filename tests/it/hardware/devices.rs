@@ -94,13 +94,13 @@ async fn the_inventory_and_user_methods_are_beta_only() {
     let t = w.h.writer_token().await;
     let v1 = DEVICES.replace("/beta/", "/v1.0/");
     let r = w.h.get(&v1, &t).await;
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 400);
     assert_eq!(
         message(&r),
         "Resource not found for the segment 'authenticationMethodDevices'."
     );
     let r = post(&w.h, &v1, &t, device("X1")).await;
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 400);
     let path = format!(
         "/v1.0/users/{}/authentication/hardwareOathMethods",
         w.member
