@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::controller::Mode;
 use crate::report::Format;
@@ -28,9 +28,24 @@ use crate::report::Format;
 pub use crate::printer::ColorChoice;
 pub use emulator::EmulatorArgs;
 
+/// The version line of `mfactl version` and `--version`: the package version, the git commit
+/// it was built from (`-dirty` with uncommitted changes, `unknown` without git) and the
+/// build date, captured by `build.rs`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MFACTL_GIT_COMMIT"),
+    ", built ",
+    env!("MFACTL_BUILD_DATE"),
+    ")"
+);
+
+/// The line under every `--help`: where the whole reference is.
+const REFERENCE: &str = "Reference: docs/cli.md (every command and flag), docs/exit-codes.md.";
+
 /// GitOps for Microsoft Entra ID multifactor-authentication policy.
 #[derive(Debug, Parser)]
-#[command(name = "mfactl", version, about)]
+#[command(name = "mfactl", version = VERSION, about, after_help = REFERENCE)]
 pub struct Cli {
     /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -47,6 +62,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The completion script for `shell`, for `mfactl completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mfactl", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -58,6 +80,7 @@ pub enum LogFormat {
 
 /// The verbs.
 #[derive(Debug, Subcommand)]
+#[command(after_help = REFERENCE)]
 pub enum Command {
     /// Check the policy files offline: every problem, with file:line:column.
     Validate(ValidateArgs),
@@ -79,6 +102,14 @@ pub enum Command {
     Notify(NotifyCommand),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
     Emulator(EmulatorArgs),
+    /// Print the version, the git commit it was built from and the build date.
+    Version,
+    /// Print a shell completion script (e.g. `mfactl completions bash > /etc/bash_completion.d/mfactl`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Which configuration, tenant and policy files.
@@ -131,6 +162,11 @@ pub struct ValidateArgs {
     /// Configuration, tenant and policies (default: the configured ones, or ./policies).
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Diagnostics on stdout: human (on stderr, as every verb prints them), json, sarif
+    /// (SARIF 2.1.0, for code-scanning uploads) or github (workflow commands, to annotate the
+    /// pull request's lines).
+    #[arg(short, long, value_enum, default_value_t = crate::report::diagnostics::DiagnosticsFormat::Human)]
+    pub output: crate::report::diagnostics::DiagnosticsFormat,
 }
 
 /// `mfactl plan` flags.
@@ -143,7 +179,7 @@ pub struct PlanArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Human)]
     pub output: Format,
     /// Also save the plan (JSON) to this file, for `mfactl apply PLANFILE`.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = parse_plan_file)]
     pub out: Option<PathBuf>,
 }
 
@@ -238,6 +274,22 @@ pub enum NotifyCommand {
 }
 
 pub use crate::config::parse_duration;
+
+/// The names of output formats, which `--out` refuses as a file name.
+const FORMAT_NAMES: &[&str] = &[
+    "human", "markdown", "md", "json", "sarif", "github", "csv", "text", "yaml",
+];
+
+/// `plan --out FILE`: a path, but not a format's name (`--out json` meant `-o json`).
+fn parse_plan_file(value: &str) -> Result<PathBuf, String> {
+    if FORMAT_NAMES.contains(&value.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "'{value}' is an output format's name, not a file: choose the format with -o {value}; \
+             --out takes the file to save the plan in, e.g. --out plan.json"
+        ));
+    }
+    Ok(PathBuf::from(value))
+}
 
 /// `mfactl apply` flags.
 #[derive(Debug, clap::Args)]

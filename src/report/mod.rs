@@ -5,6 +5,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 pub mod coverage;
+pub mod diagnostics;
 pub mod explain;
 pub mod users;
 

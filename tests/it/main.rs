@@ -8,6 +8,7 @@ mod binary;
 mod cli;
 mod conditional_access;
 mod config;
+mod conventions;
 mod coverage;
 mod credentials;
 mod directory;
