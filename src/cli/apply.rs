@@ -12,6 +12,7 @@ use crate::graph::GraphClient;
 use crate::plan::live;
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::printer::{self, Level, Progress};
+use crate::report::applied::{self, ApplyFormat};
 use crate::report::{self, Format};
 
 use super::common::{
@@ -101,8 +102,13 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             )
         }
     };
+    let json = args.output == ApplyFormat::Json;
     if plan.in_sync {
-        printer::data(&report::render(&plan, Format::Human, colour()));
+        if json {
+            printer::data(&applied::text(&applied::in_sync(&plan)));
+        } else {
+            printer::data(&report::render(&plan, Format::Human, colour()));
+        }
         return Ok(ExitCode::Success);
     }
     printer::status(report::human(&plan, false).trim_end());
@@ -142,16 +148,31 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     }
     apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
+        if json {
+            printer::data(&applied::text(&applied::tenant(&plan, &outcome, None)));
+        }
         return Err(incomplete(outcome));
     }
     let missing = apply::verify(&client, &plan, &outcome).await?;
+    if json {
+        printer::data(&applied::text(&applied::tenant(
+            &plan,
+            &outcome,
+            Some(&missing),
+        )));
+    }
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }
-    printer::data(&format!(
+    let done = format!(
         "Applied {} change(s) to tenant {}; re-read and verified: the tenant matches the declared policy.\n",
         plan.property_count(),
         plan.tenant
-    ));
+    );
+    if json {
+        printer::status(done.trim_end());
+    } else {
+        printer::data(&done);
+    }
     Ok(ExitCode::Success)
 }

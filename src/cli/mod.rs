@@ -305,6 +305,10 @@ pub struct ApplyArgs {
     /// Refuse (exit 7) a plan with more property changes than this.
     #[arg(long)]
     pub max_changes: Option<usize>,
+    /// Output format on stdout: human, or json (what was applied, failed and not attempted,
+    /// per tenant; the lines for people stay on stderr).
+    #[arg(short, long, value_enum, default_value_t = crate::report::applied::ApplyFormat::Human)]
+    pub output: crate::report::applied::ApplyFormat,
     /// How many users the plan may leave unprotected or lock out.
     #[command(flatten)]
     pub allow: AllowArgs,

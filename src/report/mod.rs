@@ -4,6 +4,7 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+pub mod applied;
 pub mod coverage;
 pub mod diagnostics;
 pub mod explain;

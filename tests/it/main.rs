@@ -3,6 +3,7 @@
 
 mod common;
 
+mod apply_json;
 mod batch;
 mod binary;
 mod cli;
