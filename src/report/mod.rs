@@ -8,6 +8,7 @@ pub mod applied;
 pub mod coverage;
 pub mod diagnostics;
 pub mod explain;
+pub mod mermaid;
 pub mod users;
 
 use crate::plan::{Plan, PropertyChange};

@@ -190,6 +190,9 @@ pub fn impact_section(impact: &Impact, markdown: bool) -> String {
                 ));
             }
         }
+        if markdown {
+            out.push_str(&super::mermaid::impact(impact));
+        }
     }
     let locked = &impact.newly_without;
     if !locked.is_empty() {

@@ -303,3 +303,40 @@ fn valid_policies_give_an_empty_sarif_run_and_exit_0() {
     assert_eq!((code(&out), stdout(&out)), (0, String::new()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ```` ```mermaid ```` blocks of a Markdown document, each with the line before it.
+fn mermaid_blocks(md: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut rest = md;
+    while let Some(start) = rest.find("```mermaid\n") {
+        let body = &rest[start..];
+        let end = body[3..].find("```").unwrap() + 6;
+        blocks.push(body[..end].to_string());
+        rest = &body[end..];
+    }
+    blocks
+}
+
+#[test]
+fn the_markdown_plan_draws_the_prompt_impact_and_who_must_do_mfa_in_mermaid() {
+    let dir = common::temp_dir("mermaid");
+    common::copy_whole_baseline(&dir);
+    let out = run(&dir, &["plan", "--sandbox", "-o", "markdown"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let md = stdout(&out);
+    let blocks = mermaid_blocks(&md);
+    assert_eq!(blocks.len(), 2, "{md}");
+    // Beside the tables they draw: each follows its section's table.
+    let impact = md.find("#### Impact on sign-in prompts").unwrap();
+    let coverage = md.find("#### Who must do MFA").unwrap();
+    let first = md.find("```mermaid").unwrap();
+    assert!(impact < first && first < coverage, "{md}");
+    for block in &blocks {
+        for line in block.lines().filter(|l| l.contains('"')) {
+            // Labels are whole quoted strings: no stray quote ends one early.
+            assert_eq!(line.matches('"').count() % 2, 0, "{line}");
+        }
+    }
+    insta::assert_snapshot!("sandbox_plan_mermaid", blocks.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
