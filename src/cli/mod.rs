@@ -80,31 +80,40 @@ pub enum LogFormat {
 
 /// The verbs.
 #[derive(Debug, Subcommand)]
-#[command(after_help = REFERENCE)]
 pub enum Command {
     /// Check the policy files offline: every problem, with file:line:column.
+    #[command(after_help = REFERENCE)]
     Validate(ValidateArgs),
     /// Show what would change in the tenant (exit 0 in sync, 1 drift).
+    #[command(after_help = REFERENCE)]
     Plan(PlanArgs),
     /// Send the minimal PATCHes, then re-read and verify.
+    #[command(after_help = REFERENCE)]
     Apply(ApplyArgs),
     /// Keep the tenant in line: reconcile on every change to the policy files, every
     /// interval, and again after an error; or once (`--once`) for CronJobs and CI.
+    #[command(after_help = REFERENCE)]
     Reconcile(ReconcileArgs),
     /// Who will be prompted with which MFA method: per user, from the declared policy (as
     /// it will be once applied) or the live tenant (`--live`).
+    #[command(after_help = REFERENCE)]
     Explain(ExplainArgs),
     /// Write the live tenant's authentication methods policy and security defaults as policy
     /// files that plan in sync against it.
+    #[command(after_help = REFERENCE)]
     Export(ExportArgs),
     /// Drift alerts.
     #[command(subcommand)]
+    #[command(after_help = REFERENCE)]
     Notify(NotifyCommand),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
+    #[command(after_help = REFERENCE)]
     Emulator(EmulatorArgs),
     /// Print the version, the git commit it was built from and the build date.
+    #[command(after_help = REFERENCE)]
     Version,
     /// Print a shell completion script (e.g. `mfactl completions bash > /etc/bash_completion.d/mfactl`).
+    #[command(after_help = REFERENCE)]
     Completions {
         /// The shell.
         #[arg(value_enum)]

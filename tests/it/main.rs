@@ -7,6 +7,7 @@ mod apply_json;
 mod batch;
 mod binary;
 mod cli;
+mod cli_reference;
 mod conditional_access;
 mod config;
 mod conventions;
