@@ -16,7 +16,7 @@ use crate::report::applied::{self, ApplyFormat};
 use crate::report::{self, Format};
 
 use super::common::{
-    RunError, colour, guard, incomplete, load, planning_error, stop_on_signal, target,
+    RunError, colour, guard, incomplete, load, planning_error, stop_on_signal, target, targeted,
 };
 use super::fleet;
 
@@ -65,9 +65,14 @@ fn confirm(plan: &Plan, yes: bool) -> Result<(), RunError> {
 /// `mfactl apply [PLANFILE]`.
 pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if args.target.source.many() {
+        if !args.targets.is_empty() {
+            return Err(RunError::Usage(
+                "--target applies one tenant's resources: use it with --tenant".into(),
+            ));
+        }
         return fleet::apply(&args, env).await;
     }
-    let target = target(&args.target, env).await?;
+    let mut target = target(&args.target, env).await?;
     let (plan, client) = match args.plan_file.as_deref() {
         Some(path) => {
             let saved = read_plan_file(path)?;
@@ -93,6 +98,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
                 &target.tenant.policies,
                 target.tenant.config_file.as_deref(),
             )?;
+            let set = targeted(set, &args.targets, &mut target.tenant)?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
                 live::compute(&client, &target.tenant, &set, &Progress::stderr())

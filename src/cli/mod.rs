@@ -190,6 +190,11 @@ pub struct PlanArgs {
     /// Also save the plan (JSON) to this file, for `mfactl apply PLANFILE`.
     #[arg(long, value_name = "FILE", value_parser = parse_plan_file)]
     pub out: Option<PathBuf>,
+    /// Plan only this declared resource (repeatable): KIND for a kind declared once
+    /// (`SecurityDefaults`), KIND/NAME for one item of a collection
+    /// (`ConditionalAccessPolicy/Require MFA for all users`); not for routine use.
+    #[arg(long = "target", value_name = "KIND[/NAME]")]
+    pub targets: Vec<crate::plan::target::ResourceTarget>,
 }
 
 /// `mfactl explain` flags.
@@ -311,6 +316,14 @@ pub struct ApplyArgs {
     /// Apply without asking.
     #[arg(long)]
     pub yes: bool,
+    /// Plan and apply only this declared resource (repeatable), as `plan --target`; not for
+    /// routine use.
+    #[arg(
+        long = "target",
+        value_name = "KIND[/NAME]",
+        conflicts_with = "plan_file"
+    )]
+    pub targets: Vec<crate::plan::target::ResourceTarget>,
     /// Refuse (exit 7) a plan with more property changes than this.
     #[arg(long)]
     pub max_changes: Option<usize>,

@@ -7,6 +7,7 @@ pub mod live;
 pub mod migration;
 pub mod per_user;
 pub mod protection;
+pub mod target;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

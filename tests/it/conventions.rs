@@ -340,3 +340,124 @@ fn the_markdown_plan_draws_the_prompt_impact_and_who_must_do_mfa_in_mermaid() {
     insta::assert_snapshot!("sandbox_plan_mermaid", blocks.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn changed_resources(plan: &Value) -> Vec<String> {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["resource"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn target_plans_and_applies_only_the_named_resources_with_terraforms_warning() {
+    let dir = common::temp_dir("target");
+    common::copy_whole_baseline(&dir);
+    let whole: Value =
+        serde_json::from_slice(&run(&dir, &["plan", "--sandbox", "-o", "json"]).stdout).unwrap();
+    assert!(
+        changed_resources(&whole)
+            .iter()
+            .any(|r| r.starts_with("authenticationMethod"))
+    );
+
+    let out = run(
+        &dir,
+        &[
+            "plan",
+            "--sandbox",
+            "-o",
+            "json",
+            "--target",
+            "ConditionalAccessPolicy",
+            "--target",
+            "SecurityDefaults",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Resource targeting is in effect"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("not for routine use"),
+        "{}",
+        stderr(&out)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let resources = changed_resources(&plan);
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.starts_with("conditionalAccessPolicies/")),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .any(|r| r == "identitySecurityDefaultsEnforcementPolicy"),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.starts_with("conditionalAccessPolicies/")
+                || r == "identitySecurityDefaultsEnforcementPolicy"),
+        "{resources:?}"
+    );
+    assert!(
+        plan.get("userChanges").is_none(),
+        "per-user MFA is not targeted"
+    );
+
+    // apply: only the methods policy is sent, then verified.
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            "--sandbox",
+            "--yes",
+            "-o",
+            "json",
+            "--target",
+            "AuthenticationMethodsPolicy",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("Resource targeting is in effect"));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let applied = done["applied"].as_array().unwrap();
+    assert!(!applied.is_empty());
+    assert!(
+        applied.iter().all(|c| c["resource"]
+            .as_str()
+            .unwrap()
+            .starts_with("authenticationMethod")),
+        "{done:#}"
+    );
+    assert_eq!(done["verified"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn target_refuses_an_unknown_kind_or_name_as_a_usage_error() {
+    let dir = common::temp_dir("target-bad");
+    common::copy_whole_baseline(&dir);
+    for (target, says) in [
+        ("ConditionalAccess", "one of NamedLocation"),
+        (
+            "ConditionalAccessPolicy/Nobody's policy",
+            "'Require MFA for all users'",
+        ),
+        ("SecurityDefaults/x", "without a name"),
+        ("NamedLocation", "no NamedLocation is declared"),
+    ] {
+        let out = run(&dir, &["plan", "--sandbox", "--target", target]);
+        assert_eq!(code(&out), 2, "{target}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{target}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{target}: no plan");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
