@@ -279,6 +279,7 @@ pub struct ReconcileArgs {
 pub enum NotifyCommand {
     /// Send a sample alert to every configured provider (`notifications:` in mfactl.yaml,
     /// plus MFACTL_TEAMS_WEBHOOK, MFACTL_SLACK_WEBHOOK, MFACTL_WEBHOOK_URL).
+    #[command(after_help = REFERENCE)]
     Test {
         /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, only
         /// the MFACTL_* variables).

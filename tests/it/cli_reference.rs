@@ -96,7 +96,11 @@ fn docs_cli_md_lists_exactly_the_flags_each_help_offers() {
 #[test]
 fn help_points_to_the_reference() {
     let dir = crate::common::temp_dir("help");
-    for args in [&["--help"][..], &["plan", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["plan", "--help"],
+        &["notify", "test", "--help"],
+    ] {
         let out = crate::common::mfactl(&dir, args, "").output().unwrap();
         assert_eq!(crate::common::code(&out), 0);
         assert!(
