@@ -167,4 +167,30 @@ mod tests {
         );
         assert_eq!(impact(&Impact::default()), "");
     }
+
+    #[test]
+    fn coverage_draws_each_outcome_that_has_users_and_says_when_none_has() {
+        let mut c = Coverage {
+            members: 1200,
+            guests: 3,
+            ..Coverage::default()
+        };
+        assert!(
+            coverage(&c).contains("  all --> same[\"no change in who must do MFA\"]\n"),
+            "{}",
+            coverage(&c)
+        );
+        c.lost.members = 4;
+        c.lost.guests = 1;
+        let diagram = coverage(&c);
+        assert!(diagram.contains("  all[\"1,200 enabled member(s), 3 guest(s)\"]\n"));
+        assert!(
+            diagram.contains(
+                "  all -->|\"5 user(s)\"| lost[\"lose their MFA requirement\"]:::refused\n"
+            ),
+            "{diagram}"
+        );
+        assert!(!diagram.contains("same["), "{diagram}");
+        assert!(!diagram.contains("blocked["), "{diagram}");
+    }
 }
