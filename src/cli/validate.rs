@@ -49,7 +49,7 @@ pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError
     };
     let d = &outcome.diagnostics;
     printer::data(&match args.output {
-        DiagnosticsFormat::Sarif => diagnostics::sarif(d, &root),
+        DiagnosticsFormat::Sarif => diagnostics::sarif(d, &outcome.silenced, &root),
         DiagnosticsFormat::Github => diagnostics::github(d, &root),
         DiagnosticsFormat::Json | DiagnosticsFormat::Human => diagnostics::json(d, &root),
     });

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::policy::{CODES, Diagnostic, Severity};
+use crate::policy::{CODES, Diagnostic, Location, Severity, Silenced};
 
 /// Output formats of `validate` (`-o`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -115,9 +115,36 @@ const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// One SARIF 2.1.0 log with one run: the tool, a rule for every diagnostic code, and a
-/// result for every diagnostic; pretty-printed, ending with a newline.
-pub fn sarif(diagnostics: &[Diagnostic], root: &Root) -> String {
+/// One SARIF result: a rule, a level, a message and where.
+fn result(code: &str, level: Severity, text: String, location: &Location, root: &Root) -> Value {
+    let mut result = json!({
+        "ruleId": code,
+        "level": severity(level),
+        "message": {"text": text},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {
+                    "uri": utf8_percent_encode(&root.relative(&location.file), URI_PATH).to_string(),
+                    "uriBaseId": "%SRCROOT%",
+                },
+                "region": {
+                    "startLine": location.line.max(1),
+                    "startColumn": location.column.max(1),
+                },
+            },
+        }],
+    });
+    if let Some(index) = CODES.iter().position(|c| c.code == code) {
+        result["ruleIndex"] = json!(index);
+    }
+    result
+}
+
+/// One SARIF 2.1.0 log with one run: the tool, a rule for every diagnostic code, a result
+/// for every diagnostic, and the lints that an annotation silenced as results suppressed in
+/// source with its reason (code scanning shows them dismissed); pretty-printed, ending with
+/// a newline.
+pub fn sarif(diagnostics: &[Diagnostic], silenced: &[Silenced], root: &Root) -> String {
     let rules: Vec<Value> = CODES
         .iter()
         .map(|c| {
@@ -128,32 +155,21 @@ pub fn sarif(diagnostics: &[Diagnostic], root: &Root) -> String {
             })
         })
         .collect();
-    let results: Vec<Value> = diagnostics
+    let mut results: Vec<Value> = diagnostics
         .iter()
-        .map(|d| {
-            let mut result = json!({
-                "ruleId": d.code,
-                "level": severity(d.severity),
-                "message": {"text": text(d)},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {
-                            "uri": utf8_percent_encode(&root.relative(&d.location.file), URI_PATH).to_string(),
-                            "uriBaseId": "%SRCROOT%",
-                        },
-                        "region": {
-                            "startLine": d.location.line.max(1),
-                            "startColumn": d.location.column.max(1),
-                        },
-                    },
-                }],
-            });
-            if let Some(index) = CODES.iter().position(|c| c.code == d.code) {
-                result["ruleIndex"] = json!(index);
-            }
-            result
-        })
+        .map(|d| result(d.code, d.severity, text(d), &d.location, root))
         .collect();
+    results.extend(silenced.iter().map(|s| {
+        let mut r = result(
+            s.code,
+            Severity::Warning,
+            s.message.clone(),
+            &s.location,
+            root,
+        );
+        r["suppressions"] = json!([{"kind": "inSource", "justification": s.reason}]);
+        r
+    }));
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -207,7 +223,6 @@ pub fn github(diagnostics: &[Diagnostic], root: &Root) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Location;
 
     fn root() -> Root {
         Root {

@@ -135,6 +135,18 @@ fn json_diagnostics(sub: &Path) -> Vec<Value> {
     diagnostics
 }
 
+/// Checks a SARIF log against the official SARIF 2.1.0 JSON schema.
+fn assert_valid_sarif(log: &Value) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../fixtures/sarif/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft4::new(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 #[test]
 fn sarif_validates_against_the_sarif_2_1_0_schema_and_matches_the_diagnostics() {
     let (root, sub) = repository();
@@ -143,14 +155,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema_and_matches_the_diagnostics() 
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let log: Value = serde_json::from_str(&stdout(&out)).unwrap();
 
-    let schema: Value =
-        serde_json::from_str(include_str!("../fixtures/sarif/sarif-schema-2.1.0.json")).unwrap();
-    let validator = jsonschema::draft4::new(&schema).expect("the schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&log)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    assert_valid_sarif(&log);
 
     assert_eq!(log["version"], "2.1.0");
     let runs = log["runs"].as_array().unwrap();
@@ -459,5 +464,41 @@ fn target_refuses_an_unknown_kind_or_name_as_a_usage_error() {
         assert!(stderr(&out).contains(says), "{target}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{target}: no plan");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn silenced_lints_are_sarif_results_suppressed_in_source_with_their_reason() {
+    let dir = common::temp_dir("sarif-silenced");
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/silenced/weak-on-purpose.yaml"),
+        policies.join("weak-on-purpose.yaml"),
+    )
+    .unwrap();
+    let out = run(&dir, &["validate", "-o", "sarif"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let log: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_valid_sarif(&log);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let suppressed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert!(suppressed.len() >= 4, "{results:#?}");
+    let voice = suppressed
+        .iter()
+        .find(|r| r["ruleId"] == "MFA028")
+        .expect("the silenced voice lint");
+    assert_eq!(voice["suppressions"][0]["kind"], "inSource");
+    assert_eq!(
+        voice["suppressions"][0]["justification"],
+        "the call centre has no smartphones"
+    );
+    assert_eq!(
+        voice["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "policies/weak-on-purpose.yaml"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
