@@ -13,9 +13,13 @@
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS builder
+# No .git in the build context: `mfactl version` names the commit given here
+# (docker build --build-arg MFACTL_GIT_COMMIT="$(git rev-parse --short HEAD)"), else unknown.
+ARG MFACTL_GIT_COMMIT=unknown
+ENV MFACTL_GIT_COMMIT=${MFACTL_GIT_COMMIT}
 WORKDIR /src
 # Dependencies first, so that a change to src/ does not rebuild them.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY benches benches
 RUN mkdir -p src tests/it \
  && echo 'fn main() {}' > src/main.rs \

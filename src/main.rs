@@ -64,5 +64,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(cli::notify::notify_command(command, Env::from_process()).await?)
         }
         Command::Emulator(args) => Ok(cli::emulator::serve(args).await?),
+        Command::Version => {
+            printer::data(&format!("mfactl {}\n", cli::VERSION));
+            Ok(ExitCode::Success)
+        }
+        Command::Completions { shell } => {
+            printer::data(&cli::completions(shell));
+            Ok(ExitCode::Success)
+        }
     }
 }

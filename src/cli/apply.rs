@@ -13,10 +13,11 @@ use crate::kinds::hardware_oath::seed::SeedKeys;
 use crate::plan::live::{self, PlanningError};
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::printer::{self, Level, Progress};
+use crate::report::applied::{self, ApplyFormat};
 use crate::report::{self, Format};
 
 use super::common::{
-    RunError, colour, guard, incomplete, load, planning_error, stop_on_signal, target,
+    RunError, colour, guard, incomplete, load, planning_error, stop_on_signal, target, targeted,
 };
 use super::fleet;
 
@@ -73,6 +74,11 @@ pub(super) fn max_changes_refusal(plan: &Plan, max: usize) -> RunError {
 /// `mfactl apply [PLANFILE]`.
 pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     if args.target.source.many() {
+        if !args.targets.is_empty() {
+            return Err(RunError::Usage(
+                "--target applies one tenant's resources: use it with --tenant".into(),
+            ));
+        }
         return fleet::apply(&args, env).await;
     }
     // A saved plan names its tenant: that is the tenant, and --tenant may only agree.
@@ -95,7 +101,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             _ => target_args.source.tenant = Some(saved.tenant.clone()),
         }
     }
-    let target = target(&target_args, env).await?;
+    let mut target = target(&target_args, env).await?;
     let (plan, client) = match saved {
         Some((_, saved)) => {
             if saved.tenant != target.tenant.name {
@@ -120,6 +126,7 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
                 &target.tenant.policies,
                 target.tenant.config_file.as_deref(),
             )?;
+            let set = targeted(set, &args.targets, &mut target.tenant)?;
             let client = GraphClient::connect(&target.tenant, &target.env)?;
             (
                 live::compute(&client, &target.tenant, &set, &Progress::stderr())
@@ -129,8 +136,13 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
             )
         }
     };
+    let json = args.output == ApplyFormat::Json;
     if plan.in_sync {
-        printer::data(&report::render(&plan, Format::Human, colour()));
+        if json {
+            printer::data(&applied::text(&applied::in_sync(&plan)));
+        } else {
+            printer::data(&report::render(&plan, Format::Human, colour()));
+        }
         return Ok(ExitCode::Success);
     }
     printer::status(report::human(&plan, false).trim_end());
@@ -170,16 +182,31 @@ pub async fn apply(args: ApplyArgs, env: Env) -> Result<ExitCode, RunError> {
     }
     apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
+        if json {
+            printer::data(&applied::text(&applied::tenant(&plan, &outcome, None)));
+        }
         return Err(incomplete(outcome, None));
     }
     let missing = apply::verify(&client, &plan, &outcome).await?;
+    if json {
+        printer::data(&applied::text(&applied::tenant(
+            &plan,
+            &outcome,
+            Some(&missing),
+        )));
+    }
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }
-    printer::data(&format!(
+    let done = format!(
         "Tenant {}: applied {}; re-read and verified: the tenant matches the declared policy.\n",
         plan.tenant,
         plan.extent()
-    ));
+    );
+    if json {
+        printer::status(done.trim_end());
+    } else {
+        printer::data(&done);
+    }
     Ok(ExitCode::Success)
 }

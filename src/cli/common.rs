@@ -13,6 +13,7 @@ use crate::notify;
 use crate::plan::Plan;
 use crate::plan::guard::Allowance;
 use crate::plan::live::PlanningError;
+use crate::plan::target::{self, ResourceTarget};
 use crate::policy::{self, PolicySet, Severity};
 use crate::printer::{self, Level};
 use crate::sandbox;
@@ -202,6 +203,30 @@ pub(super) fn load_for(
         Some(set) if errors == 0 => Ok(set),
         _ => Err(RunError::InvalidPolicy(errors.max(1))),
     }
+}
+
+/// The policy set narrowed to `targets` (unchanged without any), with Terraform's warning
+/// that the plan may be incomplete. Pruning is off while targeting: what is not targeted is
+/// not managed in this run.
+pub(super) fn targeted(
+    set: PolicySet,
+    targets: &[ResourceTarget],
+    tenant: &mut TenantSettings,
+) -> Result<PolicySet, RunError> {
+    if targets.is_empty() {
+        return Ok(set);
+    }
+    let set = target::select(&set, targets).map_err(|e| RunError::Usage(e.to_string()))?;
+    tenant.prune = false;
+    printer::event(
+        Level::Warn,
+        "Resource targeting is in effect: this plan covers only the --target resources, so it \
+         may be incomplete and not represent every change the policy files ask for (and \
+         nothing is pruned). --target is not for routine use: it is for exceptional situations \
+         such as recovering from errors or mistakes.",
+        &[],
+    );
+    Ok(set)
 }
 
 /// Prints diagnostics one a line (two with a help), paths under the working directory

@@ -23,6 +23,7 @@ use crate::plan::live::PlanningError;
 use crate::plan::{FORMAT_VERSION, Plan, live};
 use crate::policy::PolicySet;
 use crate::printer::{self, Progress};
+use crate::report::applied::{self, ApplyFormat};
 use crate::report::{self, Format};
 
 /// The configuration and the tenants the flags select, with `--policies` applied.
@@ -467,18 +468,21 @@ pub(super) async fn reconcile_once(args: &ReconcileArgs, env: Env) -> Result<Exi
 
 /// Plans and applies one tenant of a several-tenant `apply`, and says in one line what
 /// happened; the plan itself is not printed (`plan --all-tenants` shows it). `true` when
-/// the tenant was changed, `false` when it was in sync.
+/// the tenant was changed, `false` when it was in sync; `report` gets what was applied,
+/// failed and not attempted, once something was planned.
 async fn apply_one(
     tenant: &TenantSettings,
     env: &Env,
     args: &ApplyArgs,
     audit_log: &std::path::Path,
     shared: &Shared,
+    report: &mut Option<Value>,
 ) -> Result<bool, RunError> {
     let set = shared.set(tenant)?;
     let client = shared.client(tenant, env)?;
     let plan = live::compute(&client, tenant, &set, &Progress::hidden()).await?;
     if plan.in_sync {
+        *report = Some(applied::in_sync(&plan));
         printer::status(&format!("{}: in sync", tenant.name));
         return Ok(false);
     }
@@ -503,9 +507,11 @@ async fn apply_one(
     .await?;
     apply::migration::report(&plan.tenant, &outcome);
     if outcome.incomplete() {
+        *report = Some(applied::tenant(&plan, &outcome, None));
         return Err(incomplete(outcome, Some(&tenant.name)));
     }
     let missing = apply::verify(&client, &plan, &outcome).await?;
+    *report = Some(applied::tenant(&plan, &outcome, Some(&missing)));
     if !missing.is_empty() {
         return Err(RunError::NotConverged(missing.join(", ")));
     }
@@ -534,26 +540,37 @@ pub(super) async fn apply(args: &ApplyArgs, env: Env) -> Result<ExitCode, RunErr
     let (settings, tenants) = select(&args.target.source, args.target.sandbox, &env)?;
     let shared = Shared::new(&tenants, true)?;
     let (env, audit_log, shared) = (&env, settings.audit_log.as_path(), &shared);
-    let results: Vec<Result<bool, RunError>> = futures_util::stream::iter(&tenants)
+    let results: Vec<(Result<bool, RunError>, Value)> = futures_util::stream::iter(&tenants)
         .map(|t| async move {
-            let result = apply_one(t, env, args, audit_log, shared).await;
+            let mut report = None;
+            let result = apply_one(t, env, args, audit_log, shared, &mut report).await;
+            let mut entry = json!({"tenant": t.name});
+            if let Some(report) = report {
+                entry["apply"] = report;
+            }
             if let Err(e) = &result {
                 printer::event(
                     printer::Level::Error,
                     &format!("{}: error: {e}", t.name),
                     &[("tenant", t.name.as_str().into())],
                 );
+                entry["error"] = json!(e.to_string());
             }
-            result.map_err(|e| clone_code(&e))
+            (result.map_err(|e| clone_code(&e)), entry)
         })
         .buffered(usize::from(args.target.source.concurrency))
         .collect()
         .await;
+    let (results, entries): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let applied = results.iter().filter(|r| matches!(r, Ok(true))).count();
     let codes: Vec<Result<ExitCode, RunError>> = results
         .into_iter()
         .map(|r| r.map(|_| ExitCode::Success))
         .collect();
+    if args.output == ApplyFormat::Json {
+        let out = json!({"formatVersion": FORMAT_VERSION, "tenants": Value::Array(entries)});
+        printer::data(&applied::text(&out));
+    }
     summary(&codes, Some(applied));
     combined(&codes)
 }

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::controller::Mode;
 use crate::report::Format;
@@ -28,9 +28,24 @@ use crate::report::Format;
 pub use crate::printer::ColorChoice;
 pub use emulator::EmulatorArgs;
 
+/// The version line of `mfactl version` and `--version`: the package version, the git commit
+/// it was built from (`-dirty` with uncommitted changes, `unknown` without git) and the
+/// build date, captured by `build.rs`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MFACTL_GIT_COMMIT"),
+    ", built ",
+    env!("MFACTL_BUILD_DATE"),
+    ")"
+);
+
+/// The line under every `--help`: where the whole reference is.
+const REFERENCE: &str = "Reference: docs/cli.md (every command and flag), docs/exit-codes.md.";
+
 /// GitOps for Microsoft Entra ID multifactor-authentication policy.
 #[derive(Debug, Parser)]
-#[command(name = "mfactl", version, about)]
+#[command(name = "mfactl", version = VERSION, about, after_help = REFERENCE)]
 pub struct Cli {
     /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -47,6 +62,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The completion script for `shell`, for `mfactl completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mfactl", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -60,25 +82,43 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the policy files offline: every problem, with file:line:column.
+    #[command(after_help = REFERENCE)]
     Validate(ValidateArgs),
     /// Show what would change in the tenant (exit 0 in sync, 1 drift).
+    #[command(after_help = REFERENCE)]
     Plan(PlanArgs),
     /// Send the minimal PATCHes, then re-read and verify.
+    #[command(after_help = REFERENCE)]
     Apply(ApplyArgs),
     /// Keep the tenant in line: reconcile on every change to the policy files, every
     /// interval, and again after an error; or once (`--once`) for CronJobs and CI.
+    #[command(after_help = REFERENCE)]
     Reconcile(ReconcileArgs),
     /// Who will be prompted with which MFA method: per user, from the declared policy (as
     /// it will be once applied) or the live tenant (`--live`).
+    #[command(after_help = REFERENCE)]
     Explain(ExplainArgs),
     /// Write the live tenant's authentication methods policy and security defaults as policy
     /// files that plan in sync against it.
+    #[command(after_help = REFERENCE)]
     Export(ExportArgs),
     /// Drift alerts.
     #[command(subcommand)]
+    #[command(after_help = REFERENCE)]
     Notify(NotifyCommand),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
+    #[command(after_help = REFERENCE)]
     Emulator(EmulatorArgs),
+    /// Print the version, the git commit it was built from and the build date.
+    #[command(after_help = REFERENCE)]
+    Version,
+    /// Print a shell completion script (e.g. `mfactl completions bash > /etc/bash_completion.d/mfactl`).
+    #[command(after_help = REFERENCE)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Which configuration, tenant and policy files.
@@ -132,6 +172,11 @@ pub struct ValidateArgs {
     /// Configuration, tenant and policies (default: the configured ones, or ./policies).
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Diagnostics on stdout: human (on stderr, as every verb prints them), json, sarif
+    /// (SARIF 2.1.0, for code-scanning uploads) or github (workflow commands, to annotate the
+    /// pull request's lines).
+    #[arg(short, long, value_enum, default_value_t = crate::report::diagnostics::DiagnosticsFormat::Human)]
+    pub output: crate::report::diagnostics::DiagnosticsFormat,
 }
 
 /// `mfactl plan` flags.
@@ -144,8 +189,13 @@ pub struct PlanArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Human)]
     pub output: Format,
     /// Also save the plan (JSON) to this file, for `mfactl apply PLANFILE`.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = parse_plan_file)]
     pub out: Option<PathBuf>,
+    /// Plan only this declared resource (repeatable): KIND for a kind declared once
+    /// (`SecurityDefaults`), KIND/NAME for one item of a collection
+    /// (`ConditionalAccessPolicy/Require MFA for all users`); not for routine use.
+    #[arg(long = "target", value_name = "KIND[/NAME]")]
+    pub targets: Vec<crate::plan::target::ResourceTarget>,
 }
 
 /// `mfactl explain` flags.
@@ -230,6 +280,7 @@ pub struct ReconcileArgs {
 pub enum NotifyCommand {
     /// Send a sample alert to every configured provider (`notifications:` in mfactl.yaml,
     /// plus MFACTL_TEAMS_WEBHOOK, MFACTL_SLACK_WEBHOOK, MFACTL_WEBHOOK_URL).
+    #[command(after_help = REFERENCE)]
     Test {
         /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, only
         /// the MFACTL_* variables).
@@ -239,6 +290,22 @@ pub enum NotifyCommand {
 }
 
 pub use crate::config::parse_duration;
+
+/// The names of output formats, which `--out` refuses as a file name.
+const FORMAT_NAMES: &[&str] = &[
+    "human", "markdown", "md", "json", "sarif", "github", "csv", "text", "yaml",
+];
+
+/// `plan --out FILE`: a path, but not a format's name (`--out json` meant `-o json`).
+fn parse_plan_file(value: &str) -> Result<PathBuf, String> {
+    if FORMAT_NAMES.contains(&value.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "'{value}' is an output format's name, not a file: choose the format with -o {value}; \
+             --out takes the file to save the plan in, e.g. --out plan.json"
+        ));
+    }
+    Ok(PathBuf::from(value))
+}
 
 /// `mfactl apply` flags.
 #[derive(Debug, clap::Args)]
@@ -251,9 +318,21 @@ pub struct ApplyArgs {
     /// Apply without asking.
     #[arg(long)]
     pub yes: bool,
+    /// Plan and apply only this declared resource (repeatable), as `plan --target`; not for
+    /// routine use.
+    #[arg(
+        long = "target",
+        value_name = "KIND[/NAME]",
+        conflicts_with = "plan_file"
+    )]
+    pub targets: Vec<crate::plan::target::ResourceTarget>,
     /// Refuse (exit 7) a plan with more changes (properties set to a new value) than this.
     #[arg(long)]
     pub max_changes: Option<usize>,
+    /// Output format on stdout: human, or json (what was applied, failed and not attempted,
+    /// per tenant; the lines for people stay on stderr).
+    #[arg(short, long, value_enum, default_value_t = crate::report::applied::ApplyFormat::Human)]
+    pub output: crate::report::applied::ApplyFormat,
     /// How many users the plan may leave unprotected or lock out.
     #[command(flatten)]
     pub allow: AllowArgs,

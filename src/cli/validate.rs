@@ -1,12 +1,14 @@
 //! `mfactl validate`: the policy files checked offline, every problem with file:line:column;
 //! for one tenant, or for each tenant `--all-tenants` or `--shard I/N` selects.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::ValidateArgs;
 use crate::cli::exit::ExitCode;
 use crate::config::{self, Env};
+use crate::policy::{self, Severity};
 use crate::printer;
+use crate::report::diagnostics::{self, DiagnosticsFormat, Root};
 
 use super::common::{RunError, load, load_for};
 
@@ -38,9 +40,44 @@ pub async fn validate(args: ValidateArgs, env: Env) -> Result<ExitCode, RunError
     } else {
         source.policies.clone()
     };
-    let set = load(&paths, config_file.as_deref())?;
-    printer::status(&format!("{} policy file(s) are valid.", set.files.len()));
-    Ok(ExitCode::Success)
+    if args.output == DiagnosticsFormat::Human {
+        let set = load(&paths, config_file.as_deref())?;
+        printer::status(&format!("{} policy file(s) are valid.", set.files.len()));
+        return Ok(ExitCode::Success);
+    }
+    let excluded: Vec<PathBuf> = config_file.into_iter().collect();
+    let outcome = policy::load_excluding(&paths, &excluded);
+    let root = Root {
+        repo: repository_root(&cwd),
+        cwd,
+    };
+    let d = &outcome.diagnostics;
+    printer::data(&match args.output {
+        DiagnosticsFormat::Sarif => diagnostics::sarif(d, &outcome.silenced, &root),
+        DiagnosticsFormat::Github => diagnostics::github(d, &root),
+        DiagnosticsFormat::Json | DiagnosticsFormat::Human => diagnostics::json(d, &root),
+    });
+    if let Some(note) = outcome.silenced_note() {
+        printer::status(&note);
+    }
+    let errors = d.iter().filter(|d| d.severity == Severity::Error).count();
+    match outcome.set {
+        Some(set) if errors == 0 => {
+            printer::status(&format!("{} policy file(s) are valid.", set.files.len()));
+            Ok(ExitCode::Success)
+        }
+        _ => Err(RunError::InvalidPolicy(errors.max(1))),
+    }
+}
+
+/// The nearest directory at or above `cwd` holding `.git` (a directory, or a worktree's
+/// file), which is what code scanning and workflow commands resolve paths against; `cwd`
+/// outside a repository.
+fn repository_root(cwd: &Path) -> PathBuf {
+    cwd.ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(cwd)
+        .to_path_buf()
 }
 
 /// `mfactl validate --all-tenants | --shard I/N`: each selected tenant's configured policy

@@ -8,6 +8,7 @@ pub mod migration;
 pub mod names;
 pub mod per_user;
 pub mod protection;
+pub mod target;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

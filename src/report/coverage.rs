@@ -85,6 +85,9 @@ pub fn section(c: &Coverage, markdown: bool) -> String {
             ));
         }
     }
+    if markdown {
+        out.push_str(&super::mermaid::coverage(c));
+    }
     for (what, list, guard) in &rows {
         if list.first.is_empty() {
             continue;

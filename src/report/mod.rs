@@ -4,8 +4,11 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+pub mod applied;
 pub mod coverage;
+pub mod diagnostics;
 pub mod explain;
+pub mod mermaid;
 pub mod users;
 
 use crate::plan::names::{ObjectNames, annotate};

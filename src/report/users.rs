@@ -195,6 +195,9 @@ pub fn impact_section(impact: &Impact, markdown: bool) -> String {
                 ));
             }
         }
+        if markdown {
+            out.push_str(&super::mermaid::impact(impact));
+        }
     }
     let already = impact.already_without();
     if already > 0 {

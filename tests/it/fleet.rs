@@ -496,3 +496,28 @@ async fn a_failed_apply_across_tenants_names_the_tenant_on_every_line() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_json_lists_each_tenants_outcome_in_configuration_order() {
+    let f = Fleet::new(3, Some(1)).await;
+    let o = f.run(&["apply", "--all-tenants", "--yes", "-o", "json"]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["formatVersion"], 1);
+    let tenants = v["tenants"].as_array().unwrap();
+    let names: Vec<&str> = tenants
+        .iter()
+        .map(|t| t["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tenant-0", "tenant-1", "tenant-2"]);
+    for t in [&tenants[0], &tenants[2]] {
+        assert_eq!(t["apply"]["verified"], true, "{t:#}");
+        assert!(
+            !t["apply"]["applied"].as_array().unwrap().is_empty(),
+            "{t:#}"
+        );
+        assert!(t.get("error").is_none(), "{t:#}");
+    }
+    assert!(tenants[1].get("apply").is_none(), "{:#}", tenants[1]);
+    assert!(tenants[1]["error"].as_str().is_some(), "{:#}", tenants[1]);
+}

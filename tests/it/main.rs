@@ -3,12 +3,15 @@
 
 mod common;
 
+mod apply_json;
 mod batch;
 mod binary;
 mod cli;
 mod cli_defects;
+mod cli_reference;
 mod conditional_access;
 mod config;
+mod conventions;
 mod coverage;
 mod credentials;
 mod directory;
