@@ -364,7 +364,7 @@ fn execute(
                 Ok(policy::get_security_defaults(version, &t.security_defaults))
             }
             Route::Users => directory::list_users(&collection, t),
-            Route::User(key) => directory::get_user(version, slot, &key),
+            Route::User(key) => directory::get_user(version, slot, &key, collection.query),
             Route::Groups => directory::list_groups(&collection, t),
             Route::Group(id) => directory::get_group(version, slot, &id),
             Route::Members(id, transitive) => {

@@ -205,17 +205,20 @@ pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiRes
     )
 }
 
-/// GET `/users/{id | userPrincipalName}`.
+/// GET `/users/{id | userPrincipalName}`, with its `$select` (which alone brings
+/// `accountEnabled` and `userType`).
 pub fn get_user(
     version: ApiVersion,
     slot: &TenantSlot,
     key: &str,
+    query: &[(String, String)],
 ) -> Result<ApiResponse, GraphError> {
     let i = slot
         .index
         .user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
-    let v = user_json(&slot.tenant.users[i], false);
+    let select = Query::parse(query, usize::MAX)?;
+    let v = select.project(user_json(&slot.tenant.users[i], selects_extended(query)));
     Ok(ApiResponse::ok(annotate(
         v,
         "@odata.context",
