@@ -5,6 +5,7 @@
 
 mod devices;
 mod passes;
+mod tap;
 
 use std::sync::Arc;
 
