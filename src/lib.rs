@@ -23,4 +23,5 @@ pub mod sandbox;
 pub mod simulate;
 pub mod source;
 pub mod support;
+pub mod tap;
 pub mod tenant;

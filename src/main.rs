@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify(command) => {
             Ok(cli::notify::notify_command(command, Env::from_process()).await?)
         }
+        Command::Tap(command) => Ok(cli::tap::tap(command, Env::from_process()).await?),
         Command::Emulator(args) => Ok(cli::emulator::serve(args).await?),
         Command::Version => {
             printer::data(&format!("mfactl {}\n", cli::VERSION));

@@ -75,7 +75,9 @@ impl AuditLog {
         })
     }
 
-    fn record(
+    /// Appends one line per property: what `resource` was before and after, whether it
+    /// was `applied` or `failed` (and why).
+    pub fn record(
         &mut self,
         tenant: &str,
         resource: &str,

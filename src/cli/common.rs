@@ -121,6 +121,17 @@ pub enum RunError {
     /// `explain --user` names a user the registration-details report does not have.
     #[error("no user '{0}' in the registration-details report (unknown, or a disabled account)")]
     NoSuchUser(String),
+    /// A Temporary Access Pass could not be issued or revoked.
+    #[error(transparent)]
+    Tap(#[from] crate::tap::TapError),
+    /// A `tap issue --group` wave left members without a pass (each listed above).
+    #[error("{missed} member(s) got no Temporary Access Pass ({issued} did)")]
+    WaveIncomplete {
+        /// Passes issued.
+        issued: usize,
+        /// Members without one.
+        missed: usize,
+    },
     /// The tenant was changed but does not show the declared values on re-read.
     #[error("applied, but the tenant did not converge: {0}")]
     NotConverged(String),

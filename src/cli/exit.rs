@@ -6,6 +6,7 @@ use crate::controller::CycleError;
 use crate::graph::{GraphError, GraphErrorKind};
 use crate::plan::live::PlanningError;
 use crate::sandbox::EmulatorError;
+use crate::tap::TapError;
 
 /// The documented exit codes, following `diff` and `kubectl diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,19 @@ fn config(e: &ConfigError) -> ExitCode {
     }
 }
 
+/// The exit code for a Temporary Access Pass error: a refusal by the tenant's policy is 7,
+/// a user or group that does not exist or a file that cannot be written 2.
+fn tap(e: &TapError) -> ExitCode {
+    match e {
+        TapError::Graph(g) => graph(g.kind()),
+        TapError::Refused(_) => ExitCode::Refused,
+        TapError::NoSuchUser(_)
+        | TapError::UnknownGroup { .. }
+        | TapError::Audit(_)
+        | TapError::Out { .. } => ExitCode::Usage,
+    }
+}
+
 /// The exit code for an error: the first error in the chain whose kind is known decides.
 pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -81,7 +95,8 @@ pub fn for_error(err: &(dyn std::error::Error + 'static)) -> ExitCode {
                     ExitCode::Graph
                 }
                 RunError::Notify(_) | RunError::NoAlertProvider => ExitCode::Usage,
-                RunError::Partial { .. } => ExitCode::Partial,
+                RunError::Partial { .. } | RunError::WaveIncomplete { .. } => ExitCode::Partial,
+                RunError::Tap(t) => tap(t),
             };
         }
         if let Some(e) = e.downcast_ref::<ConfigError>() {

@@ -14,6 +14,7 @@ mod fleet;
 pub mod notify;
 pub mod plan;
 pub mod reconcile;
+pub mod tap;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -106,6 +107,10 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = REFERENCE)]
     Notify(NotifyCommand),
+    /// Temporary Access Passes for onboarding: issue (one user, or a group's members into a
+    /// file) and revoke.
+    #[command(subcommand)]
+    Tap(tap::TapCommand),
     /// Serve a local Microsoft Graph and Entra token endpoint for tests, demos and benchmarks.
     #[command(after_help = REFERENCE)]
     Emulator(EmulatorArgs),

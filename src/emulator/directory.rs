@@ -205,8 +205,8 @@ pub fn list_users(req: &CollectionRequest<'_>, tenant: &Tenant) -> Result<ApiRes
     )
 }
 
-/// GET `/users/{id | userPrincipalName}`; a `$select` of `accountEnabled` or `userType`
-/// brings them, as on the list.
+/// GET `/users/{id | userPrincipalName}`, with its `$select` (which alone brings
+/// `accountEnabled` and `userType`).
 pub fn get_user(
     version: ApiVersion,
     slot: &TenantSlot,
@@ -217,7 +217,8 @@ pub fn get_user(
         .index
         .user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
-    let v = user_json(&slot.tenant.users[i], selects_extended(query));
+    let select = Query::parse(query, usize::MAX)?;
+    let v = select.project(user_json(&slot.tenant.users[i], selects_extended(query)));
     Ok(ApiResponse::ok(annotate(
         v,
         "@odata.context",

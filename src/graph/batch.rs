@@ -56,6 +56,14 @@ impl BatchRequest {
         }
     }
 
+    /// A POST with a JSON body (a create).
+    pub fn post(id: impl Into<String>, path: impl Into<String>, body: Value) -> Self {
+        Self {
+            method: "POST".into(),
+            ..Self::patch(id, path, body)
+        }
+    }
+
     fn is_read(&self) -> bool {
         self.method.eq_ignore_ascii_case("GET")
     }

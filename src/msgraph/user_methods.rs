@@ -85,10 +85,14 @@ pub fn phone_method_id(phone_type: &str) -> Option<&'static str> {
     }
 }
 
-/// The `methodsRegistered` value one listed method stands for; `None` for the password and
-/// for types mfactl does not know (Microsoft adds them: tolerated, like unknown report
-/// values).
+/// The `methodsRegistered` value one listed method stands for; `None` for the password, for
+/// a method that says it cannot be used (`isUsable: false`: a Temporary Access Pass not yet
+/// valid, expired or outside the policy's reach, FACTS-CA item 47), and for types mfactl
+/// does not know (Microsoft adds them: tolerated, like unknown report values).
 pub fn registered_value(method: &Value) -> Option<&'static str> {
+    if method["isUsable"] == Value::Bool(false) {
+        return None;
+    }
     let ty = method["@odata.type"].as_str()?;
     let short = ty.strip_prefix("#microsoft.graph.").unwrap_or(ty);
     let phone = method["phoneType"].as_str();
@@ -150,6 +154,18 @@ mod tests {
         );
         assert_eq!(m(PASSWORD_TYPE, None), None);
         assert_eq!(m("someFutureAuthenticationMethod", None), None);
+        let tap = |usable: Value| {
+            registered_value(&json!({
+                "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+                "isUsable": usable, "methodUsabilityReason": "NotYetValid",
+            }))
+        };
+        assert_eq!(tap(json!(true)), Some("temporaryAccessPass"));
+        assert_eq!(
+            tap(json!(false)),
+            None,
+            "a pass not yet valid is no method yet"
+        );
         assert_eq!(registered_value(&json!({"id": "no type"})), None);
     }
 

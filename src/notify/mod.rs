@@ -34,6 +34,7 @@ pub mod webhook;
 
 use std::fmt;
 
+pub use crate::support::secret::Secret;
 pub use alert::{
     Action, AlertImpact, DriftAlert, DriftChange, Failure, FailureKind, InvalidDeclaration, Kind,
     PromptChange,
@@ -49,35 +50,6 @@ pub use state::{AlertState, Decision, Entry, STATE_FILE, decide, fingerprint};
 /// `invalid` are new (both were `failed`), failures carry `kind`, `code` and `resource`, and
 /// `declaration` reports invalid policy files.
 pub const FORMAT_VERSION: u32 = 2;
-
-/// A secret string, such as a webhook URL or an HMAC key. `Debug` never shows it, and it
-/// has no `Display`: read it with [`Secret::expose`] where it is used, and nowhere else.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(redacted)")
-    }
-}
 
 /// One configured alert destination. The config layer reads the URLs and keys from
 /// environment variables or files.

@@ -38,14 +38,15 @@ pub const NONE: &str = "none";
 
 /// Who a list of include or exclude targets covers.
 #[derive(Debug, Default, Clone)]
-struct Targets {
+pub struct Targets {
     all: bool,
     groups: Vec<String>,
     users: HashSet<u128>,
 }
 
 impl Targets {
-    fn read(targets: &Value) -> Self {
+    /// The targets of an `includeTargets` or `excludeTargets` list (or a single target).
+    pub fn read(targets: &Value) -> Self {
         let mut t = Targets::default();
         let list: Vec<&Value> = match targets {
             Value::Array(a) => a.iter().collect(),
@@ -67,7 +68,14 @@ impl Targets {
         t
     }
 
-    fn covers(&self, dir: &Directory, index: u32) -> bool {
+    /// The group ids named (lower case), whose members must be read for [`Targets::covers`].
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Whether user `index` of `dir` is covered: everyone, a group whose members were read,
+    /// or the user by id.
+    pub fn covers(&self, dir: &Directory, index: u32) -> bool {
         self.all
             || self.groups.iter().any(|g| dir.is_member(g, index))
             || (!self.users.is_empty()
@@ -78,7 +86,7 @@ impl Targets {
     }
 
     /// What the targets name, for messages.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.all {
             parts.push("all users".to_string());

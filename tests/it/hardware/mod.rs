@@ -6,6 +6,7 @@
 mod devices;
 mod inventory;
 mod passes;
+mod tap;
 
 use std::sync::Arc;
 
