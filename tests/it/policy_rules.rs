@@ -1188,21 +1188,32 @@ async fn boolean_strings_are_taken_only_where_documented() {
     }
 }
 
+/// Microsoft's "Update fido2AuthenticationMethodConfiguration" page (v1.0 and beta) PATCHes the
+/// passkey profiles inline in the configuration, and GET returns them inline (FACTS.md §3).
 #[tokio::test]
-async fn passkey_profiles_are_not_written_through_the_fido2_configuration() {
+async fn passkey_profiles_are_written_through_the_fido2_configuration_as_documented() {
     let (h, w) = setup().await;
-    let profile = json!({"name": "Keys", "passkeyTypes": "deviceBound", "attestationEnforcement": "disabled"});
-    for profiles in [json!([profile]), json!([])] {
-        let body = json!({"@odata.type": FIDO2, "passkeyProfiles": profiles});
-        assert_bad_patch(
-            &h,
-            &w,
-            &config("fido2"),
-            body,
-            "'passkeyProfiles' cannot be written",
-        )
-        .await;
-    }
+    let profile = json!({
+        "id": "00000000-0000-0000-0000-000000000001",
+        "name": "Default passkey profile",
+        "passkeyTypes": "deviceBound,synced",
+        "attestationEnforcement": "disabled",
+        "keyRestrictions": {"isEnforced": false, "enforcementType": "allow", "aaGuids": []}
+    });
+    let body = json!({
+        "@odata.type": FIDO2,
+        "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": false,
+            "allowedPasskeyProfiles": ["00000000-0000-0000-0000-000000000001"]}],
+        "passkeyProfiles": [profile.clone()]
+    });
+    let r = h.patch(&config("fido2"), &w, &body).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let got = h.get(&config("fido2"), &w).await;
+    assert_eq!(got.body["passkeyProfiles"], json!([profile]), "{}", got.body);
+    assert_eq!(
+        got.body["includeTargets"][0]["allowedPasskeyProfiles"],
+        json!(["00000000-0000-0000-0000-000000000001"])
+    );
 }
 
 #[tokio::test]

@@ -13,11 +13,6 @@ use crate::emulator::{ApiResponse, ApiVersion, GraphError};
 use crate::msgraph::methods::{TAP_MAX_LIFETIME_MINUTES, TAP_MIN_LIFETIME_MINUTES, default_policy};
 use crate::msgraph::schema::Schema;
 
-/// fido2's navigation property to its passkey profiles: the CSDL does not contain the
-/// profiles in the configuration (no ContainsTarget), and no documented request writes them
-/// through it (FACTS.md §3), so a configuration PATCH carrying them is refused.
-const PASSKEY_PROFILES: &str = "passkeyProfiles";
-const PASSKEY_PROFILES_MESSAGE: &str = "The navigation property 'passkeyProfiles' cannot be written through the fido2 configuration; passkey profiles are not contained in it.";
 const NUMBER_MATCHING_MESSAGE: &str = "Persistance of policy failed with error: Microsoft Authenticator's number matching feature can no longer be toggled as part of featureSettings.";
 
 const EXTERNAL_TYPE: &str = "externalAuthenticationMethodConfiguration";
@@ -89,9 +84,6 @@ pub fn patch_configuration(
     for (key, value) in &patch {
         if key == "id" || key == "@odata.type" {
             continue;
-        }
-        if key == PASSKEY_PROFILES {
-            return Err(GraphError::bad_request(PASSKEY_PROFILES_MESSAGE));
         }
         let new_value = match key.as_str() {
             "includeTargets" => Value::Array(
