@@ -150,7 +150,7 @@ async fn plan_and_apply(
     )
     .await
     .expect("audit log writes");
-    if let Some((change, cause)) = &outcome.failed {
+    if let Some((change, cause)) = outcome.failed.first() {
         panic!("applying {} failed: {cause}", change.resource);
     }
     (plan, outcome, started.elapsed())

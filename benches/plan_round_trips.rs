@@ -406,7 +406,7 @@ async fn converge(target: &Target, audit_path: &Path) -> usize {
         )
         .await
         .expect("audit log writes");
-        if let Some((change, cause)) = outcome.failed {
+        if let Some((change, cause)) = outcome.failed.first() {
             panic!("applying {} failed: {cause}", change.resource);
         }
         applied += outcome.applied.len();

@@ -1,6 +1,6 @@
-//! Executes a plan: one PATCH per resource, in order, stopping at the first failure, with
-//! every attempted property recorded in the audit log; then re-reads and checks that the
-//! tenant converged.
+//! Executes a plan: one request per resource (hardware OATH tokens created in bulk), in
+//! order, stopping at the first failure, with every attempted property recorded in the audit
+//! log; then re-reads and checks that the tenant converged.
 
 use std::fs::File;
 use std::io::Write;
@@ -13,6 +13,7 @@ pub mod migration;
 
 use crate::graph::{BatchRequest, GraphClient, GraphError};
 use crate::kinds::hardware_oath::seed::SeedKeys;
+use crate::kinds::hardware_oath::{DEVICES_PATH, bulk};
 use crate::kinds::per_user::{UserChange, UserChangeKind};
 use crate::plan::{LiveState, Plan, PropertyChange, ResourceChange, diff};
 use crate::printer::{Counter, Progress};
@@ -137,8 +138,9 @@ pub struct ApplyOutcome {
     pub interrupted: bool,
     /// Sent and accepted.
     pub applied: Vec<ResourceChange>,
-    /// The change that failed, and why; nothing after it was sent.
-    pub failed: Option<(ResourceChange, GraphError)>,
+    /// The changes that failed, and why: one, or the tokens of a bulk create; nothing after
+    /// them was sent.
+    pub failed: Vec<(ResourceChange, GraphError)>,
     /// Not sent because an earlier change failed.
     pub not_attempted: Vec<ResourceChange>,
     /// Per-user changes sent and accepted.
@@ -160,7 +162,7 @@ impl ApplyOutcome {
     /// Whether anything failed or was left unsent.
     pub fn incomplete(&self) -> bool {
         self.interrupted
-            || self.failed.is_some()
+            || !self.failed.is_empty()
             || !self.users_failed.is_empty()
             || self.users_not_attempted > 0
     }
@@ -172,7 +174,7 @@ impl ApplyOutcome {
 
     /// Changes not applied: failed and not attempted, resources plus users.
     pub fn unapplied_count(&self) -> usize {
-        usize::from(self.failed.is_some())
+        self.failed.len()
             + self.not_attempted.len()
             + self.users_failed.len()
             + self.users_not_attempted
@@ -181,14 +183,16 @@ impl ApplyOutcome {
     /// The first error, if any change failed.
     pub fn first_error(&self) -> Option<&GraphError> {
         self.failed
-            .as_ref()
+            .first()
             .map(|(_, e)| e)
             .or_else(|| self.users_failed.first().map(|(_, e)| e))
     }
 }
 
 /// Sends the plan's PATCHes in order, stopping at the first failure, or before the next
-/// PATCH once `stop` is set (a PATCH already sent is always let finish). Then the per-user
+/// PATCH once `stop` is set (a PATCH already sent is always let finish). Hardware OATH
+/// tokens created one after another go in bulk requests ([`bulk`]), each token audited on
+/// its own, all failed when their request fails. Then the per-user
 /// changes, in `$batch` POSTs of twenty, several in flight: each user's PATCH succeeds or
 /// fails on its own, and a stop lets the POSTs in flight finish.
 pub async fn apply(
@@ -202,7 +206,7 @@ pub async fn apply(
     let mut outcome = ApplyOutcome {
         interrupted: false,
         applied: Vec::new(),
-        failed: None,
+        failed: Vec::new(),
         not_attempted: Vec::new(),
         users_applied: Vec::new(),
         users_failed: Vec::new(),
@@ -211,11 +215,12 @@ pub async fn apply(
         window: None,
     };
     let mut staging = migration::Staging::default();
-    for change in &plan.changes {
+    let mut rest = plan.changes.as_slice();
+    while let Some(change) = rest.first() {
         if !outcome.interrupted && stop.load(std::sync::atomic::Ordering::SeqCst) {
             outcome.interrupted = true;
         }
-        if outcome.failed.is_some() || outcome.interrupted {
+        if !outcome.failed.is_empty() || outcome.interrupted {
             audit.record(
                 &plan.tenant,
                 &change.resource,
@@ -224,36 +229,41 @@ pub async fn apply(
                 None,
             )?;
             outcome.not_attempted.push(change.clone());
+            rest = &rest[1..];
+            continue;
+        }
+        let together = bulk::run(rest);
+        if together > 1 {
+            let (group, after) = rest.split_at(together);
+            let group: Vec<ResourceChange> = group.iter().map(|c| staging.resolved(c)).collect();
+            let result = client
+                .patch(DEVICES_PATH, &bulk::body(&group, keys))
+                .await
+                .map(|_| ())
+                .map_err(|e| keys.redact(e));
+            for change in &group {
+                settle(audit, &plan.tenant, &mut outcome, change, result.clone())?;
+            }
+            rest = after;
             continue;
         }
         let change = &staging.resolved(change);
         staging.before(client, change).await;
-        match send(client, change, keys).await {
-            Ok(answer) => {
-                staging.after(change, answer.as_ref());
-                audit.record(
-                    &plan.tenant,
-                    &change.resource,
-                    &change.properties,
-                    "applied",
-                    None,
-                )?;
-                outcome.applied.push(change.clone());
-            }
-            Err(e) => {
-                audit.record(
-                    &plan.tenant,
-                    &change.resource,
-                    &change.properties,
-                    "failed",
-                    Some(&e.to_string()),
-                )?;
-                outcome.failed = Some((change.clone(), e));
-            }
+        let result = send(client, change, keys).await;
+        if let Ok(answer) = &result {
+            staging.after(change, answer.as_ref());
         }
+        settle(
+            audit,
+            &plan.tenant,
+            &mut outcome,
+            change,
+            result.map(|_| ()),
+        )?;
+        rest = &rest[1..];
     }
     outcome.window = staging.window();
-    if (outcome.failed.is_some() || outcome.interrupted) && staging.unprotected() {
+    if (!outcome.failed.is_empty() || outcome.interrupted) && staging.unprotected() {
         let result = migration::roll_back(client).await;
         let back = migration::rollback();
         let (status, error) = match &result {
@@ -269,7 +279,7 @@ pub async fn apply(
         )?;
         outcome.rolled_back = Some(result);
     }
-    if outcome.failed.is_some() || outcome.interrupted {
+    if !outcome.failed.is_empty() || outcome.interrupted {
         for change in &plan.user_changes {
             audit.record(
                 &plan.tenant,
@@ -288,17 +298,55 @@ pub async fn apply(
 
 /// Sends one change as its method says: PATCH, or POST and DELETE for collection items;
 /// the answer's body, if it has one. A hardware OATH token's create gets its secret key
-/// from `keys` here, as it leaves: nothing else ever holds it.
+/// from `keys` here, as it leaves: nothing else ever holds it, and an error that echoes it
+/// has it taken out.
 async fn send(
     client: &GraphClient,
     change: &ResourceChange,
     keys: &SeedKeys,
 ) -> Result<Option<Value>, GraphError> {
     match change.method.as_str() {
-        "POST" => client.post(&change.path, &keys.fill(&change.body)).await,
+        "POST" => client
+            .post(&change.path, &keys.fill(&change.body))
+            .await
+            .map_err(|e| keys.redact(e)),
         "DELETE" => client.delete(&change.path).await.map(|()| None),
         _ => client.patch(&change.path, &change.body).await,
     }
+}
+
+/// Audits `change` as applied or failed, as `result` says, and counts it in `outcome`.
+fn settle(
+    audit: &mut AuditLog,
+    tenant: &str,
+    outcome: &mut ApplyOutcome,
+    change: &ResourceChange,
+    result: Result<(), GraphError>,
+) -> Result<(), AuditError> {
+    match result {
+        Ok(()) => {
+            audit.record(
+                tenant,
+                &change.resource,
+                &change.properties,
+                "applied",
+                None,
+            )?;
+            outcome.applied.push(change.clone());
+        }
+        Err(e) => {
+            let why = e.to_string();
+            audit.record(
+                tenant,
+                &change.resource,
+                &change.properties,
+                "failed",
+                Some(&why),
+            )?;
+            outcome.failed.push((change.clone(), e));
+        }
+    }
+    Ok(())
 }
 
 /// How a per-user change is named in the audit log and in messages.

@@ -321,11 +321,21 @@ pub(super) fn incomplete(outcome: apply::ApplyOutcome, tenant: Option<&str>) -> 
             None,
         );
     }
-    if let Some((change, cause)) = &outcome.failed {
+    for (change, cause) in outcome.failed.iter().take(SHOWN) {
         line(
             Level::Error,
             format!("failed       {}: {cause}", change.resource),
             Some(&change.resource),
+        );
+    }
+    if outcome.failed.len() > SHOWN {
+        line(
+            Level::Info,
+            format!(
+                "failed       … and {}",
+                printer::count(outcome.failed.len() - SHOWN, "more change", "more changes")
+            ),
+            None,
         );
     }
     for (change, cause) in outcome.users_failed.iter().take(SHOWN) {
@@ -374,6 +384,8 @@ pub(super) fn incomplete(outcome: apply::ApplyOutcome, tenant: Option<&str>) -> 
     let (applied, unapplied) = (outcome.applied_count(), outcome.unapplied_count());
     let cause = outcome
         .failed
+        .into_iter()
+        .next()
         .map(|(_, e)| e)
         .or_else(|| outcome.users_failed.into_iter().next().map(|(_, e)| e));
     match (applied, cause) {

@@ -238,6 +238,35 @@ impl GraphError {
         }
     }
 
+    /// This error with `f` applied to every text in it that came from the service or the
+    /// transport (codes, messages, reasons): to take out what must never be shown, such as a
+    /// secret the service echoed back.
+    pub fn map_text(mut self, f: &impl Fn(&str) -> String) -> GraphError {
+        match &mut self {
+            GraphError::Unauthorized { code, message, .. }
+            | GraphError::Forbidden { code, message, .. }
+            | GraphError::NotFound { code, message, .. }
+            | GraphError::BadRequest { code, message, .. }
+            | GraphError::Rejected { code, message, .. }
+            | GraphError::Server { code, message, .. } => {
+                *code = f(code);
+                *message = f(message);
+            }
+            GraphError::Secret { reason, .. }
+            | GraphError::CaFile { reason, .. }
+            | GraphError::Setup { reason }
+            | GraphError::Network { reason, .. }
+            | GraphError::InvalidBatch { reason }
+            | GraphError::InvalidResponse { reason, .. } => *reason = f(reason),
+            GraphError::Authentication { description, .. } => *description = f(description),
+            GraphError::Deadline { last, .. } => {
+                *last = last.take().map(|e| Box::new(e.map_text(f)));
+            }
+            GraphError::Throttled { .. } => {}
+        }
+        self
+    }
+
     /// The request this error is about, if one was made.
     pub fn request(&self) -> Option<&RequestContext> {
         match self {

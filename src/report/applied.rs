@@ -1,10 +1,11 @@
-//! `apply -o json`: what an apply did, per tenant — the requests applied, the one that
-//! failed, those not attempted after it, the per-user changes likewise, and whether the
+//! `apply -o json`: what an apply did, per tenant — the requests applied, those that
+//! failed (one, or the tokens of a failed bulk create), those not attempted after them, the per-user changes likewise, and whether the
 //! re-read showed every change.
 
 use serde_json::{Value, json};
 
 use crate::apply::{ApplyOutcome, user_resource};
+use crate::graph::GraphError;
 use crate::kinds::ResourceChange;
 use crate::kinds::per_user::UserChange;
 use crate::plan::{FORMAT_VERSION, Plan};
@@ -37,24 +38,23 @@ fn user(c: &UserChange) -> Value {
     })
 }
 
-/// One tenant's apply; `verify` is what the re-read left unconverged, `None` when it was not
-/// done (the apply was incomplete).
-pub fn tenant(plan: &Plan, outcome: &ApplyOutcome, unconverged: Option<&[String]>) -> Value {
-    let mut failed: Vec<Value> = Vec::new();
-    if let Some((change, cause)) = &outcome.failed {
-        let mut v = resource(change);
-        v["error"] = json!(cause.to_string());
-        failed.push(v);
-    }
-    let users_failed: Vec<Value> = outcome
-        .users_failed
+/// Each failed change as `shape` shows it, with its `error`.
+fn with_errors<C>(failed: &[(C, GraphError)], shape: impl Fn(&C) -> Value) -> Vec<Value> {
+    failed
         .iter()
         .map(|(change, cause)| {
-            let mut v = user(change);
+            let mut v = shape(change);
             v["error"] = json!(cause.to_string());
             v
         })
-        .collect();
+        .collect()
+}
+
+/// One tenant's apply; `verify` is what the re-read left unconverged, `None` when it was not
+/// done (the apply was incomplete).
+pub fn tenant(plan: &Plan, outcome: &ApplyOutcome, unconverged: Option<&[String]>) -> Value {
+    let failed = with_errors(&outcome.failed, resource);
+    let users_failed = with_errors(&outcome.users_failed, user);
     json!({
         "formatVersion": FORMAT_VERSION,
         "tenant": plan.tenant,

@@ -8,6 +8,7 @@
 //! `activated`, `failedActivation`). What only the tenant can tell (guests, five OATH
 //! methods a user, the method configuration) is checked in [`holders`].
 
+pub mod bulk;
 pub mod holders;
 pub mod seed;
 pub mod spec;
@@ -148,7 +149,8 @@ impl Collection for HardwareOathTokens {
     }
 
     /// One POST with the holder (`assignTo`) and the [`seed::placeholder`] of the key,
-    /// which apply fills in from the seed file.
+    /// which apply fills in from the seed file; apply sends creates that follow each other
+    /// in one bulk upload ([`bulk`]).
     fn create(desired: &DesiredToken) -> Vec<ResourceChange> {
         let serial = &desired.declared.serial_number;
         let mut body = Map::new();

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::SecretRef;
+use crate::graph::GraphError;
 use crate::kinds::ResourceChange;
 
 /// "Secret keys are limited to 128 characters" (FACTS-CA item 46).
@@ -140,6 +141,16 @@ impl SeedKeys {
         }
         out
     }
+
+    /// `error` with every key of these tokens taken out of its text, whatever its case: a
+    /// service refusing a create may echo what it was sent.
+    pub fn redact(&self, error: GraphError) -> GraphError {
+        error.map_text(&|text| {
+            self.keys
+                .values()
+                .fold(text.to_string(), |t, key| without(&t, &key.0))
+        })
+    }
 }
 
 /// The serial numbers whose keys `changes` need, in order.
@@ -149,6 +160,25 @@ fn to_create(changes: &[ResourceChange]) -> Vec<String> {
         .filter_map(|c| c.body[SECRET_MEMBER].as_str().and_then(placeholder_serial))
         .map(String::from)
         .collect()
+}
+
+/// `text` with each occurrence of `key`, in any case, replaced by `<redacted>`.
+fn without(text: &str, key: &str) -> String {
+    let needle = key.to_ascii_lowercase();
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    // ASCII lowercasing keeps every byte where it was, so positions in `lower` are in `text`.
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(i) = lower[at..].find(&needle) {
+        out.push_str(&text[at..at + i]);
+        out.push_str("<redacted>");
+        at += i + needle.len();
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// The seed's text and how messages name it. A variable holds the CSV itself, or (one line)
@@ -264,6 +294,38 @@ mod tests {
         let body = serde_json::json!({"serialNumber": "1003", "secretKey": placeholder("1003")});
         assert_eq!(keys.fill(&body)["secretKey"], "GEZDGNBVGY3TQOJQ");
         assert!(!format!("{keys:?}").contains("GEZDGNBVGY3TQOJQ"));
+    }
+
+    #[test]
+    fn a_key_echoed_in_an_error_is_taken_out_in_any_case() {
+        let keys = parse("seed.csv", CSV, &serials(&["1001", "1003"])).unwrap();
+        let refused = GraphError::BadRequest {
+            request: Box::new(crate::graph::RequestContext {
+                method: "PATCH".into(),
+                path: "/beta/directory/authenticationMethodDevices/hardwareOathDevices".into(),
+                request_id: None,
+            }),
+            code: "badRequest".into(),
+            message: "secret 'jbswy3dpehpk3pxp' and 'GEZDGNBVGY3TQOJQ' of 1001 refused".into(),
+        };
+        let shown = keys.redact(refused).to_string();
+        assert!(
+            shown.ends_with("secret '<redacted>' and '<redacted>' of 1001 refused"),
+            "{shown}"
+        );
+        let late = GraphError::Deadline {
+            request: Box::new(crate::graph::RequestContext {
+                method: "PATCH".into(),
+                path: "/beta".into(),
+                request_id: None,
+            }),
+            deadline: std::time::Duration::from_secs(1),
+            attempts: 2,
+            last: Some(Box::new(GraphError::Setup {
+                reason: "JBSWY3DPEHPK3PXP".into(),
+            })),
+        };
+        assert!(!keys.redact(late).to_string().contains("JBSWY3DPEHPK3PXP"));
     }
 
     #[test]

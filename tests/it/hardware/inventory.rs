@@ -252,15 +252,21 @@ async fn tokens_are_created_assigned_reassigned_unassigned_and_pruned() {
     assert!(tail[1].1.starts_with(DEVICES), "{tail:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_reassigned_in_the_tenant_is_drift_and_converges_back() {
+/// An [`inventory`] whose tenant has the token `serial`, held by alice; and alice's id.
+async fn held_by_alice(serial: &str) -> (Inventory, String) {
     let mut alice_id = String::new();
     let inv = inventory(|s| {
         alice_id = s.tenants[0].users[1].id.clone();
-        let d = existing("2001", Some(&alice_id));
+        let d = existing(serial, Some(&alice_id));
         s.tenants[0].credentials.hardware_oath_devices.push(d);
     })
     .await;
+    (inv, alice_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_reassigned_in_the_tenant_is_drift_and_converges_back() {
+    let (inv, alice_id) = held_by_alice("2001").await;
     inv.declare(&[("2001", Some(&inv.alice.1))]);
     let plan = inv.p.run(&["plan"]);
     assert_eq!(code(&plan), 0, "{}{}", stdout(&plan), stderr(&plan));
@@ -496,50 +502,155 @@ async fn no_secret_key_is_printed_logged_audited_or_planned_at_trace_level() {
     for s in serials {
         assert!(!seen.contains(&key(s)), "the key of {s} was shown");
     }
-    // Created with their keys all the same.
+    // Created with their keys all the same, in one bulk upload.
     let devices = inv.devices().await;
     assert_eq!(devices.len(), 3);
     for (d, s) in devices.iter().zip(serials) {
         assert_eq!(d.3, key(s));
     }
+    assert_eq!(bulk_uploads(&inv).await, [serials.map(String::from)]);
+}
+
+/// The bulk uploads apply sent (`PATCH` of the inventory): the serial numbers each carried.
+async fn bulk_uploads(inv: &Inventory) -> Vec<Vec<String>> {
+    inv.p
+        .log()
+        .await
+        .into_iter()
+        .filter(|e| e["method"] == "PATCH" && e["path"] == DEVICES)
+        .map(|e| {
+            assert_eq!(e["body"]["@context"], json!("#$delta"), "{e}");
+            e["body"]["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["serialNumber"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The result the audit log gives each resource, in the order first audited; a resource
+/// audited with two results shows both.
+fn audited(inv: &Inventory) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in inv.p.read("audit.jsonl").lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let entry = (
+            r["resource"].as_str().unwrap().to_string(),
+            r["result"].as_str().unwrap().to_string(),
+        );
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_create_stops_there_and_the_next_run_creates_the_rest() {
+async fn sixty_tokens_are_created_in_two_bulk_uploads_and_converge() {
     let inv = inventory(|_| {}).await;
-    let serials = ["9101", "9102", "9103"];
-    inv.seed(&rows(&serials, ""));
-    inv.declare(&[("9101", None), ("9102", None), ("9103", None)]);
-    // The service refuses the first create once.
+    let serials: Vec<String> = (0..60).map(|n| format!("5{n:03}")).collect();
+    let names: Vec<&str> = serials.iter().map(String::as_str).collect();
+    inv.seed(&rows(&names, ""));
+    let mut declared: Vec<(&str, Option<&str>)> = names.iter().map(|s| (*s, None)).collect();
+    declared[0].1 = Some(&inv.alice.1);
+    inv.declare(&declared);
+    let plan = inv.p.run(&["plan", "-o", "json"]);
+    assert_eq!(code(&plan), 1, "{}", stderr(&plan));
+    let json: Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    // Each token is still its own change in the plan.
+    assert_eq!(json["changes"].as_array().unwrap().len(), 60);
+    applied(&inv.p.run(&["apply", "--yes"]));
+    let uploads = bulk_uploads(&inv).await;
+    assert_eq!(uploads.len(), 2, "{uploads:?}");
+    assert_eq!(uploads[0], serials[..50]);
+    assert_eq!(uploads[1], serials[50..]);
+    let writes = inv.writes().await;
+    assert_eq!(writes.len(), 2, "one request per fifty tokens: {writes:?}");
+    let devices = inv.devices().await;
+    assert_eq!(devices.len(), 60);
+    for (d, s) in devices.iter().zip(&serials) {
+        assert_eq!((&d.0, &d.3), (s, &key(s)));
+    }
+    assert_eq!(devices[0].1.as_deref(), Some(inv.alice.0.as_str()));
+    assert_eq!(devices[0].2, "assigned");
+    let results = audited(&inv);
+    assert_eq!(results.len(), 60, "{results:?}");
+    assert!(results.iter().all(|(_, r)| r == "applied"), "{results:?}");
+    let again = inv.p.run(&["plan"]);
+    assert_eq!(code(&again), 0, "{}{}", stdout(&again), stderr(&again));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_bulk_upload_creates_none_of_its_tokens_and_the_next_run_creates_them() {
+    let (inv, _) = held_by_alice("2001").await;
+    let serials: Vec<String> = (0..52).map(|n| format!("3{n:03}")).collect();
+    let names: Vec<&str> = serials.iter().map(String::as_str).collect();
+    inv.seed(&rows(&names, ""));
+    // Token 2001 is unassigned first (applied), then fifty-two are created.
+    let mut declared: Vec<(&str, Option<&str>)> = vec![("2001", None)];
+    declared.extend(names.iter().map(|s| (*s, None)));
+    inv.declare(&declared);
+    // The service refuses the first bulk upload.
     inv.p
         .h
-        .add_fault(json!({"method": "POST", "pathPrefix": DEVICES, "count": 1, "kind": "status", "status": 400}))
+        .add_fault(json!({"method": "PATCH", "pathPrefix": DEVICES, "count": 1, "kind": "status", "status": 400}))
         .await;
     let out = inv.p.run(&["apply", "--yes"]);
-    // Nothing applied: a Graph failure (5), not a partial apply.
-    assert_eq!(code(&out), 5, "{}{}", stdout(&out), stderr(&out));
-    assert!(inv.devices().await.is_empty());
-    let audit = inv.p.read("audit.jsonl");
-    let results: Vec<(String, String)> = audit
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["property"] == "serialNumber")
-        .map(|r| {
-            (
-                r["resource"].as_str().unwrap().to_string(),
-                r["result"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        results,
-        [
-            ("hardwareOathTokens/9101".into(), "failed".into()),
-            ("hardwareOathTokens/9102".into(), "notAttempted".into()),
-            ("hardwareOathTokens/9103".into(), "notAttempted".into()),
-        ]
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    // Something was applied before: a partial apply.
+    assert_eq!(code(&out), 6, "{shown}");
+    assert!(
+        shown.contains("failed       hardwareOathTokens/3000"),
+        "{shown}"
     );
+    let devices = inv.devices().await;
+    assert_eq!(
+        devices.len(),
+        1,
+        "nothing of the refused upload: {devices:?}"
+    );
+    assert_eq!(
+        (devices[0].0.as_str(), devices[0].1.as_ref()),
+        ("2001", None)
+    );
+    let results = audited(&inv);
+    let mut expected = vec![("hardwareOathTokens/2001".to_string(), "applied".to_string())];
+    expected.extend(
+        serials[..50]
+            .iter()
+            .map(|s| (format!("hardwareOathTokens/{s}"), "failed".to_string())),
+    );
+    expected.extend(serials[50..].iter().map(|s| {
+        (
+            format!("hardwareOathTokens/{s}"),
+            "notAttempted".to_string(),
+        )
+    }));
+    assert_eq!(results, expected);
+    let audit = inv.p.read("audit.jsonl");
+    assert!(audit.contains("400"), "{audit}");
+    for s in &serials {
+        assert!(
+            !shown.contains(&key(s)) && !audit.contains(&key(s)),
+            "the key of {s} was shown"
+        );
+    }
     applied(&inv.p.run(&["apply", "--yes"]));
     let created: Vec<String> = inv.devices().await.into_iter().map(|d| d.0).collect();
-    assert_eq!(created, serials);
+    let mut all = vec!["2001".to_string()];
+    all.extend(serials.iter().cloned());
+    assert_eq!(created, all);
+    // The refused upload, then one of fifty and one of two.
+    assert_eq!(
+        bulk_uploads(&inv)
+            .await
+            .iter()
+            .map(Vec::len)
+            .collect::<Vec<_>>(),
+        [50, 50, 2]
+    );
+    let again = inv.p.run(&["plan"]);
+    assert_eq!(code(&again), 0, "{}{}", stdout(&again), stderr(&again));
 }
