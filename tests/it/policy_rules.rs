@@ -1209,7 +1209,12 @@ async fn passkey_profiles_are_written_through_the_fido2_configuration_as_documen
     let r = h.patch(&config("fido2"), &w, &body).await;
     assert_eq!(r.status, 204, "{}", r.body);
     let got = h.get(&config("fido2"), &w).await;
-    assert_eq!(got.body["passkeyProfiles"], json!([profile]), "{}", got.body);
+    assert_eq!(
+        got.body["passkeyProfiles"],
+        json!([profile]),
+        "{}",
+        got.body
+    );
     assert_eq!(
         got.body["includeTargets"][0]["allowedPasskeyProfiles"],
         json!(["00000000-0000-0000-0000-000000000001"])
