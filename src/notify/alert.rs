@@ -27,7 +27,7 @@ pub enum FailureKind {
     Network,
     /// No plan could be made: a name that does not resolve, a declaration that does not fit.
     Planning,
-    /// The plan would leave users with no usable MFA method; nothing was applied.
+    /// The plan would newly leave users with no usable MFA method; nothing was applied.
     Lockout,
     /// The audit log cannot be written; nothing was applied.
     Audit,

@@ -129,7 +129,7 @@ pub(crate) fn impact_lines(impact: &AlertImpact) -> Vec<String> {
     let mut lines = Vec::new();
     if impact.newly_without_mfa > 0 {
         lines.push(format!(
-            "{} user(s) would be left with no usable MFA method",
+            "{} user(s) would be newly left with no usable MFA method",
             crate::printer::thousands(impact.newly_without_mfa as u64)
         ));
     }
