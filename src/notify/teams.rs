@@ -82,7 +82,10 @@ fn card(alert: &DriftAlert, kind: Kind, shown: usize) -> Value {
         }));
         let mut facts: Vec<Value> = Vec::new();
         for (count, title) in [
-            (impact.newly_without_mfa, "newly left with no usable MFA method"),
+            (
+                impact.newly_without_mfa,
+                "newly left with no usable MFA method",
+            ),
             (
                 impact.lose_mfa_requirement,
                 "members losing their MFA requirement",
