@@ -59,6 +59,10 @@ pub trait Collection: Kind {
         live["displayName"].as_str()
     }
 
+    /// Puts the plan's requests in the order they are sent. By default they stay as planned:
+    /// creates and updates in the order declared, then deletes.
+    fn order(_changes: &mut [ResourceChange]) {}
+
     /// Whether a request to `path` is one of this kind's (its collection's items; a kind
     /// may also write elsewhere, such as a user's assignment of a token).
     fn addresses(path: &str) -> bool {
@@ -235,6 +239,7 @@ pub fn plan<K: Collection>(desired: &[K::Desired], live: &[Value], prune: bool) 
             deleted,
         });
     }
+    K::order(&mut out.changes);
     out
 }
 

@@ -148,9 +148,21 @@ impl Collection for HardwareOathTokens {
                 && path.contains("/authentication/hardwareOathMethods/"))
     }
 
+    /// Every unassignment first, then the creates, then the rest (assignments, property
+    /// PATCHes, deletes), each group in the order planned: a holder's slots (at most five
+    /// OATH methods) are freed before anything takes one, a reassignment still unassigns
+    /// before it assigns, and the creates sit together for one bulk upload ([`bulk`]).
+    fn order(changes: &mut [ResourceChange]) {
+        changes.sort_by_key(|c| match c.method.as_str() {
+            "DELETE" if !c.path.starts_with(DEVICES_PATH) => 0,
+            "POST" => 1,
+            _ => 2,
+        });
+    }
+
     /// One POST with the holder (`assignTo`) and the [`seed::placeholder`] of the key,
-    /// which apply fills in from the seed file; apply sends creates that follow each other
-    /// in one bulk upload ([`bulk`]).
+    /// which apply fills in from the seed file; [`Collection::order`] puts the creates
+    /// together, and apply sends them in bulk uploads ([`bulk`]).
     fn create(desired: &DesiredToken) -> Vec<ResourceChange> {
         let serial = &desired.declared.serial_number;
         let mut body = Map::new();

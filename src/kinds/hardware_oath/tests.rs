@@ -106,7 +106,7 @@ fn create_carries_a_placeholder_never_a_key_and_shows_the_status() {
 }
 
 #[test]
-fn reassign_unassigns_first_and_prune_unassigns_before_deleting() {
+fn every_unassignment_comes_first_and_prune_unassigns_before_deleting() {
     let plan = collection::plan::<HardwareOathTokens>(
         &[desired("1001", Some("u2"))],
         &[
@@ -128,12 +128,12 @@ fn reassign_unassigns_first_and_prune_unassigns_before_deleting() {
                 "/beta/users/u1/authentication/hardwareOathMethods/dev-1001"
             ),
             (
-                "PATCH",
-                "/beta/directory/authenticationMethodDevices/hardwareOathDevices/dev-1001"
-            ),
-            (
                 "DELETE",
                 "/beta/users/u3/authentication/hardwareOathMethods/dev-1002"
+            ),
+            (
+                "PATCH",
+                "/beta/directory/authenticationMethodDevices/hardwareOathDevices/dev-1001"
             ),
             (
                 "DELETE",
@@ -141,11 +141,43 @@ fn reassign_unassigns_first_and_prune_unassigns_before_deleting() {
             ),
         ]
     );
-    assert_eq!(plan.changes[1].body, json!({"assignTo": {"id": "u2"}}));
+    assert_eq!(plan.changes[2].body, json!({"assignTo": {"id": "u2"}}));
     let in_sync = collection::plan::<HardwareOathTokens>(
         &[desired("1001", Some("u1"))],
         &[live("1001", Some("U1"), "activated")],
         false,
     );
     assert!(in_sync.changes.is_empty(), "{:?}", in_sync.changes);
+}
+
+#[test]
+fn creates_declared_between_updates_sit_together_after_the_unassignments() {
+    let plan = collection::plan::<HardwareOathTokens>(
+        &[
+            desired("2001", Some("u9")),
+            desired("1001", Some("u2")),
+            desired("2002", None),
+            desired("1002", None),
+        ],
+        &[
+            live("1001", Some("u1"), "activated"),
+            live("1002", Some("u3"), "assigned"),
+        ],
+        false,
+    );
+    let steps: Vec<(&str, &str)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.method.as_str(), c.resource.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("DELETE", "hardwareOathTokens/1001"),
+            ("DELETE", "hardwareOathTokens/1002"),
+            ("POST", "hardwareOathTokens/2001"),
+            ("POST", "hardwareOathTokens/2002"),
+            ("PATCH", "hardwareOathTokens/1001"),
+        ]
+    );
 }
