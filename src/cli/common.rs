@@ -18,7 +18,7 @@ use crate::policy::{self, PolicySet, Severity};
 use crate::printer::{self, Level};
 use crate::sandbox;
 
-use super::TargetArgs;
+use super::{TargetArgs, TenantArgs};
 
 /// Why a verb failed. Each variant maps to one exit code in `crate::cli::exit`.
 #[derive(Debug, thiserror::Error)]
@@ -411,4 +411,16 @@ pub(super) fn cwd_prefix() -> String {
     std::env::current_dir()
         .map(|d| format!("{}/", d.display()))
         .unwrap_or_default()
+}
+
+/// The configuration `args` names (`--config`, `MFACTL_CONFIG`, or the environment) and the
+/// tenant of it `--tenant` chooses.
+pub(super) fn configured_tenant(
+    args: &TenantArgs,
+    env: &Env,
+) -> Result<(config::Settings, TenantSettings), RunError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let settings = config::resolve(args.config.as_deref(), env, &cwd)?;
+    let tenant = settings.tenant(args.tenant.as_deref())?.clone();
+    Ok((settings, tenant))
 }

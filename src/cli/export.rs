@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::exit::ExitCode;
-use crate::config::{self, Env, TenantSettings};
+use crate::config::Env;
 use crate::export::conditional_access::Exported;
 use crate::export::{self, Names, render};
 use crate::graph::GraphClient;
@@ -32,7 +32,7 @@ use crate::tenant::names::NameKind;
 use crate::{printer, sandbox};
 
 use super::ExportArgs;
-use super::common::RunError;
+use super::common::{RunError, configured_tenant};
 
 /// `mfactl export`.
 pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
@@ -56,9 +56,7 @@ pub async fn export(args: ExportArgs, env: Env) -> Result<ExitCode, RunError> {
         ));
         (sb.tenant, sb.env, Some(sb.emulator))
     } else {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let settings = config::resolve(args.config.as_deref(), &env, &cwd)?;
-        let tenant: TenantSettings = settings.tenant(args.tenant.as_deref())?.clone();
+        let (_, tenant) = configured_tenant(&args.tenant, &env)?;
         (tenant, env, None)
     };
     let client = GraphClient::connect(&tenant, &env)?;

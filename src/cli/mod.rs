@@ -220,9 +220,10 @@ pub struct ExplainArgs {
     pub output: crate::report::explain::ExplainFormat,
 }
 
-/// `mfactl export` flags.
-#[derive(Debug, clap::Args)]
-pub struct ExportArgs {
+/// Which tenant of which configuration, for the verbs that work on one configured tenant
+/// without policy files (`export`, `tap`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TenantArgs {
     /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, the Azure
     /// SDK's environment variables describe one tenant).
     #[arg(long)]
@@ -230,6 +231,14 @@ pub struct ExportArgs {
     /// The tenant's name in mfactl.yaml (needed when it lists several).
     #[arg(long)]
     pub tenant: Option<String>,
+}
+
+/// `mfactl export` flags.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Which tenant.
+    #[command(flatten)]
+    pub tenant: TenantArgs,
     /// Export the built-in sandbox tenant (an in-process emulator; no credentials).
     #[arg(long)]
     pub sandbox: bool,

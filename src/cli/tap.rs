@@ -15,13 +15,14 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::apply::AuditLog;
 use crate::cli::exit::ExitCode;
-use crate::config::{self, Env, TenantSettings, parse_duration};
+use crate::config::{Env, TenantSettings, parse_duration};
 use crate::graph::GraphClient;
 use crate::msgraph::methods::{TAP_MAX_LIFETIME_MINUTES, TAP_MIN_LIFETIME_MINUTES};
 use crate::printer::{self, Level, Progress};
 use crate::tap::{self, Issued, PassInfo, PassRequest, TapError, WaveOutcome};
 
-use super::common::RunError;
+use super::TenantArgs;
+use super::common::{RunError, configured_tenant};
 
 /// The version of `tap`'s JSON documents.
 const FORMAT_VERSION: u32 = 1;
@@ -35,18 +36,6 @@ pub enum TapCommand {
     Issue(IssueArgs),
     /// Delete a user's Temporary Access Pass.
     Revoke(RevokeArgs),
-}
-
-/// Which tenant.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TenantArgs {
-    /// The configuration file (default ./mfactl.yaml or MFACTL_CONFIG; without one, the Azure
-    /// SDK's environment variables describe one tenant).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// The tenant's name in mfactl.yaml (needed when it lists several).
-    #[arg(long)]
-    pub tenant: Option<String>,
 }
 
 /// Output on stdout.
@@ -124,9 +113,7 @@ fn connect(
     args: &TenantArgs,
     env: &Env,
 ) -> Result<(TenantSettings, GraphClient, AuditLog), RunError> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let settings = config::resolve(args.config.as_deref(), env, &cwd)?;
-    let tenant = settings.tenant(args.tenant.as_deref())?.clone();
+    let (settings, tenant) = configured_tenant(args, env)?;
     let audit = AuditLog::open(&settings.audit_log, &tenant.policies)?;
     let client = GraphClient::connect(&tenant, env)?;
     Ok((tenant, client, audit))
